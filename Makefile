@@ -1,0 +1,42 @@
+# Tape: `make demo` runs the demo day, `make test` the tests, `make lint` ruff and mypy.
+# Each target creates .venv with Python 3.12 when it is missing and installs the
+# project with its dev extras. The first install compiles QuickFIX (about 7
+# minutes); pip caches the built wheel, so later installs reuse it.
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed-stamp
+# python3.12 on PATH, or pyenv's 3.12 when the shim on PATH is not set to it.
+PYTHON312 ?= $(shell for p in python3.12 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null) /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+                 if $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; then echo $$p; break; fi; done)
+
+.PHONY: demo test lint bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	    if [ -z "$(PYTHON312)" ]; then echo "error: Python 3.12 not found (tried python3.12 and pyenv)"; exit 1; fi; \
+	    echo "creating $(VENV) with $(PYTHON312)"; \
+	    $(PYTHON312) -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	@echo "installing Tape and its dependencies (the first time, QuickFIX compiles for about 7 minutes)"
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/tape demo
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(VENV)/bin/tape bench sequencer
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""How Tape runs: the `tape` command, the demo and the day's start/stop jobs."""

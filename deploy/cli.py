@@ -1,0 +1,38 @@
+"""The `tape` command: one entry point, subcommands contributed by each package."""
+
+from __future__ import annotations
+
+import typer
+
+from sequencer import cli as sequencer_cli
+from sequencer.bench import bench_sequencer
+
+app = typer.Typer(
+    name="tape",
+    help="Tape: a deterministic sequenced-stream trading platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sequencer_cli.journal_app, name="journal")
+app.add_typer(sequencer_cli.sequencer_app, name="sequencer")
+app.command("inject")(sequencer_cli.inject_cmd)
+app.command("driver")(sequencer_cli.driver_cmd)
+
+bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline run alongside.",
+                        no_args_is_help=True)
+bench_app.command("sequencer")(bench_sequencer)
+app.add_typer(bench_app, name="bench")
+
+
+@app.command("demo")
+def demo(
+    keep: bool = typer.Option(False, help="Keep the day folder instead of a temporary one."),
+) -> None:
+    """Run the demo day: sequencer, injected sample messages, stop, journal stats."""
+    from deploy.demo import run_demo
+
+    raise typer.Exit(run_demo(keep=keep))
+
+
+def main() -> None:
+    app()

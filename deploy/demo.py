@@ -1,0 +1,70 @@
+"""The demo day, as it stands: a sequencer on an embedded media driver in a fresh
+day folder, a sample file injected, the day stopped, the journal summarised."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console()
+
+
+def _tape(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "deploy", *args], text=True, check=check)
+
+
+def run_demo(keep: bool = False) -> int:
+    day = Path(tempfile.mkdtemp(prefix="tape-demo-day-"))
+    aeron_dir = f"/dev/shm/tape-demo-{os.getpid()}"
+    sample = resources.files("deploy") / "samples" / "demo_messages.jsonl"
+    console.rule("[bold]Tape demo day")
+    console.print(f"day folder {day}\naeron dir  {aeron_dir}")
+    seq = subprocess.Popen(
+        [sys.executable, "-m", "deploy", "sequencer", "run", "--day", str(day),
+         "--aeron-dir", aeron_dir, "--driver", "embedded", "--fsync", "group"],
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (day / "sequencer.status.json").exists():
+            if seq.poll() is not None or time.monotonic() > deadline:
+                console.print("[red]the sequencer did not start")
+                return 1
+            time.sleep(0.05)
+        console.rule("inject the sample file")
+        with resources.as_file(sample) as path:
+            _tape("inject", str(path), "--day", str(day))
+        console.rule("a bad file is refused whole")
+        bad = day / "bad_inject.csv"
+        bad.write_text("type,author,text\nOperatorNote,ops,fine\nOperatorNote,,\nNoSuchType,x,y\n")
+        _tape("inject", str(bad), "--day", str(day), check=False)
+        console.rule("stop the day")
+        _tape("sequencer", "stop", "--day", str(day), "--reason", "demo over")
+        r = subprocess.run(
+            [sys.executable, "-m", "deploy", "inject", str(path), "--day", str(day)],
+            text=True, capture_output=True, check=False,
+        )
+        console.print(f"inject after SystemStop exits {r.returncode}: {r.stderr.strip()}",
+                      highlight=False)
+        _tape("sequencer", "status", "--day", str(day))
+    finally:
+        seq.send_signal(signal.SIGTERM)
+        seq.wait(timeout=30)
+        shutil.rmtree(aeron_dir, ignore_errors=True)
+    console.rule("tape journal stats")
+    _tape("journal", "stats", str(day))
+    console.rule("tape journal verify")
+    rc = _tape("journal", "verify", str(day), check=False).returncode
+    if not keep:
+        shutil.rmtree(day, ignore_errors=True)
+    else:
+        console.print(f"kept {day}")
+    return rc

@@ -1,0 +1,1 @@
+"""The OMS: the book of record for parent and child orders (built in a later issue)."""

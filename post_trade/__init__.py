@@ -1,0 +1,1 @@
+"""Database writer and end-of-day reports (built in a later issue)."""

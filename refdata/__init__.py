@@ -1,0 +1,1 @@
+"""Security master, venues, statistics and volume curves (built in a later issue)."""

@@ -1,0 +1,305 @@
+"""`tape` subcommands of the sequencer package: journal, sequencer, driver, inject.
+
+Exit codes: 0 success, 1 a failure or damage found, 2 bad usage (including a
+bad config or inject file).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+journal_app = typer.Typer(help="Read, summarise and verify a journal.", no_args_is_help=True)
+sequencer_app = typer.Typer(help="Run and inspect the day's sequencer.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+PathArg = Annotated[Path, typer.Argument(help="A day folder, its journal folder or a .seg file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+DayOpt = Annotated[Path, typer.Option("--day", help="The day folder.")]
+
+
+def _fail(msg: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {msg}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _journal_or_exit(path: Path) -> Path:
+    from sequencer.journal import resolve_journal_dir
+
+    try:
+        return resolve_journal_dir(path)
+    except FileNotFoundError as e:
+        raise _fail(str(e), 2) from None
+
+
+# ---------------------------------------------------------------- journal
+
+
+@journal_app.command("cat")
+def journal_cat(
+    path: PathArg,
+    from_seq: Annotated[int, typer.Option("--from", help="First sequence number.")] = 1,
+    to_seq: Annotated[int | None, typer.Option("--to", help="Last sequence number.")] = None,
+    type_: Annotated[
+        list[str] | None, typer.Option("--type", help="Only this message type (repeatable).")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Print frames, decoded, one per line."""
+    import msgspec
+
+    from sequencer.journal import read_all
+    from sequencer.messages import BY_NAME, TYPE_ID, decode, to_builtins, type_name
+    from sequencer.stats import iso
+
+    jdir = _journal_or_exit(path)
+    wanted: set[int] | None = None
+    if type_:
+        unknown = [t for t in type_ if t not in BY_NAME]
+        if unknown:
+            raise _fail(f"unknown message type(s) {unknown}; known: {sorted(BY_NAME)}", 2)
+        wanted = {TYPE_ID[BY_NAME[t]] for t in type_}
+    w = sys.stdout.write
+    for f in read_all(jdir, from_seq, to_seq):
+        if wanted is not None and f.type_id not in wanted:
+            continue
+        try:
+            body: Any = to_builtins(decode(f.type_id, f.payload))
+        except (msgspec.DecodeError, ValueError) as e:
+            body = {"type": type_name(f.type_id), "undecodable": str(e)}
+        if json_:
+            w(json.dumps({
+                "seq": f.seq, "ts_ns": f.ts_ns, "source_id": f.source_id,
+                "source_seq": f.source_seq, "cause_seq": f.cause_seq, "msg": body,
+            }) + "\n")
+        else:
+            name = body.pop("type")
+            fields = " ".join(f"{k}={v!r}" for k, v in body.items())
+            w(f"{f.seq:>10} {iso(f.ts_ns)} src={f.source_id}/{f.source_seq} {name} {fields}\n")
+
+
+@journal_app.command("stats")
+def journal_stats(path: PathArg, json_: JsonOpt = False) -> None:
+    """Counts by type and source, first and last stream time, rate over time."""
+    from sequencer.stats import compute, iso
+
+    st = compute(_journal_or_exit(path))
+    if json_:
+        out.print_json(json.dumps(st.to_json()))
+        return
+    out.print(f"[bold]{st.frames:,}[/bold] frames, {st.bytes:,} bytes in {st.segments} segment(s); "
+              f"seq {st.first_seq}..{st.last_seq}")
+    out.print(f"stream time {iso(st.first_ts)} .. {iso(st.last_ts)} ({st.span_s:,.3f} s)")
+    t = Table(title="by type")
+    t.add_column("type")
+    t.add_column("frames", justify="right")
+    for name, n in sorted(st.by_type.items(), key=lambda kv: -kv[1]):
+        t.add_row(name, f"{n:,}")
+    out.print(t)
+    t = Table(title="by source")
+    t.add_column("source id", justify="right")
+    t.add_column("frames", justify="right")
+    for src, n in st.by_source.items():
+        t.add_row(str(src) + (" (sequencer)" if src == 0 else ""), f"{n:,}")
+    out.print(t)
+    if st.rate:
+        t = Table(title=f"rate over time ({st.bucket_s} s buckets)")
+        t.add_column("from")
+        t.add_column("frames", justify="right")
+        t.add_column("per s", justify="right")
+        t.add_column("")
+        peak = max(n for _, n in st.rate)
+        for b, n in st.rate:
+            bar = "█" * max(1, round(30 * n / peak))
+            t.add_row(iso(b), f"{n:,}", f"{n / st.bucket_s:,.1f}", bar)
+        out.print(t)
+
+
+@journal_app.command("verify")
+def journal_verify(path: PathArg, json_: JsonOpt = False) -> None:
+    """Check checksums, sequence continuity and time order. Exit 0 clean, 1 damaged."""
+    from sequencer.journal import verify
+
+    rep = verify(_journal_or_exit(path))
+    if json_:
+        print(json.dumps({
+            "clean": rep.clean, "segments": rep.segments, "frames": rep.frames,
+            "bytes": rep.bytes, "first_seq": rep.first_seq, "last_seq": rep.last_seq,
+            "damage": [d.__dict__ for d in rep.damage],
+        }))
+    else:
+        state = "[green]clean[/green]" if rep.clean else "[red]DAMAGED[/red]"
+        out.print(f"{state}: {rep.frames:,} frames (seq {rep.first_seq}..{rep.last_seq}) "
+                  f"in {rep.segments} segment(s), {rep.bytes:,} bytes")
+        for d in rep.damage:
+            out.print(f"  {d.file} at byte {d.offset} (seq {d.seq}): {d.what}", highlight=False)
+    raise typer.Exit(0 if rep.clean else 1)
+
+
+# ---------------------------------------------------------------- sequencer
+
+
+@sequencer_app.command("run")
+def sequencer_run(
+    day: DayOpt,
+    config: Annotated[Path | None, typer.Option(help="TOML config file.")] = None,
+    fsync: Annotated[str | None, typer.Option(help="always | group | none")] = None,
+    time_mode: Annotated[str | None, typer.Option(help="wall | sim")] = None,
+    driver: Annotated[str | None, typer.Option(help="auto | embedded | external")] = None,
+    aeron_dir: Annotated[str | None, typer.Option(help="Aeron directory.")] = None,
+    session_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today).")] = None,
+    seed: Annotated[int | None, typer.Option(help="The day's seed.")] = None,
+    max_seconds: Annotated[float | None, typer.Option(help="Exit after this long.")] = None,
+) -> None:
+    """Run the sequencer for a day folder until SIGTERM or Ctrl-C."""
+    from sequencer.config import ConfigError, load_sequencer_config
+    from sequencer.journal import JournalCorruption
+    from sequencer.service import Sequencer
+    from sequencer.transport import TransportError
+
+    overrides: dict[str, Any] = {
+        "fsync": fsync, "time_mode": time_mode, "driver": driver, "seed": seed,
+        "session_date": session_date,
+    }
+    try:
+        cfg = load_sequencer_config(config, overrides)
+        if aeron_dir is not None:
+            cfg.transport = cfg.transport.model_copy(update={"aeron_dir": aeron_dir})
+    except ConfigError as e:
+        raise _fail(str(e), 2) from None
+    _configure_logging(day)
+    seq = Sequencer(cfg, day)
+    try:
+        seq.open()
+    except (JournalCorruption, TransportError) as e:
+        raise _fail(str(e), 1) from None
+    err.print(f"sequencer running: day {day}, aeron {cfg.transport.aeron_dir}, fsync {cfg.fsync}, "
+              f"time {cfg.time_mode}, last seq {seq.journal.state.last_seq}", highlight=False)
+    seq.run(max_seconds)
+
+
+@sequencer_app.command("status")
+def sequencer_status(day: DayOpt, json_: JsonOpt = False) -> None:
+    """The sequencer's last reported state: position, lag, counters."""
+    from sequencer.service import STATUS_FILE
+
+    path = day / STATUS_FILE
+    if not path.exists():
+        raise _fail(f"no sequencer status in {day} (has a sequencer run there?)", 1)
+    st = json.loads(path.read_text())
+    age_s = (time.time_ns() - st["updated_wall_ns"]) / 1e9
+    st["age_s"] = round(age_s, 3)
+    if json_:
+        print(json.dumps(st))
+        return
+    out.print(f"state {st['state']} (pid {st['pid']}, reported {age_s:.1f} s ago), "
+              f"fsync {st['fsync']}, time {st['time_mode']}")
+    out.print(f"last seq {st['last_seq']:,}, published {st['published_seq']:,}, "
+              f"lag {st['lag_frames']:,} frames ({st['unpublished_bytes']:,} bytes)")
+    t = Table(title="counters")
+    t.add_column("counter")
+    t.add_column("value", justify="right")
+    for k, v in st["counters"].items():
+        t.add_row(k, f"{v:,}")
+    out.print(t)
+
+
+@sequencer_app.command("stop")
+def sequencer_stop(
+    day: DayOpt,
+    reason: Annotated[str, typer.Option(help="Why the day stops.")] = "end of day",
+) -> None:
+    """Sequence SystemStop: the day accepts no more input."""
+    from sequencer.inject import inject
+    from sequencer.messages.control import SystemStop
+    from sequencer.transport import TransportError
+
+    try:
+        res = inject(day, [SystemStop(reason=reason)])
+    except TransportError as e:
+        raise _fail(str(e), 1) from None
+    out.print(f"SystemStop sequenced at seq {res.last_seq}")
+
+
+# ---------------------------------------------------------------- inject, driver
+
+
+def inject_cmd(
+    file: Annotated[Path, typer.Argument(help="A .json, .jsonl or .csv file of messages.")],
+    day: DayOpt,
+    source: Annotated[int, typer.Option(help="Source id to publish as.")] = 900,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for sequencing.")] = 10.0,
+    json_: JsonOpt = False,
+) -> None:
+    """Send typed messages from a file into the stream (validated first, all or nothing)."""
+    from sequencer.inject import InjectError, inject, parse_file
+    from sequencer.transport import TransportError
+
+    try:
+        msgs = parse_file(file)
+    except InjectError as e:
+        raise _fail(str(e), 2) from None
+    try:
+        res = inject(day, msgs, source, timeout)
+    except TransportError as e:
+        raise _fail(str(e), 1) from None
+    if json_:
+        print(json.dumps(res.__dict__))
+    else:
+        out.print(f"injected {res.sent} message(s) from {file} as source {res.source_id}: "
+                  f"seq {res.first_seq}..{res.last_seq}")
+
+
+def driver_cmd(
+    aeron_dir: Annotated[str, typer.Option(help="Aeron directory.")] = "/dev/shm/tape-aeron",
+) -> None:
+    """Run a standalone Aeron media driver that the host's processes attach to."""
+    from sequencer.transport import DriverInUse, start_driver, stop_driver
+
+    try:
+        drv = start_driver(aeron_dir)
+    except DriverInUse as e:
+        raise _fail(str(e), 1) from None
+    running = True
+
+    def _stop(*_: object) -> None:
+        nonlocal running
+        running = False
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    err.print(f"media driver running on {aeron_dir}")
+    try:
+        while running:
+            time.sleep(0.1)
+    finally:
+        stop_driver(drv)
+
+
+def _configure_logging(day: Path) -> None:
+    """JSON logs to DAY/logs/<process>.log (off the hot path: a line per event)."""
+    import logging
+
+    import structlog
+
+    (day / "logs").mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(day / "logs" / "sequencer.log")
+    logging.basicConfig(level=logging.INFO, handlers=[handler], format="%(message)s")
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+    )

@@ -1,0 +1,44 @@
+"""Control family (type ids 1-99): the day's life cycle, time and alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from sequencer.messages.base import Message
+
+Severity = Literal["info", "warning", "error", "critical"]
+
+
+class SystemStart(Message, tag=1, frozen=True):
+    """First frame of every day: what the day runs on."""
+
+    session_date: dt.date
+    seed: int
+    config_digest: str
+    time_mode: Literal["wall", "sim"] = "wall"
+
+
+class SystemStop(Message, tag=2, frozen=True):
+    """End of the day's stream: after it, the sequencer accepts no input."""
+
+    reason: str = ""
+
+
+class ClockTick(Message, tag=3, frozen=True):
+    """Sequenced when the stream is idle, so that timers in apps can fire."""
+
+
+class Alert(Message, tag=4, frozen=True):
+    """Something people must see: a gap in a source's numbering, a determinism failure, ..."""
+
+    severity: Severity
+    source: str
+    text: str
+
+
+class Probe(Message, tag=90, frozen=True):
+    """Diagnostic message used by benchmarks and connectivity checks."""
+
+    n: int
+    data: bytes = b""

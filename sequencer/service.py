@@ -1,0 +1,464 @@
+"""The sequencer service: stamp, journal, publish.
+
+One writer, one loop:
+
+1. poll the input stream (every publisher offers input records there);
+2. for each record: drop it if its (source id, source seq) was seen before,
+   sequence an `Alert` first if the source skipped numbers, refuse it (with
+   a notice to the publisher) after `SystemStop`; otherwise stamp it with the
+   next sequence number and the stream time;
+3. write the stamped frames to the journal and, per the fsync policy, make
+   them durable;
+4. only then publish them on the output stream, in chunks of whole frames.
+
+Publication back-pressure (a slow subscriber) never drops a frame: frames wait
+in the unpublished queue, which the status file reports as lag, and input is
+not polled while that queue is over its bound.
+
+Time: `wall` mode stamps the wall clock (never going backwards); `sim` mode
+takes the stream time from the inputs' `event_ns` (recorded data drives the
+clock), never going backwards either. When no input arrives for
+`clock_tick_ms` (wall mode), a `ClockTick` is sequenced so timers can fire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import struct
+import time
+import zlib
+import zoneinfo
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyaeron
+import structlog
+
+from sequencer import frames
+from sequencer.config import SequencerConfig
+from sequencer.frames import INPUT_SIZE, MAGIC, MAX_PAYLOAD
+from sequencer.journal import FsyncPolicy, JournalWriter
+from sequencer.messages import BY_ID, TYPE_ID, encode
+from sequencer.messages.control import Alert, ClockTick, SystemStart, SystemStop
+from sequencer.transport import (
+    Notice,
+    connect,
+    driver_active,
+    encode_notice,
+    make_idle,
+    start_driver,
+    stop_driver,
+)
+
+log = structlog.get_logger("sequencer")
+
+SEQUENCER_SOURCE = 0
+STATUS_FILE = "sequencer.status.json"
+# source_id, type_id, flags, source_seq, (cause_seq, sent_ns skipped), event_ns, length
+_IN_HEAD = struct.Struct("<IHHQ16xqI")
+_STAMP_PACK = frames.STAMP.pack
+_PREFIX_PACK = frames.PREFIX.pack
+_CRC32 = zlib.crc32
+_STOP = TYPE_ID[SystemStop]
+_KNOWN = frozenset(BY_ID)
+#: Types a publisher may send; the sequencer alone originates the others.
+_ACCEPTED = _KNOWN - {TYPE_ID[SystemStart], TYPE_ID[ClockTick]}
+
+
+@dataclass
+class Counters:
+    inputs: int = 0
+    sequenced: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    refused: int = 0
+    clock_ticks: int = 0
+    fsyncs: int = 0
+    back_pressured: int = 0
+    published_frames: int = 0
+    published_chunks: int = 0
+
+
+@dataclass
+class Status:
+    pid: int
+    state: str
+    time_mode: str
+    fsync: str
+    last_seq: int
+    last_ts: int
+    published_seq: int
+    lag_frames: int
+    unpublished_bytes: int
+    counters: Counters
+    sources: dict[str, int] = field(default_factory=dict)
+    recovery: dict[str, Any] = field(default_factory=dict)
+    updated_wall_ns: int = 0
+
+
+class Sequencer:
+    """The day's sequencer. `run()` until SIGTERM/SIGINT or `stop()`."""
+
+    def __init__(self, cfg: SequencerConfig, day: Path) -> None:
+        self.cfg = cfg
+        self.day = Path(day)
+        self.day.mkdir(parents=True, exist_ok=True)
+        self.tcfg = cfg.transport
+        self.journal = JournalWriter(self.day / "journal", segment_bytes=cfg.segment_bytes)
+        self.counters = Counters()
+        self._running = False
+        self._driver: Any = None
+        self._aeron: Any = None
+        self._sub: Any = None
+        self._pub: Any = None
+        self._notice_pub: Any = None
+        self._inbox: list[bytes] = []
+        self._unpublished: deque[tuple[int, bytes]] = deque()  # (last seq in chunk, chunk)
+        self._unpublished_bytes = 0
+        self._published_seq = 0
+        self._durable_seq = 0  # frames up to here may be published (fsync policy met)
+        self._seq = 0
+        self._ts = 0
+        self._sources: dict[int, int] = {}
+        self._stopped = False
+        self._own_seq = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> None:
+        """Recover the journal, bring up the transport, sequence SystemStart on a new day."""
+        rep = self.journal.open()
+        st = self.journal.state
+        self._seq, self._ts, self._stopped = st.last_seq, st.last_ts, st.stopped
+        self._sources = dict(st.sources)
+        self._own_seq = self._sources.get(SEQUENCER_SOURCE, 0)
+        self._published_seq = self._seq
+        self._durable_seq = self._seq
+        self.recovery = asdict(rep)
+        if rep.truncated_bytes:
+            log.warning(
+                "journal_tail_truncated", file=rep.truncated_file, bytes=rep.truncated_bytes,
+                last_good_seq=rep.last_good_seq, reason=rep.truncated_reason,
+            )
+        log.info("journal_recovered", last_seq=self._seq, segments=rep.segments,
+                 frames_scanned=rep.frames_scanned, stopped=self._stopped)
+
+        d = self.tcfg.aeron_dir
+        if self.cfg.driver == "embedded" or (self.cfg.driver == "auto" and not driver_active(d)):
+            self._driver = start_driver(d)
+        self._aeron = connect(self.tcfg)
+        self._sub = self._aeron.add_subscription(self.tcfg.input_channel, self.tcfg.input_stream)
+        self._pub = self._aeron.add_exclusive_publication(
+            self.tcfg.output_channel, self.tcfg.output_stream
+        )
+        self._notice_pub = self._aeron.add_publication(
+            self.tcfg.notice_channel, self.tcfg.notice_stream
+        )
+        self.tcfg.write(self.day)
+        if self._seq == 0:
+            self._start_day()
+        self._write_status()
+
+    def _start_day(self) -> None:
+        date = self.cfg.session_date or dt.date.today()
+        if self.cfg.time_mode == "sim":
+            tz = zoneinfo.ZoneInfo(self.cfg.timezone)
+            midnight = dt.datetime.combine(date, dt.time(0), tzinfo=tz)
+            self._ts = int(midnight.timestamp()) * 1_000_000_000
+        else:
+            self._ts = time.time_ns()
+        start = SystemStart(
+            session_date=date, seed=self.cfg.day_seed(date), config_digest=self.cfg.digest(),
+            time_mode=self.cfg.time_mode,
+        )
+        out = bytearray()
+        self._own(out, TYPE_ID[SystemStart], encode(start), time.time_ns())
+        self._commit(out, self._seq, [], force_sync=True)
+        self._publish_pending()
+        log.info("day_started", session_date=str(date), seed=start.seed)
+
+    def close(self) -> None:
+        try:
+            self.journal.sync()
+            self._durable_seq = self._seq
+            if self._unpublished:
+                self._publish_pending(final=True)
+            self.journal.close()
+            self._write_status(state="closed")
+        finally:
+            if self._aeron is not None:
+                self._aeron.close()
+                self._aeron = None
+            if self._driver is not None:
+                stop_driver(self._driver)
+                self._driver = None
+
+    def stop(self, *_: object) -> None:
+        self._running = False
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, max_seconds: float | None = None) -> None:
+        self._running = True
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        cfg = self.cfg
+        idle = make_idle(self.tcfg)
+        inbox = self._inbox
+        append = inbox.append
+
+        def handler(buf: Any, _header: Any) -> None:
+            append(buf.tobytes())  # the fragment is only valid inside this call
+
+        sub_poll = self._sub.poll
+        group = cfg.fsync is FsyncPolicy.GROUP
+        group_ns = cfg.group_commit_us * 1000
+        group_bytes = cfg.group_commit_bytes
+        tick_ns = cfg.clock_tick_ms * 1_000_000
+        status_ns = cfg.status_interval_ms * 1_000_000
+        wall_mode = cfg.time_mode == "wall"
+        max_unpub = cfg.max_unpublished_bytes
+        mono = time.monotonic_ns
+        now = mono()
+        last_input = now
+        last_sync = now
+        next_status = now + status_ns
+        end = None if max_seconds is None else now + int(max_seconds * 1e9)
+        while self._running:
+            work = 0
+            if self._unpublished_bytes < max_unpub:
+                work = sub_poll(handler, 4096)
+            now = mono()
+            if inbox:
+                batch = inbox[:]
+                inbox.clear()
+                self._sequence(batch)
+                last_input = now
+            if group and self.journal.unsynced_bytes and (
+                now - last_sync >= group_ns or self.journal.unsynced_bytes >= group_bytes
+            ):
+                self.journal.sync()
+                self.counters.fsyncs += 1
+                self._durable_seq = self._seq
+                last_sync = now
+            if self._unpublished:
+                work += self._publish_pending()
+            if wall_mode and not self._stopped and now - last_input >= tick_ns:
+                self._tick()
+                last_input = now
+                work += 1
+            if now >= next_status:
+                self._write_status()
+                next_status = now + status_ns
+                if end is not None and now >= end:
+                    break
+            idle.idle(work)
+        self.close()
+
+    def _sequence(self, batch: list[bytes]) -> None:
+        """Stamp and journal a batch of input records (the hot path).
+
+        The common case (next number from a known source, a known type, a
+        consistent length) costs one unpack, one dict update, two CRC calls
+        and two appends; everything else goes through `_exceptional`.
+        """
+        out = bytearray()
+        bounds: list[tuple[int, int]] = []  # (end offset, last seq) of each full publish chunk
+        chunk_max = self.cfg.publish_chunk_bytes
+        chunk_start = 0
+        sources = self._sources
+        get = sources.get
+        c = self.counters
+        c.inputs += len(batch)
+        stamped = 0
+        seq = self._seq
+        recv = time.time_ns()
+        sim = self.cfg.time_mode == "sim"
+        ts = self._ts if sim or recv <= self._ts else recv
+        always = self.cfg.fsync is FsyncPolicy.ALWAYS
+        unpack = _IN_HEAD.unpack_from
+        pack_stamp = _STAMP_PACK
+        pack_prefix = _PREFIX_PACK
+        crc32 = _CRC32
+        accepted = _ACCEPTED
+        for rec in batch:
+            try:
+                src, typ, _flags, sseq, ev, length = unpack(rec)
+            except struct.error:
+                self._refuse(
+                    0, 0, "malformed", f"input of {len(rec)} bytes is shorter than a header"
+                )
+                continue
+            last = get(src, 0)
+            if sseq <= last:
+                c.duplicates += 1
+                continue
+            if (
+                sseq != last + 1 or typ not in accepted or not src or self._stopped
+                or length + INPUT_SIZE != len(rec)
+            ):
+                self._seq, self._ts = seq, ts
+                if not self._exceptional(out, rec, src, typ, sseq, last, length, recv):
+                    continue
+                seq = self._seq
+            sources[src] = sseq
+            if sim and ev > ts:
+                ts = ev
+            seq += 1
+            stamped += 1
+            out += pack_prefix(MAGIC, crc32(rec, crc32(pack_stamp(seq, ts, recv))), seq, ts, recv)
+            out += rec
+            if always:
+                self._seq, self._ts = seq, ts
+                self._commit(out, seq, [], force_sync=True)
+                out = bytearray()
+                chunk_start = 0
+            elif len(out) - chunk_start >= chunk_max:
+                chunk_start = len(out)
+                bounds.append((chunk_start, seq))
+            if typ == _STOP:
+                self._stopped = True
+                log.info("day_stopped", seq=seq)
+        c.sequenced += stamped
+        self._seq = seq
+        self._ts = ts
+        if out:
+            self._commit(out, seq, bounds)
+
+    def _exceptional(
+        self, out: bytearray, rec: bytes, src: int, typ: int, sseq: int, last: int, length: int,
+        recv: int,
+    ) -> bool:
+        """The uncommon cases of an input: refuse it (False), or alert on a gap first (True)."""
+        why: tuple[str, str] | None = None
+        if self._stopped:
+            why = "stopped", "the day is stopped (SystemStop was sequenced); no input is accepted"
+        elif not src:
+            why = "refused", "source id 0 belongs to the sequencer"
+        elif typ not in _KNOWN:
+            why = "unknown_type", f"unknown message type id {typ}"
+        elif typ not in _ACCEPTED:
+            why = "refused", f"{BY_ID[typ].__name__} is sequenced only by the sequencer itself"
+        elif length > MAX_PAYLOAD:
+            why = "too_large", f"payload of {length} bytes is over the {MAX_PAYLOAD} limit"
+        elif length + INPUT_SIZE != len(rec):
+            why = "malformed", (
+                f"header says {length} payload bytes, record has {len(rec) - INPUT_SIZE}"
+            )
+        if why is not None:
+            self._refuse(src, sseq, *why)
+            return False
+        if sseq != last + 1:
+            self.counters.gaps += 1
+            self._own(out, TYPE_ID[Alert], encode(Alert(
+                severity="warning", source="sequencer",
+                text=f"source {src} skipped numbers {last + 1}..{sseq - 1}",
+            )), recv)
+        return True
+
+    def _own(self, out: bytearray, type_id: int, payload: bytes, recv: int) -> None:
+        """Append a frame the sequencer itself originates (source 0)."""
+        self._own_seq += 1
+        self._sources[SEQUENCER_SOURCE] = self._own_seq
+        self._seq += 1
+        out += frames.encode_frame(
+            self._seq, self._ts, SEQUENCER_SOURCE, type_id, self._own_seq, payload,
+            recv_ns=recv, sent_ns=recv,
+        )
+        self.counters.sequenced += 1
+
+    def _tick(self) -> None:
+        out = bytearray()
+        now = time.time_ns()
+        self._ts = max(self._ts, now)
+        self._own(out, TYPE_ID[ClockTick], encode(ClockTick()), now)
+        self.counters.clock_ticks += 1
+        self._commit(out, self._seq, [])
+
+    def _refuse(self, src: int, sseq: int, code: str, text: str) -> None:
+        self.counters.refused += 1
+        self._notice_pub.offer(encode_notice(Notice(src, sseq, code, text)))
+
+    def _commit(
+        self, out: bytearray, last_seq: int, bounds: list[tuple[int, int]],
+        force_sync: bool = False,
+    ) -> None:
+        """Journal a batch (fsync per policy) and queue it for publishing.
+
+        `bounds` splits the batch into publish chunks of whole frames: the end
+        offset and last seq of each chunk but the final one.
+        """
+        first = frames.HEADER.unpack_from(out, 0)[2]
+        self.journal.append(out, first)
+        st = self.journal.state
+        st.last_seq, st.last_ts, st.stopped = last_seq, self._ts, self._stopped
+        st.sources = self._sources
+        if force_sync or self.cfg.fsync is FsyncPolicy.ALWAYS:
+            self.journal.sync()
+            self.counters.fsyncs += 1
+            self._durable_seq = last_seq
+        elif self.cfg.fsync is FsyncPolicy.NONE:
+            self._durable_seq = last_seq
+        view = memoryview(out)
+        start = 0
+        for end, seq in bounds:
+            self._unpublished.append((seq, bytes(view[start:end])))
+            start = end
+        if start < len(out):
+            self._unpublished.append((last_seq, bytes(view[start:])))
+        view.release()
+        self._unpublished_bytes += len(out)
+
+    def _publish_pending(self, final: bool = False) -> int:
+        """Offer queued chunks; stop at back-pressure (they stay queued: lag, not loss)."""
+        pub = self._pub
+        n = 0
+        while self._unpublished:
+            last_seq, chunk = self._unpublished[0]
+            if last_seq > self._durable_seq:
+                break  # group commit: not fsynced yet
+            r = pub.offer(chunk)
+            if not r and r is not pyaeron.NOT_CONNECTED:
+                self.counters.back_pressured += 1
+                if not final:
+                    break
+                time.sleep(0.0001)
+                continue
+            # NOT_CONNECTED: nobody subscribed; subscribers read the journal when they join.
+            self._unpublished.popleft()
+            self._unpublished_bytes -= len(chunk)
+            self.counters.published_frames += last_seq - self._published_seq
+            self.counters.published_chunks += 1
+            self._published_seq = last_seq
+            n += 1
+        return n
+
+    # ------------------------------------------------------------------ status
+
+    def status(self, state: str | None = None) -> Status:
+        return Status(
+            pid=os.getpid(),
+            state=state or ("stopped" if self._stopped else "running"),
+            time_mode=self.cfg.time_mode,
+            fsync=str(self.cfg.fsync),
+            last_seq=self._seq,
+            last_ts=self._ts,
+            published_seq=self._published_seq,
+            lag_frames=self._seq - self._published_seq,
+            unpublished_bytes=self._unpublished_bytes,
+            counters=self.counters,
+            sources={str(k): v for k, v in sorted(self._sources.items())},
+            recovery=getattr(self, "recovery", {}),
+            updated_wall_ns=time.time_ns(),
+        )
+
+    def _write_status(self, state: str | None = None) -> None:
+        path = self.day / STATUS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self.status(state)), indent=2))
+        tmp.replace(path)

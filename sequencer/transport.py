@@ -1,0 +1,378 @@
+"""The Aeron transport: media driver, publishers and subscribers of the stream.
+
+- `start_driver` runs an embedded C media driver on a known directory and
+  refuses to start one on a directory a live driver already uses (a second
+  driver would silently take it over and cut the first one's clients off).
+- `StreamPublisher` offers input records to the sequencer, numbering them per
+  source, and learns from the sequencer's notice stream when its input was
+  refused (after `SystemStop`, for example).
+- `StreamSubscriber` delivers the sequenced stream in order with no gap and no
+  duplicate: it reads the journal up to the live position, then follows the
+  live stream, filling any gap from the journal by sequence number. Late
+  joiners, restarted apps and subscribers that outlive a sequencer restart all
+  use this one mechanism.
+
+Aeron fragment buffers are valid only inside the poll handler, so handlers
+copy them to `bytes` before keeping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyaeron
+
+from sequencer import frames
+from sequencer.config import TransportConfig
+from sequencer.frames import HEADER_SIZE
+from sequencer.journal import JournalReader
+from sequencer.messages import TYPE_ID, Message, encode
+
+# The embedded driver's own threads sleep when idle: over IPC the data path is
+# shared memory between clients, so the driver is off it, and a spinning driver
+# on a 2-core machine starves the apps.
+_DRIVER_ENV = {
+    "AERON_THREADING_MODE": "SHARED",
+    "AERON_SHARED_IDLE_STRATEGY": "sleeping",
+    "AERON_CONDUCTOR_IDLE_STRATEGY": "sleeping",
+    "AERON_SENDER_IDLE_STRATEGY": "sleeping",
+    "AERON_RECEIVER_IDLE_STRATEGY": "sleeping",
+}
+
+
+_INPUT_PACK = frames.INPUT.pack
+_SEQ_LEN = struct.Struct("<8xQ56xI")  # a frame's seq and payload length
+
+
+class TransportError(RuntimeError):
+    """The stream cannot be reached or used."""
+
+
+class DriverInUse(TransportError):
+    """A live media driver already owns the directory."""
+
+
+class StreamStopped(TransportError):
+    """The sequencer refused input because the day has stopped (or another reason it gave)."""
+
+
+class Notice(msgspec.Struct, frozen=True, array_like=True):
+    """Sequencer to publisher, on the notice stream: an input was refused."""
+
+    source_id: int
+    source_seq: int
+    code: str  # "stopped", "malformed", "unknown_type", "too_large"
+    text: str
+
+
+_notice_encoder = msgspec.msgpack.Encoder()
+_notice_decoder = msgspec.msgpack.Decoder(Notice)
+
+
+def encode_notice(n: Notice) -> bytes:
+    return _notice_encoder.encode(n)
+
+
+def set_timer_slack(ns: int = 1000) -> None:
+    """Make short parks short: Linux stretches sleeps by 50 us of timer slack by default,
+    which would turn a 5 us back-off park into 55 us of latency."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(29, ctypes.c_ulong(ns), 0, 0, 0)  # PR_SET_TIMERSLACK, this thread
+    except (OSError, AttributeError):
+        pass  # not Linux: the park is just less precise
+
+
+def make_idle(cfg: TransportConfig) -> Any:
+    """The idle strategy for a poll loop: backs off so that two cores are enough."""
+    set_timer_slack()
+    if cfg.idle == "busy_spin":
+        return pyaeron.IdleStrategy.busy_spin()
+    if cfg.idle == "yielding":
+        return pyaeron.IdleStrategy.yielding()
+    if cfg.idle == "sleeping":
+        return pyaeron.IdleStrategy.sleeping(cfg.max_park_us * 1000)
+    return pyaeron.IdleStrategy.backoff(
+        max_spins=20, max_yields=50, min_park_ns=1000, max_park_ns=cfg.max_park_us * 1000
+    )
+
+
+def driver_active(aeron_dir: str, timeout_ms: int = 500) -> bool:
+    return Path(aeron_dir).exists() and bool(pyaeron.is_driver_active(aeron_dir, timeout_ms))
+
+
+def start_driver(aeron_dir: str) -> Any:
+    """Start an embedded media driver on `aeron_dir`, unless a live one is there."""
+    if driver_active(aeron_dir):
+        raise DriverInUse(
+            f"a media driver is already running on {aeron_dir}; attach to it "
+            "(driver = 'external' or 'auto') or choose another Aeron directory"
+        )
+    for k, v in _DRIVER_ENV.items():
+        os.environ.setdefault(k, v)
+    Path(aeron_dir).parent.mkdir(parents=True, exist_ok=True)
+    return pyaeron.MediaDriver(
+        dir=aeron_dir, threading="shared", dir_delete_on_start=True, dir_delete_on_shutdown=True
+    )
+
+
+def stop_driver(driver: Any) -> None:
+    """Close an embedded driver and make sure its ~50 MB directory is gone."""
+    d = str(driver.dir)
+    try:
+        driver.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def connect(cfg: TransportConfig, timeout_s: float = 5.0) -> Any:
+    """An Aeron client on the day's media driver (which must be running)."""
+    deadline = time.monotonic() + timeout_s
+    while not driver_active(cfg.aeron_dir, 200):
+        if time.monotonic() > deadline:
+            raise TransportError(
+                f"no media driver on {cfg.aeron_dir}: start the sequencer or `tape driver` first"
+            )
+        time.sleep(0.05)
+    return pyaeron.Aeron(dir=cfg.aeron_dir)
+
+
+def offer(pub: Any, data: bytes, idle: Any, timeout_s: float = 10.0) -> bool:
+    """Offer until appended. False if nobody is subscribed (NOT_CONNECTED past the timeout)."""
+    r = pub.offer(data)
+    if r:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if r is pyaeron.NOT_CONNECTED and time.monotonic() > deadline:
+            return False
+        if r is pyaeron.BACK_PRESSURED and time.monotonic() > deadline:
+            raise TransportError(f"back-pressured for {timeout_s}s offering to {pub.channel}")
+        idle.idle(0)
+        r = pub.offer(data)
+        if r:
+            idle.reset()
+            return True
+
+
+class StreamPublisher:
+    """Offers messages to the sequencer as one source.
+
+    A source numbers its messages from 1 and keeps numbering across restarts
+    (`next_source_seq`); the sequencer drops a number it has already seen, so
+    resending after a failure is harmless, and alerts on a skipped number.
+    """
+
+    def __init__(
+        self,
+        aeron: Any,
+        cfg: TransportConfig,
+        source_id: int,
+        next_source_seq: int = 1,
+        *,
+        wait_connected_s: float = 10.0,
+    ) -> None:
+        if not 1 <= source_id < 2**32:
+            raise ValueError(
+                f"source id {source_id} out of range (1 .. 2**32-1; 0 is the sequencer)"
+            )
+        self.cfg = cfg
+        self.source_id = source_id
+        self.next_source_seq = next_source_seq
+        self.idle = make_idle(cfg)
+        self._pub = aeron.add_exclusive_publication(cfg.input_channel, cfg.input_stream)
+        self._notices = aeron.add_subscription(cfg.notice_channel, cfg.notice_stream)
+        self.refused: list[Notice] = []
+        self._notice_handler = self._on_notice
+        if wait_connected_s > 0:
+            deadline = time.monotonic() + wait_connected_s
+            while not self._pub.is_connected:
+                if time.monotonic() > deadline:
+                    raise TransportError(
+                        f"no sequencer subscribed to {cfg.input_channel} stream {cfg.input_stream}"
+                    )
+                time.sleep(0.001)
+
+    def _on_notice(self, buf: Any, _header: Any) -> None:
+        n = _notice_decoder.decode(buf.tobytes())
+        if n.source_id == self.source_id:
+            self.refused.append(n)
+
+    def poll_notices(self) -> list[Notice]:
+        self._notices.poll(self._notice_handler, 100)
+        return self.refused
+
+    def check(self) -> None:
+        """Raise `StreamStopped` if the sequencer has refused any of our input."""
+        self.poll_notices()
+        if self.refused:
+            n = self.refused[0]
+            raise StreamStopped(
+                f"sequencer refused message {n.source_seq} of source {n.source_id}: {n.text}"
+            )
+
+    def publish(
+        self, msg: Message, *, cause_seq: int = 0, event_ns: int = 0, timeout_s: float = 10.0
+    ) -> int:
+        """Offer one message; returns its source sequence number."""
+        return self.publish_raw(
+            TYPE_ID[type(msg)], encode(msg), cause_seq=cause_seq, event_ns=event_ns,
+            timeout_s=timeout_s,
+        )
+
+    def publish_raw(
+        self, type_id: int, payload: bytes, *, cause_seq: int = 0, event_ns: int = 0,
+        timeout_s: float = 10.0,
+    ) -> int:
+        sseq = self.next_source_seq
+        rec = _INPUT_PACK(
+            self.source_id, type_id, 0, sseq, cause_seq, time.time_ns(), event_ns, len(payload), 0
+        ) + payload
+        if not self._pub.offer(rec) and not offer(self._pub, rec, self.idle, timeout_s):
+            raise TransportError("the sequencer is not subscribed to the input stream")
+        self.next_source_seq = sseq + 1
+        return sseq
+
+    def resend_raw(self, record: bytes, timeout_s: float = 10.0) -> None:
+        """Offer an input record again, unchanged (the sequencer drops it if it has it)."""
+        if not offer(self._pub, record, self.idle, timeout_s):
+            raise TransportError("the sequencer is not subscribed to the input stream")
+
+    def close(self) -> None:
+        self._pub.close()
+        self._notices.close()
+
+
+FrameHandler = Callable[[bytes], None]
+
+
+class StreamSubscriber:
+    """The sequenced stream in order, from `from_seq`, without gaps or duplicates.
+
+    With a journal (the day folder on this host) it catches up from the
+    journal first and fills any gap in the live stream from it. `poll()`
+    returns whole frames as the bytes the journal holds.
+    """
+
+    def __init__(
+        self,
+        aeron: Any,
+        cfg: TransportConfig,
+        journal: Path | None,
+        from_seq: int = 1,
+    ) -> None:
+        self.cfg = cfg
+        self.next_seq = from_seq
+        self._chunks: list[bytes] = []
+        self._handler = self._on_fragment
+        # Subscribe first, then read the journal: every frame is in the
+        # journal before it is published, so whatever the live stream
+        # starts with, the journal covers what came before it.
+        self._sub = aeron.add_subscription(cfg.output_channel, cfg.output_stream)
+        self._reader = JournalReader(journal, from_seq) if journal is not None else None
+        self.caught_up = self._reader is None
+        self.from_journal = 0
+        self.from_live = 0
+        self.gap_fills = 0
+
+    def _on_fragment(self, buf: Any, _header: Any) -> None:
+        self._chunks.append(buf.tobytes())
+
+    def close(self) -> None:
+        self._sub.close()
+        if self._reader is not None:
+            self._reader.close()
+
+    def poll(self, max_frames: int = 65536) -> list[bytes]:
+        if not self.caught_up:
+            assert self._reader is not None
+            out = self._reader.read_raw(max_frames)
+            if out:
+                self.next_seq = self._reader.next_seq
+                self.from_journal += len(out)
+                # Keep the live buffer from growing without bound while we catch up.
+                self._sub.poll(self._handler, 1000)
+                self._chunks = self._trim(self._chunks)
+                return out
+            self.caught_up = True
+        self._sub.poll(self._handler, 256)
+        if not self._chunks:
+            return []
+        chunks, self._chunks = self._chunks, []
+        return self._sequence(chunks)
+
+    def _trim(self, chunks: list[bytes]) -> list[bytes]:
+        """Drop buffered live chunks wholly before `next_seq`."""
+        keep: list[bytes] = []
+        for c in chunks:
+            last = _last_seq_in(c)
+            if last >= self.next_seq:
+                keep.append(c)
+        return keep
+
+    def _sequence(self, chunks: list[bytes]) -> list[bytes]:
+        out: list[bytes] = []
+        nxt = self.next_seq
+        unpack = _SEQ_LEN.unpack_from
+        for chunk in chunks:
+            off = 0
+            n = len(chunk)
+            while off < n:
+                seq, length = unpack(chunk, off)
+                end = off + HEADER_SIZE + length
+                if seq == nxt:
+                    out.append(chunk[off:end])
+                    nxt += 1
+                elif seq > nxt:
+                    nxt = self._fill_gap(out, nxt, seq)
+                    out.append(chunk[off:end])
+                    nxt += 1
+                off = end
+        self.from_live += len(out)
+        self.next_seq = nxt
+        return out
+
+    def _fill_gap(self, out: list[bytes], nxt: int, upto: int) -> int:
+        """Append frames nxt .. upto-1 from the journal; return upto."""
+        if self._reader is None:
+            raise TransportError(
+                f"gap in the live stream: expected seq {nxt}, got {upto}, and no journal to fill it"
+            )
+        self.gap_fills += 1
+        if self._reader.next_seq != nxt:
+            self._reader.close()
+            self._reader = JournalReader(self._reader.dir, nxt)
+        deadline = time.monotonic() + 5.0
+        while self._reader.next_seq < upto:
+            got = self._reader.read_raw(upto - self._reader.next_seq)
+            if not got:
+                if time.monotonic() > deadline:
+                    raise TransportError(
+                        f"frames {self._reader.next_seq}..{upto - 1} are on the stream "
+                        "but not in the journal"
+                    )
+                time.sleep(0.0005)
+                continue
+            out.extend(got)
+            self.from_journal += len(got)
+        return upto
+
+
+def _last_seq_in(chunk: bytes) -> int:
+    off = 0
+    seq = -1
+    n = len(chunk)
+    unpack = _SEQ_LEN.unpack_from
+    while off < n:
+        seq, length = unpack(chunk, off)
+        off += HEADER_SIZE + length
+    return seq
