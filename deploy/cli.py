@@ -6,6 +6,7 @@ import typer
 
 from sequencer import cli as sequencer_cli
 from sequencer.bench import bench_sequencer
+from sequencer.runtime import cli as runtime_cli
 
 app = typer.Typer(
     name="tape",
@@ -17,6 +18,8 @@ app.add_typer(sequencer_cli.journal_app, name="journal")
 app.add_typer(sequencer_cli.sequencer_app, name="sequencer")
 app.command("inject")(sequencer_cli.inject_cmd)
 app.command("driver")(sequencer_cli.driver_cmd)
+app.add_typer(runtime_cli.app_app, name="app")
+app.command("replay")(runtime_cli.replay_cmd)
 
 bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline run alongside.",
                         no_args_is_help=True)

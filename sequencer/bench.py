@@ -319,12 +319,12 @@ class Worker:
 
 
 class SequencerProc:
-    def __init__(self, policy: str, aeron_dir: str) -> None:
+    def __init__(self, policy: str, aeron_dir: str, *extra: str) -> None:
         self.day = Path(tempfile.mkdtemp(prefix=f"tape-bench-{policy}-"))
         self.aeron_dir = aeron_dir
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deploy", "sequencer", "run", "--day", str(self.day),
-             "--aeron-dir", aeron_dir, "--driver", "embedded", "--fsync", policy],
+             "--aeron-dir", aeron_dir, "--driver", "embedded", "--fsync", policy, *extra],
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
@@ -369,13 +369,13 @@ def _rtt(aeron_dir: str, n: int, rate: float, source: int) -> dict[str, Any]:
 
 def run_bench(
     messages: int, always_messages: int, rtt_messages: int, rate: float, publishers: int,
-    progress: Any = None,
+    progress: Any = None, policies: tuple[str, ...] = POLICIES,
 ) -> dict[str, Any]:
     from sequencer.transport import start_driver, stop_driver
 
     res: dict[str, Any] = {}
     base_dir = f"/dev/shm/tape-bench-{os.getpid()}"
-    steps = 2 + len(POLICIES)
+    steps = 2 + len(policies)
 
     def step(what: str) -> None:
         if progress is not None:
@@ -406,7 +406,7 @@ def run_bench(
     finally:
         stop_driver(drv)
 
-    for policy in POLICIES:
+    for policy in policies:
         step(f"fsync {policy}")
         aeron_dir = f"{base_dir}-{policy}"
         seqp = SequencerProc(policy, aeron_dir)
@@ -431,11 +431,12 @@ def run_bench(
         res[f"{policy}_duplicates"] = status["counters"]["duplicates"]
     step("done")
     base = res["baseline_msgs_per_s"]
-    for policy in POLICIES:
+    for policy in policies:
         res[f"{policy}_msgs_ratio"] = res[f"{policy}_msgs_per_s"] / base
-    for k in ("p50", "p99", "p999"):
-        res[f"none_rtt_{k}_ratio"] = res[f"none_rtt_{k}_us"] / res[f"baseline_rtt_{k}_us"]
-        res[f"group_rtt_{k}_ratio"] = res[f"group_rtt_{k}_us"] / res[f"baseline_rtt_{k}_us"]
+        for k in ("p50", "p99", "p999"):
+            b = res[f"baseline_rtt_{k}_us"]
+            res[f"{policy}_rtt_{k}_ratio"] = res[f"{policy}_rtt_{k}_us"] / b
+            res[f"{policy}_sat_rtt_{k}_ratio"] = res[f"{policy}_sat_rtt_{k}_us"] / b
     return res
 
 
@@ -454,6 +455,9 @@ def bench_sequencer(
     rate: Annotated[float, typer.Option(help="Offered rate for latency, msgs/s.")] = 10_000,
     publishers: Annotated[int, typer.Option(help="Publisher processes.")] = 1,
     quick: Annotated[bool, typer.Option(help="Small counts, for a smoke run.")] = False,
+    policy: Annotated[
+        list[str] | None, typer.Option(help="Only this fsync policy (repeatable).")
+    ] = None,
 ) -> None:
     """Sequencer throughput and round trip per fsync policy, against raw pyaeron."""
     from rich.console import Console
@@ -462,14 +466,20 @@ def bench_sequencer(
 
     if quick:
         messages, always_messages, rtt_messages = 50_000, 500, 2_000
+    policies = tuple(policy) if policy else POLICIES
+    bad = [p for p in policies if p not in POLICIES]
+    if bad:
+        raise typer.BadParameter(f"unknown policy {bad}; choose from {list(POLICIES)}")
     err = Console(stderr=True)
     with Progress(console=err, transient=True) as prog:
-        task = prog.add_task("bench sequencer", total=2 + len(POLICIES))
+        task = prog.add_task("bench sequencer", total=2 + len(policies))
 
         def progress(what: str, _total: int) -> None:
             prog.update(task, description=f"bench sequencer: {what}", advance=1)
 
-        res = run_bench(messages, always_messages, rtt_messages, rate, publishers, progress)
+        res = run_bench(
+            messages, always_messages, rtt_messages, rate, publishers, progress, policies
+        )
     if json_:
         print(json.dumps(res, separators=(",", ":")))
         return
@@ -481,7 +491,7 @@ def bench_sequencer(
     t.add_column("target")
     base = res["baseline_msgs_per_s"]
     t.add_row("baseline msgs/s (raw pub->sub)", f"{base:,.0f}", "1.00", "")
-    for p in POLICIES:
+    for p in policies:
         key = f"{p}_msgs_per_s"
         tgt = TARGETS.get(key)
         t.add_row(f"{p}: msgs/s (lost {res[f'{p}_lost']}, gaps {res[f'{p}_gaps']})",
@@ -489,13 +499,13 @@ def bench_sequencer(
                   f"{tgt[0]} {tgt[1]:,}" if tgt else "")
     for k in ("p50", "p99", "p999"):
         b = res[f"baseline_rtt_{k}_us"]
-        t.add_row(f"baseline rtt {k} us", f"{b:.1f}", "1.00", "")
-        for p in POLICIES:
+        t.add_row(f"baseline rtt {k} us (raw ping-pong)", f"{b:.1f}", "1.00", "")
+        for p in policies:
             v = res[f"{p}_rtt_{k}_us"]
             tgt = TARGETS.get(f"{p}_rtt_{k}_us")
             t.add_row(f"{p}: rtt {k} us @ {res[f'{p}_rtt_rate_per_s']:,.0f}/s", f"{v:.1f}",
                       f"{v / b:.2f}", f"{tgt[0]} {tgt[1]}" if tgt else "")
-        for p in POLICIES:
+        for p in policies:
             v = res[f"{p}_sat_rtt_{k}_us"]
             t.add_row(f"{p}: rtt {k} us at saturation", f"{v:.1f}", f"{v / b:.2f}", "")
     out.print(t)

@@ -121,7 +121,7 @@ def journal_stats(path: PathArg, json_: JsonOpt = False) -> None:
         peak = max(n for _, n in st.rate)
         for b, n in st.rate:
             bar = "█" * max(1, round(30 * n / peak))
-            t.add_row(iso(b), f"{n:,}", f"{n / st.bucket_s:,.1f}", bar)
+            t.add_row(iso(b)[:19].replace("T", " "), f"{n:,}", f"{n / st.bucket_s:,.1f}", bar)
         out.print(t)
 
 
@@ -183,6 +183,11 @@ def sequencer_run(
         seq.open()
     except (JournalCorruption, TransportError) as e:
         raise _fail(str(e), 1) from None
+    rep = seq.journal.report
+    if rep.truncated_bytes:
+        err.print(f"recovery: truncated a damaged tail of {rep.truncated_bytes} bytes from "
+                  f"{rep.truncated_file} ({rep.truncated_reason}); last good seq "
+                  f"{rep.last_good_seq}", highlight=False)
     err.print(f"sequencer running: day {day}, aeron {cfg.transport.aeron_dir}, fsync {cfg.fsync}, "
               f"time {cfg.time_mode}, last seq {seq.journal.state.last_seq}", highlight=False)
     seq.run(max_seconds)
@@ -286,14 +291,14 @@ def driver_cmd(
         stop_driver(drv)
 
 
-def _configure_logging(day: Path) -> None:
+def _configure_logging(day: Path, process: str = "sequencer") -> None:
     """JSON logs to DAY/logs/<process>.log (off the hot path: a line per event)."""
     import logging
 
     import structlog
 
     (day / "logs").mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(day / "logs" / "sequencer.log")
+    handler = logging.FileHandler(day / "logs" / f"{process}.log")
     logging.basicConfig(level=logging.INFO, handlers=[handler], format="%(message)s")
     structlog.configure(
         processors=[

@@ -41,6 +41,8 @@ class TransportConfig(BaseModel):
     notice_stream: int = Field(default=1003, ge=1)
     idle: Literal["backoff", "sleeping", "yielding", "busy_spin"] = "backoff"
     max_park_us: int = Field(default=20, ge=1, le=100_000)
+    fast_idle_ms: int = Field(default=5, ge=0, le=60_000)
+    slow_park_us: int = Field(default=1000, ge=1, le=1_000_000)
 
     def write(self, day: Path) -> None:
         tmp = day / (STREAM_FILE + ".tmp")
@@ -118,6 +120,8 @@ def load_sequencer_config(
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"{path}: cannot read: {e}") from None
         data = raw.get("sequencer", raw)
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: key 'sequencer': expected a table, got {data!r}")
     for k, v in (overrides or {}).items():
         if v is not None:
             data[k] = v

@@ -17,13 +17,15 @@ Layout (little-endian, 80-byte header, then the payload):
      56   8  sent_ns     telemetry: wall time the publisher offered it
      64   8  event_ns    time the event happened at its origin (drives `sim` time), 0 if none
      72   4  length      payload length in bytes
-     76   4  reserved    0
+     76   4  proc_ns     telemetry: ns the publisher spent from receiving the frame
+                         `cause_seq` to offering this one (saturates; 0 if none)
      80   .  payload     msgpack of the message
 
 The sequencer turns an input record into a frame by prefixing 32 bytes, so it
 never re-encodes what a publisher sent. Telemetry fields (`recv_ns`,
-`sent_ns`) are covered by the checksum but ignored when comparing outputs for
-determinism.
+`sent_ns`, `proc_ns`) are covered by the checksum but ignored when comparing
+outputs for determinism, so replays stay identical while live latency stays
+visible.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ MAGIC_BYTES = struct.pack("<I", MAGIC)
 
 PREFIX = struct.Struct("<IIQqq")  # magic, crc, seq, ts_ns, recv_ns
 STAMP = struct.Struct("<Qqq")  # seq, ts_ns, recv_ns: the checksummed part of the prefix
-INPUT = struct.Struct("<IHHQQqqII")  # source_id .. reserved
+INPUT = struct.Struct("<IHHQQqqII")  # source_id .. proc_ns
 HEADER = struct.Struct("<IIQqqIHHQQqqII")  # the whole 80-byte header
 PREFIX_SIZE = PREFIX.size
 INPUT_SIZE = INPUT.size
@@ -67,6 +69,7 @@ class Frame(NamedTuple):
     sent_ns: int
     event_ns: int
     payload: bytes
+    proc_ns: int = 0
 
     @property
     def size(self) -> int:
@@ -87,11 +90,13 @@ def encode_input(
     sent_ns: int = 0,
     event_ns: int = 0,
     flags: int = 0,
+    proc_ns: int = 0,
 ) -> bytes:
     """The input record a publisher offers to the sequencer."""
     return (
         INPUT.pack(
-            source_id, type_id, flags, source_seq, cause_seq, sent_ns, event_ns, len(payload), 0
+            source_id, type_id, flags, source_seq, cause_seq, sent_ns, event_ns, len(payload),
+            min(proc_ns, 0xFFFFFFFF),
         )
         + payload
     )
@@ -155,7 +160,7 @@ def parse_at(buf: bytes | bytearray | memoryview, off: int) -> Frame:
     h = _unpack_header(buf, off)
     end = off + HEADER_SIZE + h[12]
     payload = bytes(buf[off + HEADER_SIZE : end])
-    return Frame(h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], payload)
+    return Frame(h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], payload, h[13])
 
 
 def decode_frame(raw: bytes) -> Frame:
@@ -186,4 +191,7 @@ def frame_bytes_equal_ignoring_telemetry(a: bytes, b: bytes) -> bool:
     """Equal as the determinism check sees frames: all but checksum and telemetry."""
     if len(a) != len(b):
         return False
-    return a[:4] == b[:4] and a[8:24] == b[8:24] and a[32:56] == b[32:56] and a[64:] == b[64:]
+    return (
+        a[:4] == b[:4] and a[8:24] == b[8:24] and a[32:56] == b[32:56]
+        and a[64:76] == b[64:76] and a[80:] == b[80:]
+    )

@@ -446,9 +446,13 @@ class JournalReader:
         return True
 
     def _next_segment(self) -> Path | None:
+        """The segment after the current one, if it exists yet."""
         assert self._seg is not None
         want = self.dir / segment_name(self.next_seq)
-        return want if want.exists() and want != self._seg else None
+        if want.exists() and want != self._seg:
+            return want
+        later = [s for s in list_segments(self.dir) if s.name > self._seg.name]
+        return later[0] if later else None
 
     def read(self, max_frames: int = 65536) -> list[Frame]:
         out: list[Frame] = []
@@ -492,6 +496,20 @@ class JournalReader:
             nxt = self._next_segment()
             if nxt is None or self._buf:
                 break
+            first = segment_first_seq(nxt)
+            if first != self.next_seq:
+                # The writer finished this segment before `nxt` appeared: take its last
+                # bytes first. Then `nxt` may start before `next_seq` (reading from a seq
+                # past the end), never after it (segments missing).
+                more = self._f.read(self.CHUNK)
+                if more:
+                    self._buf += more
+                    continue
+                if first > self.next_seq:
+                    raise JournalCorruption(
+                        nxt, 0, self.next_seq,
+                        f"segment starts at seq {first}: seq {self.next_seq}..{first - 1} missing",
+                    )
             self.close()
             self._f = open(nxt, "rb")  # noqa: SIM115 - kept open across calls while following
             self._seg = nxt

@@ -42,3 +42,19 @@ class Probe(Message, tag=90, frozen=True):
 
     n: int
     data: bytes = b""
+
+
+class Echo(Message, tag=91, frozen=True):
+    """A sample app's answer to an operator note (exercises app outputs end to end)."""
+
+    text: str
+    n: int
+    roll: int
+
+
+class Heartbeat(Message, tag=92, frozen=True):
+    """An app's periodic sign of life, driven by a stream-time timer."""
+
+    app: str
+    n: int
+    frames: int

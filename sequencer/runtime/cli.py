@@ -1,0 +1,158 @@
+"""`tape app ...` and `tape replay`: run apps live, replay and debug a day."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.pretty import Pretty
+from rich.table import Table
+
+app_app = typer.Typer(help="Run apps on the live stream.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+DayOpt = Annotated[Path, typer.Option("--day", help="The day folder.")]
+
+
+def _fail(msg: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@app_app.command("run")
+def app_run(
+    name: Annotated[str, typer.Argument(help="App name (see `tape app list`).")],
+    day: DayOpt,
+    snapshot_every: Annotated[int, typer.Option(help="Snapshot every N frames.")] = 100_000,
+    max_seconds: Annotated[float | None, typer.Option(help="Exit after this long.")] = None,
+    until_seq: Annotated[int | None, typer.Option(help="Exit after this frame.")] = None,
+) -> None:
+    """Run one app: catch up from its snapshot and the journal, then follow the live stream."""
+    from sequencer.cli import _configure_logging
+    from sequencer.runtime.registry import UnknownApp, load
+    from sequencer.runtime.runner import run_app
+    from sequencer.transport import TransportError
+
+    try:
+        load(name)
+    except UnknownApp as e:
+        raise _fail(str(e), 2) from None
+    _configure_logging(day, name)
+    try:
+        code = run_app(name, day, snapshot_every=snapshot_every, max_seconds=max_seconds,
+                       until_seq=until_seq)
+    except TransportError as e:
+        raise _fail(str(e), 1) from None
+    raise typer.Exit(code)
+
+
+@app_app.command("list")
+def app_list(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Apps this build knows (built-in samples and the `tape.apps` entry points)."""
+    from sequencer.runtime.registry import available
+
+    found = available()
+    if json_:
+        print(json.dumps(found))
+        return
+    for name, where in found.items():
+        out.print(f"{name:12s} {where}", highlight=False)
+
+
+@app_app.command("snapshot")
+def app_snapshot(
+    day: DayOpt,
+    target: Annotated[str, typer.Option(help="App name, or * for every app.")] = "*",
+) -> None:
+    """Ask apps to snapshot their state now (sequences a TakeSnapshot admin command)."""
+    from sequencer.inject import inject
+    from sequencer.messages.admin import TakeSnapshot
+    from sequencer.transport import TransportError
+
+    try:
+        res = inject(day, [TakeSnapshot(target=target)])
+    except TransportError as e:
+        raise _fail(str(e), 1) from None
+    out.print(f"TakeSnapshot({target}) sequenced at seq {res.last_seq}")
+
+
+def replay_cmd(
+    day: Annotated[Path, typer.Argument(help="The day folder (or its journal).")],
+    app: Annotated[list[str] | None, typer.Option("--app", help="App to replay (repeatable; "
+                                                   "default every known app).")] = None,
+    until: Annotated[int | None, typer.Option(help="Stop after this seq.")] = None,
+    verify: Annotated[bool, typer.Option(help="Compare every output with the recording.")] = False,
+    break_at: Annotated[int | None, typer.Option(help="Debugger before this seq.")] = None,
+    break_when: Annotated[str | None, typer.Option(
+        help="Debugger at the first frame where this expression (over msg, app, frame, ctx) "
+             "is true.")] = None,
+    state_at: Annotated[int | None, typer.Option(help="Print the app's state at this seq.")]
+    = None,
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-run apps over a day's journal; with --verify, prove they behave as recorded."""
+    from rich.progress import Progress
+
+    from sequencer.journal import JournalCorruption, resolve_journal_dir
+    from sequencer.runtime.registry import UnknownApp, available, load
+    from sequencer.runtime.replay import replay
+
+    names = app or list(available())
+    try:
+        for n in names:
+            load(n)
+        resolve_journal_dir(day)
+    except (UnknownApp, FileNotFoundError) as e:
+        raise _fail(str(e), 2) from None
+    debugging = break_at is not None or break_when is not None
+    if (debugging or state_at is not None) and len(names) != 1:
+        raise _fail("--break-at, --break-when and --state-at need exactly one --app", 2)
+    stop = state_at if state_at is not None else until
+    try:
+        if debugging or json_ or state_at is not None:
+            report, engines = replay(day, names, until=stop, verify=verify, break_at=break_at,
+                                     break_when=break_when)
+        else:
+            with Progress(console=err, transient=True) as prog:
+                task = prog.add_task("replay", total=None)
+                report, engines = replay(day, names, until=stop, verify=verify,
+                                         progress=lambda n: prog.advance(task, n))
+    except JournalCorruption as e:
+        raise _fail(str(e), 1) from None
+    if state_at is not None:
+        eng = engines[0]
+        state = {
+            "app": eng.name,
+            "seq": eng.ctx.seq,
+            "stream_time_ns": eng.ctx.now,
+            "state": eng.app.describe(),
+            "timers": eng.ctx.pending_timers,
+            "outputs_published": eng.ctx.out_seq,
+            "state_hash": eng.state_hash(),
+        }
+        if json_:
+            print(json.dumps(state, default=str))
+        else:
+            out.print(Pretty(state))
+        raise typer.Exit(0)
+    if json_:
+        print(json.dumps(report.to_json()))
+    else:
+        t = Table(title=f"replay of {report.frames:,} frames (last seq {report.last_seq}) in "
+                        f"{report.seconds:.2f} s: {report.frames_per_s:,.0f} frames/s")
+        for col in ("app", "frames", "outputs", "matched", "mismatches", "unrecorded", "state"):
+            t.add_column(col, justify="left" if col in ("app", "state") else "right")
+        for a in report.apps:
+            t.add_row(a.app, f"{a.frames:,}", f"{a.outputs:,}",
+                      f"{a.matched:,}" if verify else "-",
+                      f"{len(a.mismatches):,}" if verify else "-",
+                      f"{a.unrecorded:,}" if verify else "-", a.state_hash[:16])
+        out.print(t)
+        for a in report.apps:
+            for mismatch in a.mismatches[:5]:
+                out.print(mismatch.describe(), highlight=False)
+    raise typer.Exit(1 if report.mismatches else 0)

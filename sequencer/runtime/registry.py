@@ -1,0 +1,41 @@
+"""Where `tape app run NAME` and `tape replay --app NAME` find apps.
+
+Built-in sample apps, plus any package's apps declared as entry points in the
+group `tape.apps` (`name = "package.module:Class"`), so a new app needs no
+change here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from sequencer.runtime.app import App
+
+BUILTIN = {
+    "noop": "sequencer.runtime.samples:NoopApp",
+    "counter": "sequencer.runtime.samples:CounterApp",
+}
+
+
+class UnknownApp(LookupError):
+    pass
+
+
+def available() -> dict[str, str]:
+    """Every app name and where it lives, sorted by name."""
+    found = dict(BUILTIN)
+    for ep in entry_points(group="tape.apps"):
+        found[ep.name] = ep.value
+    return dict(sorted(found.items()))
+
+
+def load(name: str) -> type[App]:
+    where = available().get(name)
+    if where is None:
+        raise UnknownApp(f"no app named {name!r}; known: {', '.join(available())}")
+    module, _, attr = where.partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, App)):
+        raise UnknownApp(f"{where} is not an App")
+    return cls

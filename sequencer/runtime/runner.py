@@ -1,0 +1,183 @@
+"""`tape app run NAME --day DIR`: one app, one process, live on the stream.
+
+Start-up: load the app's latest snapshot (if any), then catch up from the
+journal and follow the live stream through one `StreamSubscriber`, which hands
+over from journal to live by sequence number with no gap and no duplicate.
+
+Outputs: the engine numbers every output (the app's source sequence). Those
+the stream already recorded when the app started are only compared with the
+recording (a difference stops the app with a `DeterminismError`); the rest are
+published. A resend of something the sequencer already has is dropped by its
+dedup, so a crash at any moment neither loses nor duplicates an output.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from sequencer.config import TransportConfig
+from sequencer.inject import last_source_seqs
+from sequencer.journal import JournalState
+from sequencer.runtime.context import Output
+from sequencer.runtime.engine import AppEngine, DeterminismError
+from sequencer.runtime.registry import load
+from sequencer.runtime.snapshots import SnapshotStore
+from sequencer.transport import StreamPublisher, StreamSubscriber, connect, make_idle
+
+log = structlog.get_logger("runner")
+
+APP_STATUS_SUFFIX = ".status.json"
+
+
+@dataclass
+class RunResult:
+    frames: int
+    outputs: int
+    published: int
+    last_seq: int
+    state_hash: str
+    started_from_snapshot: int
+
+
+def recorded_outputs(day: Path, source_id: int) -> int:
+    """The highest source seq the stream holds from `source_id` (0 if none)."""
+    from sequencer.service import STATUS_FILE
+
+    hint = None
+    status = day / STATUS_FILE
+    if status.exists():
+        st = json.loads(status.read_text())
+        hint = JournalState(last_seq=int(st["last_seq"]), last_ts=int(st["last_ts"]),
+                            sources={int(k): int(v) for k, v in st["sources"].items()})
+    _, sources = last_source_seqs(day / "journal", hint)
+    return sources.get(source_id, 0)
+
+
+class AppRunner:
+    def __init__(self, name: str, day: Path, *, snapshot_every: int = 100_000) -> None:
+        self.day = Path(day)
+        self.app = load(name)()
+        self.engine = AppEngine(self.app, self._sink, on_snapshot_request=self._snapshot_now)
+        self.store = SnapshotStore(self.day, self.app.name)
+        self.snapshot_every = snapshot_every
+        self.published = 0
+        self.recorded_max = 0
+        self._pub: StreamPublisher | None = None
+        self._running = False
+        self._last_snapshot_frames = 0
+        self.started_from = 0
+
+    # ---- outputs
+
+    def _sink(self, out: Output) -> None:
+        if out.source_seq <= self.recorded_max:
+            return  # the stream has it: compare only (the engine's checker does)
+        assert self._pub is not None
+        self._pub.resend_raw(out.record(time.time_ns()))
+        self.published += 1
+
+    def _snapshot_now(self, engine: AppEngine) -> None:
+        path = self.store.write(engine.ctx.seq, engine.snapshot())
+        self._last_snapshot_frames = engine.frames
+        log.info("snapshot_written", app=self.app.name, seq=engine.ctx.seq, path=str(path))
+
+    # ---- life cycle
+
+    def stop(self, *_: object) -> None:
+        self._running = False
+
+    def run(self, max_seconds: float | None = None, until_seq: int | None = None) -> RunResult:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        snap = self.store.latest()
+        start = 1
+        if snap is not None:
+            self.engine.restore(snap.data)
+            start = snap.seq + 1
+            self.started_from = snap.seq
+            log.info("snapshot_loaded", app=self.app.name, seq=snap.seq)
+        self.recorded_max = recorded_outputs(self.day, self.engine.ctx.source_id)
+        cfg = TransportConfig.for_day(self.day)
+        aeron = connect(cfg)
+        try:
+            self._pub = StreamPublisher(aeron, cfg, self.engine.ctx.source_id)
+            # Outputs produced before the snapshot that never reached the stream.
+            for out in sorted(self.engine.checker.pending.values(), key=lambda o: o.source_seq):
+                self._sink(out)
+            sub = StreamSubscriber(aeron, cfg, self.day / "journal", start)
+            self._loop(sub, make_idle(cfg), max_seconds, until_seq)
+            sub.close()
+        finally:
+            aeron.close()
+        return RunResult(self.engine.frames, self.engine.outputs, self.published,
+                         self.engine.ctx.seq, self.engine.state_hash(), self.started_from)
+
+    def _loop(self, sub: StreamSubscriber, idle: Any, max_seconds: float | None,
+              until_seq: int | None) -> None:
+        self._running = True
+        engine = self.engine
+        end = None if max_seconds is None else time.monotonic() + max_seconds
+        status_at = 0.0
+        while self._running:
+            batch = sub.poll(4096)
+            if batch:
+                if until_seq is not None and engine.ctx.seq + len(batch) >= until_seq:
+                    batch = batch[: max(0, until_seq - engine.ctx.seq)]
+                    engine.feed(batch)
+                    break
+                engine.feed(batch)
+                if engine.frames - self._last_snapshot_frames >= self.snapshot_every:
+                    self._snapshot_now(engine)
+            idle.idle(len(batch))
+            now = time.monotonic()
+            if now >= status_at:
+                self._write_status(sub)
+                status_at = now + 0.5
+            if end is not None and now >= end:
+                break
+        self._write_status(sub)
+
+    def _write_status(self, sub: StreamSubscriber) -> None:
+        path = self.day / "apps" / f"{self.app.name}{APP_STATUS_SUFFIX}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        st = {
+            "app": self.app.name,
+            "seq": self.engine.ctx.seq,
+            "frames": self.engine.frames,
+            "outputs": self.engine.outputs,
+            "published": self.published,
+            "caught_up": sub.caught_up,
+            "from_journal": sub.from_journal,
+            "from_live": sub.from_live,
+            "state_hash": self.engine.state_hash(),
+            "updated_wall_ns": time.time_ns(),
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(st))
+        tmp.replace(path)
+
+
+def run_app(name: str, day: Path, *, snapshot_every: int = 100_000,
+            max_seconds: float | None = None, until_seq: int | None = None) -> int:
+    """Run one app; the process exit code (1 on a determinism failure)."""
+    runner = AppRunner(name, day, snapshot_every=snapshot_every)
+    try:
+        res = runner.run(max_seconds, until_seq)
+    except DeterminismError as e:
+        sys.stderr.write(e.describe() + "\n")
+        log.error("determinism_failure", app=name, seq=e.seq, source_seq=e.source_seq,
+                  why=e.why)
+        return 1
+    sys.stderr.write(
+        f"app {name}: {res.frames} frames, {res.outputs} outputs ({res.published} published), "
+        f"last seq {res.last_seq}, state {res.state_hash[:16]}\n"
+    )
+    return 0
