@@ -7,6 +7,7 @@ import typer
 from sequencer import cli as sequencer_cli
 from sequencer.bench import bench_sequencer
 from sequencer.runtime import cli as runtime_cli
+from sequencer.runtime.bench import bench_runtime
 
 app = typer.Typer(
     name="tape",
@@ -24,6 +25,7 @@ app.command("replay")(runtime_cli.replay_cmd)
 bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline run alongside.",
                         no_args_is_help=True)
 bench_app.command("sequencer")(bench_sequencer)
+bench_app.command("runtime")(bench_runtime)
 app.add_typer(bench_app, name="bench")
 
 

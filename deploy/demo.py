@@ -1,5 +1,6 @@
 """The demo day, as it stands: a sequencer on an embedded media driver in a fresh
-day folder, a sample file injected, the day stopped, the journal summarised."""
+day folder, a sample app on the stream, a sample file injected, the day stopped,
+the day replayed and verified bit for bit, the journal summarised."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ def _tape(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "deploy", *args], text=True, check=check)
 
 
+def _wait_for_outputs(day: Path, echoes: int, timeout_s: float = 20.0) -> None:
+    """Wait until the app's answers to the injected notes are on the stream."""
+    from sequencer.journal import read_all
+    from sequencer.messages import TYPE_ID
+    from sequencer.messages.control import Echo
+
+    echo = TYPE_ID[Echo]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if sum(1 for f in read_all(day) if f.type_id == echo) >= echoes:
+            return
+        time.sleep(0.1)
+    console.print("[yellow]the app's answers did not arrive in time")
+
+
 def run_demo(keep: bool = False) -> int:
     day = Path(tempfile.mkdtemp(prefix="tape-demo-day-"))
     aeron_dir = f"/dev/shm/tape-demo-{os.getpid()}"
@@ -32,6 +48,7 @@ def run_demo(keep: bool = False) -> int:
         [sys.executable, "-m", "deploy", "sequencer", "run", "--day", str(day),
          "--aeron-dir", aeron_dir, "--driver", "embedded", "--fsync", "group"],
     )
+    app: subprocess.Popen[bytes] | None = None
     try:
         deadline = time.monotonic() + 30
         while not (day / "sequencer.status.json").exists():
@@ -39,9 +56,14 @@ def run_demo(keep: bool = False) -> int:
                 console.print("[red]the sequencer did not start")
                 return 1
             time.sleep(0.05)
+        console.rule("the sample app 'counter' joins the stream")
+        app = subprocess.Popen([sys.executable, "-m", "deploy", "app", "run", "counter",
+                                "--day", str(day)])
         console.rule("inject the sample file")
         with resources.as_file(sample) as path:
             _tape("inject", str(path), "--day", str(day))
+        _wait_for_outputs(day, 2)
+        _tape("journal", "cat", str(day), "--type", "Echo")
         console.rule("a bad file is refused whole")
         bad = day / "bad_inject.csv"
         bad.write_text("type,author,text\nOperatorNote,ops,fine\nOperatorNote,,\nNoSuchType,x,y\n")
@@ -56,13 +78,17 @@ def run_demo(keep: bool = False) -> int:
                       highlight=False)
         _tape("sequencer", "status", "--day", str(day))
     finally:
-        seq.send_signal(signal.SIGTERM)
-        seq.wait(timeout=30)
+        for p in (app, seq):
+            if p is not None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
         shutil.rmtree(aeron_dir, ignore_errors=True)
     console.rule("tape journal stats")
     _tape("journal", "stats", str(day))
     console.rule("tape journal verify")
     rc = _tape("journal", "verify", str(day), check=False).returncode
+    console.rule("tape replay --verify: today's code on the day's journal, bit for bit")
+    rc |= _tape("replay", str(day), "--verify", check=False).returncode
     if not keep:
         shutil.rmtree(day, ignore_errors=True)
     else:

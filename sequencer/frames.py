@@ -120,10 +120,11 @@ def encode_frame(
     cause_seq: int = 0,
     sent_ns: int = 0,
     event_ns: int = 0,
+    proc_ns: int = 0,
 ) -> bytes:
     record = encode_input(
         source_id, type_id, source_seq, payload, cause_seq=cause_seq, sent_ns=sent_ns,
-        event_ns=event_ns,
+        event_ns=event_ns, proc_ns=proc_ns,
     )
     return stamp(record, seq, ts_ns, recv_ns)
 

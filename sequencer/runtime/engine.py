@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from sequencer.messages import BY_ID, TYPE_ID, Message, decode, to_builtins, type_name
+from sequencer.messages import BY_ID, TYPE_ID, decode, to_builtins, type_name
 from sequencer.messages.admin import TakeSnapshot
 from sequencer.messages.control import SystemStart
 from sequencer.runtime.app import App
@@ -139,25 +139,24 @@ class AppEngine:
         self.frames = 0
         self.outputs = 0
         self.batch_recv_ns = 0
-        self.table: dict[int, Callable[[bytes], None]] = {}
+        # type id -> (payload decoder, handler taking the decoded message)
+        self.table: dict[int, tuple[Callable[[bytes], Any], Callable[[Any], None]]] = {}
         for tid, attr in app.handler_names.items():
-            self.table[tid] = _decoding(BY_ID[tid], getattr(app, attr))
+            self.table[tid] = (msgspec.msgpack.Decoder(BY_ID[tid]).decode, getattr(app, attr))
         self._wrap_runtime(TYPE_ID[SystemStart], self._on_system_start)
         self._wrap_runtime(TYPE_ID[TakeSnapshot], self._on_take_snapshot)
         app.on_start()
 
     def _wrap_runtime(self, type_id: int, runtime: Callable[[Any], None]) -> None:
-        dec = msgspec.msgpack.Decoder(BY_ID[type_id])
         app_handler = getattr(self.app, self.app.handler_names[type_id]) if (
             type_id in self.app.handler_names) else None
 
-        def both(payload: bytes) -> None:
-            msg = dec.decode(payload)
+        def both(msg: Any) -> None:
             runtime(msg)
             if app_handler is not None:
                 app_handler(msg)
 
-        self.table[type_id] = both
+        self.table[type_id] = (msgspec.msgpack.Decoder(BY_ID[type_id]).decode, both)
 
     # ------------------------------------------------------------------ the hot path
 
@@ -168,22 +167,20 @@ class AppEngine:
         unpack = _HOT.unpack_from
         own = ctx.source_id
         self.batch_recv_ns = time.time_ns()
-        n = 0
+        self.frames += len(batch)
         for raw in batch:
             seq, ts, src, typ = unpack(raw)
             ctx.seq = seq
             ctx.now = ts
             if ts >= ctx._deadline:
                 self._fire(ts)
-            n += 1
             if src == own:
                 self.checker.recorded(raw, seq)
                 continue
             h = table_get(typ)
             if h is not None:
                 ctx.frame_source_id = src
-                h(raw[80:])
-        self.frames += n
+                h[1](h[0](raw[80:]))
 
     def handle(self, raw: bytes) -> None:
         self.feed([raw])
@@ -252,12 +249,3 @@ class AppEngine:
         h = hashlib.sha256(self.app.state_hash().encode())
         h.update(_snap_encoder.encode(rt))
         return h.hexdigest()
-
-
-def _decoding(t: type[Message], handler: Callable[[Any], None]) -> Callable[[bytes], None]:
-    decode_ = msgspec.msgpack.Decoder(t).decode
-
-    def call(payload: bytes) -> None:
-        handler(decode_(payload))
-
-    return call
