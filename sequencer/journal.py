@@ -473,25 +473,25 @@ class JournalReader:
             # The hot loop of every replay and catch-up: one unpack and one slice a frame.
             unpack = _SEQ_LEN.unpack_from
             append = out.append
-            nxt = self.next_seq
+            want = self.next_seq
             room = max_frames - len(out)
             while off + HEADER_SIZE <= n and room:
                 seq, end = unpack(buf, off)
                 end += off + HEADER_SIZE
                 if end > n:
                     break
-                if seq >= nxt:
-                    if seq != nxt:
-                        self.next_seq = nxt
+                if seq >= want:
+                    if seq != want:
+                        self.next_seq = want
                         raise JournalCorruption(
-                            self._seg or self.dir, self._pos + off, nxt,
+                            self._seg or self.dir, self._pos + off, want,
                             f"found seq {seq} while reading",
                         )
                     append(buf[off:end])
-                    nxt += 1
+                    want += 1
                     room -= 1
                 off = end
-            self.next_seq = nxt
+            self.next_seq = want
             self._buf = buf[off:]
             self._pos += off
             if len(out) >= max_frames:

@@ -67,16 +67,6 @@ def write_journal(day: Path, n: int) -> None:
     del note_t
 
 
-def _read_all(day: Path) -> list[list[bytes]]:
-    out = []
-    with JournalReader(day, 1) as r:
-        while True:
-            b = r.read_raw(65536)
-            if not b:
-                return out
-            out.append(b)
-
-
 def run_raw(day: Path) -> tuple[int, float]:
     decoders = {t: msgspec.msgpack.Decoder(cls).decode for t, cls in BY_ID.items()}
     unpack = _TYPE.unpack_from
