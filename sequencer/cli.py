@@ -56,11 +56,8 @@ def journal_cat(
     json_: JsonOpt = False,
 ) -> None:
     """Print frames, decoded, one per line."""
-    import msgspec
-
-    from sequencer.journal import read_all
-    from sequencer.messages import BY_NAME, TYPE_ID, decode, to_builtins, type_name
-    from sequencer.stats import iso
+    from sequencer.journal import JournalCorruption
+    from sequencer.messages import BY_NAME, TYPE_ID
 
     jdir = _journal_or_exit(path)
     wanted: set[int] | None = None
@@ -70,6 +67,20 @@ def journal_cat(
             raise _fail(f"unknown message type(s) {unknown}; known: {sorted(BY_NAME)}", 2)
         wanted = {TYPE_ID[BY_NAME[t]] for t in type_}
     w = sys.stdout.write
+    try:
+        _cat(jdir, from_seq, to_seq, wanted, json_, w)
+    except JournalCorruption as e:
+        raise _fail(str(e), 1) from None
+
+
+def _cat(jdir: Path, from_seq: int, to_seq: int | None, wanted: set[int] | None, json_: bool,
+         w: Any) -> None:
+    import msgspec
+
+    from sequencer.journal import read_all
+    from sequencer.messages import decode, to_builtins, type_name
+    from sequencer.stats import iso
+
     for f in read_all(jdir, from_seq, to_seq):
         if wanted is not None and f.type_id not in wanted:
             continue
@@ -91,9 +102,13 @@ def journal_cat(
 @journal_app.command("stats")
 def journal_stats(path: PathArg, json_: JsonOpt = False) -> None:
     """Counts by type and source, first and last stream time, rate over time."""
+    from sequencer.journal import JournalCorruption
     from sequencer.stats import compute, iso
 
-    st = compute(_journal_or_exit(path))
+    try:
+        st = compute(_journal_or_exit(path))
+    except JournalCorruption as e:
+        raise _fail(str(e), 1) from None
     if json_:
         out.print_json(json.dumps(st.to_json()))
         return
@@ -144,6 +159,81 @@ def journal_verify(path: PathArg, json_: JsonOpt = False) -> None:
         for d in rep.damage:
             out.print(f"  {d.file} at byte {d.offset} (seq {d.seq}): {d.what}", highlight=False)
     raise typer.Exit(0 if rep.clean else 1)
+
+
+@journal_app.command("latency")
+def journal_latency(
+    path: PathArg,
+    slowest: Annotated[
+        int, typer.Option("--slowest", min=0, help="How many of the slowest outputs to show.")
+    ] = 10,
+    json_: JsonOpt = False,
+) -> None:
+    """Latency from the frames' telemetry: transit, queueing, processing, return, end to end."""
+    from sequencer.latency import Dist, compute
+
+    rep = compute(_journal_or_exit(path), slowest)
+    if json_:
+        out.print_json(json.dumps(rep.to_json()))
+        return
+
+    def us(x: float | None) -> str:
+        return "-" if x is None else f"{x:,.1f}"
+
+    def dist_cells(d: Dist) -> list[str]:
+        return [f"{d.count:,}", us(d.p50), us(d.p99), us(d.p99_9), us(d.max),
+                f"{d.clamped:,}" if d.clamped else ""]
+
+    def dist_columns(t: Table) -> None:
+        for c in ("count", "p50", "p99", "p99.9", "max", "clamped"):
+            t.add_column(c, justify="right")
+
+    out.print(f"[bold]{rep.frames:,}[/bold] frames (seq {rep.first_seq}..{rep.last_seq}); "
+              f"{rep.transit_frames:,} with a send time; {rep.caused:,} caused outputs, "
+              f"{rep.matched:,} matched to their cause ({rep.unmatched:,} not)")
+    if rep.clamped or rep.proc_saturated:
+        out.print(f"[yellow]{rep.clamped:,} negative figure(s) clamped to 0 (clock steps); "
+                  f"{rep.proc_saturated:,} processing time(s) saturated[/yellow]")
+    caused = [g for g in rep.groups if g.end_to_end.count]
+    if caused:
+        t = Table(title="caused outputs by app and type (microseconds)")
+        t.add_column("app")
+        t.add_column("type")
+        t.add_column("stage")
+        dist_columns(t)
+        for g in caused:
+            stages = (("queueing", g.queueing), ("processing", g.processing),
+                      ("return", g.return_), ("end to end", g.end_to_end))
+            for i, (stage, d) in enumerate(stages):
+                t.add_row(g.app if i == 0 else "", g.type if i == 0 else "", stage,
+                          *dist_cells(d), end_section=i == len(stages) - 1)
+        out.print(t)
+    if rep.transit_by_source:
+        t = Table(title="inbound transit, publisher offer -> sequencer receive (microseconds)")
+        t.add_column("source", justify="right")
+        t.add_column("app")
+        dist_columns(t)
+        for s in rep.transit_by_source:
+            t.add_row(str(s.source_id), s.app, *dist_cells(s.transit))
+        out.print(t)
+    if rep.slowest:
+        t = Table(title=f"slowest {len(rep.slowest)} by end to end (microseconds)")
+        for c in ("seq", "cause"):
+            t.add_column(c, justify="right")
+        t.add_column("app")
+        t.add_column("type")
+        t.add_column("cause type")
+        for c in ("end to end", "queueing", "processing", "return"):
+            t.add_column(c, justify="right")
+
+        for sc in rep.slowest:
+            parts = (sc.queueing_us, sc.processing_us, sc.return_us)
+            whole = sum(parts)  # the end to end time, unless a part was clamped
+            t.add_row(str(sc.seq), str(sc.cause_seq), sc.app, sc.type, sc.cause_type,
+                      us(sc.end_to_end_us),
+                      *(f"{x:,.1f} ({100 * x / whole:.0f}%)" if whole > 0 else us(x)
+                        for x in parts))
+        out.print(t)
 
 
 # ---------------------------------------------------------------- sequencer

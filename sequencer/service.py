@@ -404,7 +404,9 @@ class Sequencer:
         self.journal.append(out, first)
         st = self.journal.state
         st.last_seq, st.last_ts, st.stopped = last_seq, self._ts, self._stopped
-        st.sources = self._sources
+        # A copy: a segment roll inside the next append must summarise this batch, not
+        # numbers of a batch that may yet be lost in a crash.
+        st.sources = dict(self._sources)
         if force_sync or self.cfg.fsync is FsyncPolicy.ALWAYS:
             self.journal.sync()
             self.counters.fsyncs += 1
