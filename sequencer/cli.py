@@ -225,14 +225,21 @@ def journal_latency(
         t.add_column("cause type")
         for c in ("end to end", "queueing", "processing", "return"):
             t.add_column(c, justify="right")
+        split = any(sc.sequencer_us is not None for sc in rep.slowest)
+        if split:
+            t.add_column("queueing: in sequencer / transport", justify="right")
 
         for sc in rep.slowest:
             parts = (sc.queueing_us, sc.processing_us, sc.return_us)
             whole = sum(parts)  # the end to end time, unless a part was clamped
-            t.add_row(str(sc.seq), str(sc.cause_seq), sc.app, sc.type, sc.cause_type,
-                      us(sc.end_to_end_us),
-                      *(f"{x:,.1f} ({100 * x / whole:.0f}%)" if whole > 0 else us(x)
-                        for x in parts))
+            cells = [str(sc.seq), str(sc.cause_seq), sc.app, sc.type, sc.cause_type,
+                     us(sc.end_to_end_us),
+                     *(f"{x:,.1f} ({100 * x / whole:.0f}%)" if whole > 0 else us(x)
+                       for x in parts)]
+            if split:
+                cells.append("-" if sc.sequencer_us is None or sc.transport_us is None
+                             else f"{us(sc.sequencer_us)} / {us(sc.transport_us)}")
+            t.add_row(*cells)
         out.print(t)
 
 

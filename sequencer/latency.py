@@ -28,6 +28,8 @@ so causes are found in O(1). Percentiles are numpy's (linear interpolation).
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import heapq
 import struct
 from array import array
@@ -125,6 +127,10 @@ class SlowCase:
     queueing_us: float
     processing_us: float
     return_us: float
+    # Queueing split at the moment the sequencer published the cause (from the day's
+    # telemetry/published.bin; None when the day has no such file).
+    sequencer_us: float | None = None
+    transport_us: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -298,13 +304,47 @@ def compute(path: Path, slowest: int = DEFAULT_SLOWEST) -> LatencyReport:
                       _dist(np.concatenate([np.frombuffer(a, dtype=np.int64) for a in parts])))
         for src, parts in sorted(by_source.items())
     ]
+    published = _published_times(jdir)
     rep.slowest = [
-        SlowCase(
+        _split(published, recv[cause - base], queue, SlowCase(
             seq=-nseq, cause_seq=cause, source_id=src, app=source_label(src, names),
             type=type_name(typ), cause_type=type_name(types[cause - base]),
             end_to_end_us=_us(max(e2e, 0)), queueing_us=_us(max(queue, 0)),
             processing_us=_us(proc), return_us=_us(max(ret, 0)),
-        )
+        ))
         for e2e, nseq, queue, proc, ret, src, typ, cause in sorted(heap, reverse=True)
     ]
     return rep
+
+
+def _published_times(jdir: Path) -> tuple[list[int], list[int]] | None:
+    """(last seq, wall time) of every chunk the sequencer published, if the day kept them."""
+    from sequencer.service import PUBLISHED_FILE
+
+    path = jdir.parent / PUBLISHED_FILE
+    if not path.exists():
+        return None
+    raw = path.read_bytes()
+    rec = struct.Struct("<Qq")
+    seqs: list[int] = []
+    times: list[int] = []
+    for off in range(0, len(raw) - rec.size + 1, rec.size):
+        s, t = rec.unpack_from(raw, off)
+        seqs.append(s)
+        times.append(t)
+    return seqs, times
+
+
+def _split(published: tuple[list[int], list[int]] | None, cause_recv: int, queue: int,
+           case: SlowCase) -> SlowCase:
+    """Split a slow case's queueing into sequencer time and transport time."""
+    if published is None:
+        return case
+    seqs, times = published
+    i = bisect.bisect_left(seqs, case.cause_seq)
+    if i == len(seqs):
+        return case
+    in_sequencer = times[i] - cause_recv
+    in_transport = queue - in_sequencer
+    return dataclasses.replace(case, sequencer_us=_us(max(in_sequencer, 0)),
+                               transport_us=_us(max(in_transport, 0)))

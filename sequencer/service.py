@@ -35,7 +35,7 @@ import zoneinfo
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyaeron
 import structlog
@@ -66,6 +66,9 @@ _STAMP_PACK = frames.STAMP.pack
 _PREFIX_PACK = frames.PREFIX.pack
 _CRC32 = zlib.crc32
 _STOP = TYPE_ID[SystemStop]
+#: Telemetry side file: (last seq of a published chunk, wall time it was offered).
+_PUBLISHED = struct.Struct("<Qq")
+PUBLISHED_FILE = "telemetry/published.bin"
 _KNOWN = frozenset(BY_ID)
 #: Types a publisher may send; the sequencer alone originates the others.
 _ACCEPTED = _KNOWN - {TYPE_ID[SystemStart], TYPE_ID[ClockTick]}
@@ -119,6 +122,7 @@ class Sequencer:
         self._pub: Any = None
         self._notice_pub: Any = None
         self._inbox: list[bytes] = []
+        self._telemetry: BinaryIO  # opened by open()
         self._unpublished: deque[tuple[int, bytes]] = deque()  # (last seq in chunk, chunk)
         self._unpublished_bytes = 0
         self._published_seq = 0
@@ -153,6 +157,9 @@ class Sequencer:
         if self.cfg.driver == "embedded" or (self.cfg.driver == "auto" and not driver_active(d)):
             self._driver = start_driver(d)
         self._aeron = connect(self.tcfg)
+        tel = self.day / PUBLISHED_FILE
+        tel.parent.mkdir(parents=True, exist_ok=True)
+        self._telemetry = open(tel, "ab", buffering=1 << 16)  # noqa: SIM115 - open for the day
         self._sub = self._aeron.add_subscription(self.tcfg.input_channel, self.tcfg.input_stream)
         self._pub = self._aeron.add_exclusive_publication(
             self.tcfg.output_channel, self.tcfg.output_stream
@@ -190,6 +197,7 @@ class Sequencer:
             if self._unpublished:
                 self._publish_pending(final=True)
             self.journal.close()
+            self._telemetry.close()
             self._write_status(state="closed")
         finally:
             if self._aeron is not None:
@@ -258,6 +266,7 @@ class Sequencer:
                 last_input = now
                 work += 1
             if now >= next_status:
+                self._telemetry.flush()
                 self._write_status()
                 gc.collect(1)
                 next_status = now + status_ns
@@ -427,6 +436,7 @@ class Sequencer:
         """Offer queued chunks; stop at back-pressure (they stay queued: lag, not loss)."""
         pub = self._pub
         n = 0
+        give_up = time.monotonic() + 5.0
         while self._unpublished:
             last_seq, chunk = self._unpublished[0]
             if last_seq > self._durable_seq:
@@ -434,10 +444,11 @@ class Sequencer:
             r = pub.offer(chunk)
             if not r and r is not pyaeron.NOT_CONNECTED:
                 self.counters.back_pressured += 1
-                if not final:
-                    break
+                if not final or time.monotonic() > give_up:
+                    break  # at close, a stuck subscriber reads the rest from the journal
                 time.sleep(0.0001)
                 continue
+            self._telemetry.write(_PUBLISHED.pack(last_seq, time.time_ns()))
             # NOT_CONNECTED: nobody subscribed; subscribers read the journal when they join.
             self._unpublished.popleft()
             self._unpublished_bytes -= len(chunk)

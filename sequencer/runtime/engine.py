@@ -144,16 +144,20 @@ class AppEngine:
         for tid, attr in app.handler_names.items():
             self.table[tid] = (msgspec.msgpack.Decoder(BY_ID[tid]).decode, getattr(app, attr))
         self._wrap_runtime(TYPE_ID[SystemStart], self._on_system_start)
-        self._wrap_runtime(TYPE_ID[TakeSnapshot], self._on_take_snapshot)
+        # A snapshot holds the state *after* its frame: the app handles TakeSnapshot first.
+        self._wrap_runtime(TYPE_ID[TakeSnapshot], self._on_take_snapshot, app_first=True)
         app.on_start()
 
-    def _wrap_runtime(self, type_id: int, runtime: Callable[[Any], None]) -> None:
+    def _wrap_runtime(self, type_id: int, runtime: Callable[[Any], None],
+                      app_first: bool = False) -> None:
         app_handler = getattr(self.app, self.app.handler_names[type_id]) if (
             type_id in self.app.handler_names) else None
 
         def both(msg: Any) -> None:
+            if app_handler is not None and app_first:
+                app_handler(msg)
             runtime(msg)
-            if app_handler is not None:
+            if app_handler is not None and not app_first:
                 app_handler(msg)
 
         self.table[type_id] = (msgspec.msgpack.Decoder(BY_ID[type_id]).decode, both)
