@@ -239,10 +239,10 @@ def test_json_output(day: Path) -> None:
     assert rep["slowest"] == [
         {"seq": 11, "cause_seq": 6, "source_id": COUNTER, "app": echo["app"], "type": "Echo",
          "cause_type": "OperatorNote", "end_to_end_us": 550.0, "queueing_us": 500.0,
-         "processing_us": 45.0, "return_us": 5.0},
+         "processing_us": 45.0, "return_us": 5.0, "sequencer_us": None, "transport_us": None},
         {"seq": 10, "cause_seq": 5, "source_id": COUNTER, "app": echo["app"], "type": "Echo",
          "cause_type": "OperatorNote", "end_to_end_us": 439.0, "queueing_us": 400.0,
-         "processing_us": 35.0, "return_us": 4.0},
+         "processing_us": 35.0, "return_us": 4.0, "sequencer_us": None, "transport_us": None},
     ]
     # a segment file and the journal folder name the same journal
     seg = next((day / "journal").glob("*.seg"))
@@ -276,3 +276,22 @@ def test_bad_path_exits_2(tmp_path: Path) -> None:
     code, outp = run("journal", "latency", str(tmp_path / "nowhere"))
     assert code == 2
     assert "no journal at" in outp
+
+
+def test_slowest_queueing_split_by_the_sequencers_publish_times(day: Path) -> None:
+    """With the day's telemetry/published.bin, queueing splits into sequencer and transport."""
+    import struct
+
+    from sequencer.journal import read_all
+    from sequencer.service import PUBLISHED_FILE
+
+    recv = {f.seq: f.recv_ns for f in read_all(day)}
+    pub = day / PUBLISHED_FILE
+    pub.parent.mkdir(parents=True, exist_ok=True)
+    # Chunks ending at seq 4 and seq 8: seq 6 (the slowest output's cause) went out with
+    # the second, 120 us after the sequencer received it.
+    pub.write_bytes(struct.pack("<Qq", 4, recv[4] + 50_000)
+                    + struct.pack("<Qq", 8, recv[6] + 120_000))
+    top = compute(day, slowest=1).slowest[0]
+    assert (top.seq, top.cause_seq, top.queueing_us) == (11, 6, 500.0)
+    assert (top.sequencer_us, top.transport_us) == (120.0, 380.0)
