@@ -214,10 +214,13 @@ def role_raw_sub(aeron_dir: str, count: int) -> None:
 def role_raw_echo(aeron_dir: str) -> None:
     import pyaeron
 
+    from sequencer.config import TransportConfig
+    from sequencer.transport import make_idle
+
     a = pyaeron.Aeron(dir=aeron_dir)
     sub = a.add_subscription("aeron:ipc", 2002)
     pub = a.add_exclusive_publication("aeron:ipc", 2003)
-    idle = pyaeron.IdleStrategy.backoff(max_park_ns=20_000)
+    idle = make_idle(TransportConfig(aeron_dir=aeron_dir))  # the sequencer's own idle strategy
     stop = [False]
 
     def h(buf: Any, _h: Any) -> None:

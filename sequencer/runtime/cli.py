@@ -84,14 +84,14 @@ def replay_cmd(
     day: Annotated[Path, typer.Argument(help="The day folder (or its journal).")],
     app: Annotated[list[str] | None, typer.Option("--app", help="App to replay (repeatable; "
                                                    "default every known app).")] = None,
-    until: Annotated[int | None, typer.Option(help="Stop after this seq.")] = None,
+    until: Annotated[int | None, typer.Option(min=1, help="Stop after this seq.")] = None,
     verify: Annotated[bool, typer.Option(help="Compare every output with the recording.")] = False,
     break_at: Annotated[int | None, typer.Option(help="Debugger before this seq.")] = None,
     break_when: Annotated[str | None, typer.Option(
         help="Debugger at the first frame where this expression (over msg, app, frame, ctx) "
              "is true.")] = None,
-    state_at: Annotated[int | None, typer.Option(help="Print the app's state at this seq.")]
-    = None,
+    state_at: Annotated[int | None, typer.Option(
+        min=1, help="Print the app's state at this seq.")] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Re-run apps over a day's journal; with --verify, prove they behave as recorded."""
@@ -125,6 +125,9 @@ def replay_cmd(
         raise _fail(str(e), 1) from None
     if state_at is not None:
         eng = engines[0]
+        if eng.ctx.seq < state_at:
+            err.print(f"note: the journal ends at seq {report.last_seq}; this is the state "
+                      "there", highlight=False)
         state = {
             "app": eng.name,
             "seq": eng.ctx.seq,

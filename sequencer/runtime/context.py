@@ -1,6 +1,6 @@
 """The app's context: the only door through which an app touches the world.
 
-Stream time (`now`), the frame being handled (`seq`, `frame`), publishing,
+Stream time (`now`), the frame being handled (`seq`, `frame_source_id`), publishing,
 timers, the day's seeded random generator, ref data and a logger. The engine
 owns the context and updates it before each handler call.
 """
@@ -73,7 +73,6 @@ class AppContext:
         self.now = 0  # stream time (ns) of the frame being handled
         self.seq = 0  # its sequence number
         self.frame_source_id = 0
-        self.frame_source_seq = 0
         self.out_seq = 0  # last source seq this app published
         self.day_seed = 0
         self.random = random.Random(0)

@@ -191,6 +191,7 @@ class AppEngine:
 
     def _fire(self, now: int) -> None:
         ctx = self.ctx
+        ctx.frame_source_id = 0  # a timer comes from the runtime, not from the frame's source
         on_timer = self.app.on_timer
         while True:
             t = ctx.pop_due(now)

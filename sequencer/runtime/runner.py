@@ -26,15 +26,24 @@ import structlog
 from sequencer.config import TransportConfig
 from sequencer.inject import last_source_seqs
 from sequencer.journal import JournalState
+from sequencer.messages.control import Alert
 from sequencer.runtime.context import Output
 from sequencer.runtime.engine import AppEngine, DeterminismError
 from sequencer.runtime.registry import load
 from sequencer.runtime.snapshots import SnapshotStore
-from sequencer.transport import StreamPublisher, StreamSubscriber, connect, make_idle
+from sequencer.transport import (
+    StreamPublisher,
+    StreamSubscriber,
+    TransportError,
+    connect,
+    make_idle,
+)
 
 log = structlog.get_logger("runner")
 
 APP_STATUS_SUFFIX = ".status.json"
+#: Source ids from here are the runtime speaking for an app (its alerts), not the app.
+RUNTIME_ALERT_SOURCE = 1 << 31
 
 
 @dataclass
@@ -113,8 +122,13 @@ class AppRunner:
             for out in sorted(self.engine.checker.pending.values(), key=lambda o: o.source_seq):
                 self._sink(out)
             sub = StreamSubscriber(aeron, cfg, self.day / "journal", start)
-            self._loop(sub, make_idle(cfg), max_seconds, until_seq)
-            sub.close()
+            try:
+                self._loop(sub, make_idle(cfg), max_seconds, until_seq)
+            except DeterminismError as e:
+                self._alert(aeron, cfg, e)
+                raise
+            finally:
+                sub.close()
         finally:
             aeron.close()
         return RunResult(self.engine.frames, self.engine.outputs, self.published,
@@ -144,6 +158,17 @@ class AppRunner:
             if end is not None and now >= end:
                 break
         self._write_status(sub)
+
+    def _alert(self, aeron: Any, cfg: TransportConfig, err: DeterminismError) -> None:
+        """Put the failure on the stream for everyone to see, from the runtime's own source
+        (the app's outputs must stay exactly what the app produces)."""
+        source = RUNTIME_ALERT_SOURCE + self.engine.ctx.source_id
+        try:
+            pub = StreamPublisher(aeron, cfg, source, recorded_outputs(self.day, source) + 1)
+            pub.publish(Alert(severity="critical", source=f"runtime:{self.app.name}",
+                              text=err.describe()[:4000]))
+        except TransportError as e:
+            log.error("alert_not_sent", app=self.app.name, error=str(e))
 
     def _write_status(self, sub: StreamSubscriber) -> None:
         path = self.day / "apps" / f"{self.app.name}{APP_STATUS_SUFFIX}"
