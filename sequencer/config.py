@@ -77,6 +77,7 @@ class SequencerConfig(BaseModel):
     group_commit_bytes: int = Field(default=4 << 20, ge=4096)
     segment_bytes: int = Field(default=DEFAULT_SEGMENT_BYTES, ge=1 << 16)
     clock_tick_ms: int = Field(default=100, ge=1, le=3_600_000)
+    gap_wait_ms: int = Field(default=2000, ge=0, le=3_600_000)
     status_interval_ms: int = Field(default=500, ge=10)
     publish_chunk_bytes: int = Field(default=32 << 10, ge=1024, le=1 << 22)
     max_unpublished_bytes: int = Field(default=64 << 20, ge=1 << 16)

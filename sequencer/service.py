@@ -74,12 +74,27 @@ _KNOWN = frozenset(BY_ID)
 _ACCEPTED = _KNOWN - {TYPE_ID[SystemStart], TYPE_ID[ClockTick]}
 
 
+MAX_HELD_PER_SOURCE = 1 << 20
+_ASK_AGAIN_NS = 250_000_000
+
+
+@dataclass
+class Held:
+    """Input of one source waiting for a gap before it to be filled."""
+
+    since_ns: int
+    asked_ns: int = 0
+    records: dict[int, bytes] = field(default_factory=dict)  # source seq -> input record
+
+
 @dataclass
 class Counters:
     inputs: int = 0
     sequenced: int = 0
     duplicates: int = 0
-    gaps: int = 0
+    gaps: int = 0  # gaps seen in a source's numbers
+    held: int = 0  # inputs held until a gap before them was filled
+    skips: int = 0  # gaps never filled: accepted with an Alert after gap_wait_ms
     refused: int = 0
     clock_ticks: int = 0
     fsyncs: int = 0
@@ -130,6 +145,7 @@ class Sequencer:
         self._seq = 0
         self._ts = 0
         self._sources: dict[int, int] = {}
+        self._held: dict[int, Held] = {}  # source id -> input waiting for a gap to fill
         self._stopped = False
         self._own_seq = 0
 
@@ -250,8 +266,12 @@ class Sequencer:
             if inbox:
                 batch = inbox[:]
                 inbox.clear()
+                before = self._seq
                 self._sequence(batch)
-                last_input = now
+                if self._seq != before:  # duplicates alone must not hold back clock ticks
+                    last_input = now
+            if self._held:
+                self._check_held(now)
             if group and self.journal.unsynced_bytes and (
                 now - last_sync >= group_ns or self.journal.unsynced_bytes >= group_bytes
             ):
@@ -302,6 +322,7 @@ class Sequencer:
         pack_prefix = _PREFIX_PACK
         crc32 = _CRC32
         accepted = _ACCEPTED
+        held = self._held
         for rec in batch:
             try:
                 src, typ, _flags, sseq, ev, length = unpack(rec)
@@ -319,10 +340,11 @@ class Sequencer:
                 or length + INPUT_SIZE != len(rec)
             ):
                 self._seq, self._ts = seq, ts
-                if not self._exceptional(out, rec, src, typ, sseq, last, length, recv):
+                if not self._exceptional(rec, src, typ, sseq, last, length):
                     continue
-                seq = self._seq
             sources[src] = sseq
+            if held and src in held:
+                batch.extend(self._released(src, sseq))
             if sim and ev > ts:
                 ts = ev
             seq += 1
@@ -347,10 +369,9 @@ class Sequencer:
             self._commit(out, seq, bounds)
 
     def _exceptional(
-        self, out: bytearray, rec: bytes, src: int, typ: int, sseq: int, last: int, length: int,
-        recv: int,
+        self, rec: bytes, src: int, typ: int, sseq: int, last: int, length: int
     ) -> bool:
-        """The uncommon cases of an input: refuse it (False), or alert on a gap first (True)."""
+        """The uncommon cases of an input: True to sequence it now, False if refused or held."""
         why: tuple[str, str] | None = None
         if self._stopped:
             why = "stopped", "the day is stopped (SystemStop was sequenced); no input is accepted"
@@ -370,12 +391,78 @@ class Sequencer:
             self._refuse(src, sseq, *why)
             return False
         if sseq != last + 1:
+            self._hold(rec, src, sseq, last)
+            return False
+        return True
+
+    def _hold(self, rec: bytes, src: int, sseq: int, last: int) -> None:
+        """Input past a gap in its source's numbers waits for the missing ones.
+
+        Input polled from Aeron but not yet journaled when a sequencer dies is
+        gone from the log, and so is input offered to a dead sequencer; the
+        publisher must send it again. Holding what comes after the gap (and
+        telling the publisher where to resume) keeps every source's messages in
+        order with none lost. If nothing fills the gap within `gap_wait_ms`, the
+        skip is accepted: an Alert names the missing numbers and the held input
+        is sequenced.
+        """
+        held = self._held.get(src)
+        if held is None:
+            held = self._held[src] = Held(time.monotonic_ns())
             self.counters.gaps += 1
+        if sseq in held.records:
+            self.counters.duplicates += 1
+            return
+        if len(held.records) >= MAX_HELD_PER_SOURCE:
+            self._refuse(src, sseq, "gap", f"too much input held past the gap at {last + 1}; "
+                         f"resend from {last + 1}", last + 1)
+            return
+        held.records[sseq] = rec
+        self.counters.held += 1
+        if not held.asked_ns:
+            self._ask_resend(src, last + 1, held)
+
+    def _ask_resend(self, src: int, expected: int, held: Held) -> None:
+        held.asked_ns = time.monotonic_ns()
+        first = min(held.records)
+        self._refuse(src, first, "gap",
+                     f"numbers {expected}..{first - 1} are missing; resend from {expected}",
+                     expected)
+
+    def _released(self, src: int, upto: int) -> list[bytes]:
+        """Held input of `src` that follows `upto` without a gap (now in order)."""
+        held = self._held[src]
+        out = []
+        nxt = upto + 1
+        while nxt in held.records:
+            out.append(held.records.pop(nxt))
+            nxt += 1
+        if not held.records:
+            del self._held[src]
+        return out
+
+    def _check_held(self, now: int) -> None:
+        """Ask again for missing input, or accept the skip once `gap_wait_ms` has passed."""
+        wait = self.cfg.gap_wait_ms * 1_000_000
+        for src in sorted(self._held):
+            held = self._held[src]
+            expected = self._sources.get(src, 0) + 1
+            if now - held.since_ns < wait:
+                if now - held.asked_ns >= _ASK_AGAIN_NS:
+                    self._ask_resend(src, expected, held)
+                continue
+            del self._held[src]
+            first = min(held.records)
+            out = bytearray()
             self._own(out, TYPE_ID[Alert], encode(Alert(
                 severity="warning", source="sequencer",
-                text=f"source {src} skipped numbers {last + 1}..{sseq - 1}",
-            )), recv)
-        return True
+                text=f"source {src} skipped numbers {expected}..{first - 1} "
+                     f"(not resent within {self.cfg.gap_wait_ms} ms)",
+            )), time.time_ns())
+            self._commit(out, self._seq, [])
+            self._sources[src] = first - 1
+            self.counters.skips += 1
+            self._sequence([held.records[k] for k in sorted(held.records)])
 
     def _own(self, out: bytearray, type_id: int, payload: bytes, recv: int) -> None:
         """Append a frame the sequencer itself originates (source 0)."""
@@ -396,9 +483,10 @@ class Sequencer:
         self.counters.clock_ticks += 1
         self._commit(out, self._seq, [])
 
-    def _refuse(self, src: int, sseq: int, code: str, text: str) -> None:
-        self.counters.refused += 1
-        self._notice_pub.offer(encode_notice(Notice(src, sseq, code, text)))
+    def _refuse(self, src: int, sseq: int, code: str, text: str, expected: int = 0) -> None:
+        if code != "gap":
+            self.counters.refused += 1
+        self._notice_pub.offer(encode_notice(Notice(src, sseq, code, text, expected)))
 
     def _commit(
         self, out: bytearray, last_seq: int, bounds: list[tuple[int, int]],

@@ -22,6 +22,7 @@ import os
 import shutil
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ _DRIVER_ENV = {"AERON_THREADING_MODE": "SHARED"}
 
 
 _INPUT_PACK = frames.INPUT.pack
+_POLL_EVERY = 256  # publishes between two looks at the notice stream
 _SEQ_LEN = struct.Struct("<8xQ56xI")  # a frame's seq and payload length
 
 
@@ -63,8 +65,9 @@ class Notice(msgspec.Struct, frozen=True, array_like=True):
 
     source_id: int
     source_seq: int
-    code: str  # "stopped", "malformed", "unknown_type", "too_large"
+    code: str  # "gap", "stopped", "malformed", "unknown_type", "refused", "too_large"
     text: str
+    expected: int = 0  # for "gap": the number to resend from
 
 
 _notice_encoder = msgspec.msgpack.Encoder()
@@ -200,7 +203,10 @@ class StreamPublisher:
 
     A source numbers its messages from 1 and keeps numbering across restarts
     (`next_source_seq`); the sequencer drops a number it has already seen, so
-    resending after a failure is harmless, and alerts on a skipped number.
+    resending after a failure is harmless. Input a dying sequencer never
+    journaled is gone: the next sequencer holds what comes after the gap and
+    sends a "gap" notice, and the publisher resends from its window of recent
+    records (`poll_notices`, called every few publishes and by idle loops).
     """
 
     def __init__(
@@ -211,6 +217,7 @@ class StreamPublisher:
         next_source_seq: int = 1,
         *,
         wait_connected_s: float = 10.0,
+        resend_window: int = 1 << 16,
     ) -> None:
         if not 1 <= source_id < 2**32:
             raise ValueError(
@@ -223,6 +230,10 @@ class StreamPublisher:
         self._pub = aeron.add_exclusive_publication(cfg.input_channel, cfg.input_stream)
         self._notices = aeron.add_subscription(cfg.notice_channel, cfg.notice_stream)
         self.refused: list[Notice] = []
+        self.resent = 0
+        self._sent: deque[tuple[int, bytes]] = deque(maxlen=resend_window)
+        self._resend_from = 0
+        self._until_poll = _POLL_EVERY
         self._notice_handler = self._on_notice
         if wait_connected_s > 0:
             deadline = time.monotonic() + wait_connected_s
@@ -235,11 +246,24 @@ class StreamPublisher:
 
     def _on_notice(self, buf: Any, _header: Any) -> None:
         n = _notice_decoder.decode(buf.tobytes())
-        if n.source_id == self.source_id:
+        if n.source_id != self.source_id:
+            return
+        if n.code == "gap":
+            if not self._resend_from or n.expected < self._resend_from:
+                self._resend_from = n.expected
+        else:
             self.refused.append(n)
 
     def poll_notices(self) -> list[Notice]:
+        """Read the sequencer's notices; resend what a gap notice asks for. Returns refusals."""
+        self._until_poll = _POLL_EVERY
         self._notices.poll(self._notice_handler, 100)
+        if self._resend_from:
+            start, self._resend_from = self._resend_from, 0
+            for sseq, rec in list(self._sent):
+                if sseq >= start:
+                    self.resend_raw(rec, remember=False)
+                    self.resent += 1
         return self.refused
 
     def check(self) -> None:
@@ -271,12 +295,22 @@ class StreamPublisher:
         if not self._pub.offer(rec) and not offer(self._pub, rec, self.idle, timeout_s):
             raise TransportError("the sequencer is not subscribed to the input stream")
         self.next_source_seq = sseq + 1
+        self._sent.append((sseq, rec))
+        self._until_poll -= 1
+        if not self._until_poll:
+            self.poll_notices()
         return sseq
 
-    def resend_raw(self, record: bytes, timeout_s: float = 10.0) -> None:
-        """Offer an input record again, unchanged (the sequencer drops it if it has it)."""
+    def resend_raw(self, record: bytes, timeout_s: float = 10.0, *, remember: bool = True
+                   ) -> None:
+        """Offer an input record (again, or numbered by the caller) unchanged; the sequencer
+        drops a number it already has."""
         if not offer(self._pub, record, self.idle, timeout_s):
             raise TransportError("the sequencer is not subscribed to the input stream")
+        if remember:
+            sseq = int.from_bytes(record[8:16], "little")
+            if not self._sent or sseq > self._sent[-1][0]:
+                self._sent.append((sseq, record))
 
     def close(self) -> None:
         self._pub.close()

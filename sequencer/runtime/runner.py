@@ -150,6 +150,9 @@ class AppRunner:
                 engine.feed(batch)
                 if engine.frames - self._last_snapshot_frames >= self.snapshot_every:
                     self._snapshot_now(engine)
+            else:
+                assert self._pub is not None
+                self._pub.poll_notices()  # a gap notice: resend what the sequencer lost
             idle.idle(len(batch))
             now = time.monotonic()
             if now >= status_at:
