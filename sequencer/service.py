@@ -42,7 +42,7 @@ import structlog
 
 from sequencer import frames
 from sequencer.config import SequencerConfig
-from sequencer.frames import INPUT_SIZE, MAGIC, MAX_PAYLOAD
+from sequencer.frames import HEADER_SIZE, INPUT_SIZE, MAGIC, MAX_PAYLOAD
 from sequencer.journal import FsyncPolicy, JournalWriter
 from sequencer.messages import BY_ID, TYPE_ID, encode
 from sequencer.messages.control import Alert, ClockTick, SystemStart, SystemStop
@@ -52,6 +52,7 @@ from sequencer.transport import (
     driver_active,
     encode_notice,
     make_idle,
+    max_message_length,
     start_driver,
     stop_driver,
 )
@@ -146,6 +147,8 @@ class Sequencer:
         self._ts = 0
         self._sources: dict[int, int] = {}
         self._held: dict[int, Held] = {}  # source id -> input waiting for a gap to fill
+        self._chunk_max = cfg.publish_chunk_bytes  # both set from the publication in open()
+        self._max_payload = MAX_PAYLOAD
         self._stopped = False
         self._own_seq = 0
 
@@ -180,6 +183,12 @@ class Sequencer:
         self._pub = self._aeron.add_exclusive_publication(
             self.tcfg.output_channel, self.tcfg.output_stream
         )
+        # A publish chunk is whole frames; it must fit in one Aeron message. Chunks are
+        # cut once they reach _chunk_max, so a chunk is under _chunk_max plus one frame:
+        # both halves are kept within half the publication's largest message.
+        half = max_message_length(self.tcfg.output_channel) // 2
+        self._chunk_max = min(self.cfg.publish_chunk_bytes, half)
+        self._max_payload = min(MAX_PAYLOAD, half - HEADER_SIZE)
         self._notice_pub = self._aeron.add_publication(
             self.tcfg.notice_channel, self.tcfg.notice_stream
         )
@@ -305,7 +314,8 @@ class Sequencer:
         """
         out = bytearray()
         bounds: list[tuple[int, int]] = []  # (end offset, last seq) of each full publish chunk
-        chunk_max = self.cfg.publish_chunk_bytes
+        chunk_max = self._chunk_max
+        max_payload = self._max_payload
         chunk_start = 0
         sources = self._sources
         get = sources.get
@@ -337,7 +347,7 @@ class Sequencer:
                 continue
             if (
                 sseq != last + 1 or typ not in accepted or not src or self._stopped
-                or length + INPUT_SIZE != len(rec)
+                or length + INPUT_SIZE != len(rec) or length > max_payload
             ):
                 self._seq, self._ts = seq, ts
                 if not self._exceptional(rec, src, typ, sseq, last, length):
@@ -381,8 +391,8 @@ class Sequencer:
             why = "unknown_type", f"unknown message type id {typ}"
         elif typ not in _ACCEPTED:
             why = "refused", f"{BY_ID[typ].__name__} is sequenced only by the sequencer itself"
-        elif length > MAX_PAYLOAD:
-            why = "too_large", f"payload of {length} bytes is over the {MAX_PAYLOAD} limit"
+        elif length > self._max_payload:
+            why = "too_large", f"payload of {length} bytes is over the {self._max_payload} limit"
         elif length + INPUT_SIZE != len(rec):
             why = "malformed", (
                 f"header says {length} payload bytes, record has {len(rec) - INPUT_SIZE}"

@@ -140,6 +140,22 @@ def make_idle(cfg: TransportConfig) -> Any:
     return AdaptiveIdle(fast, slow, cfg.fast_idle_ms)
 
 
+def max_message_length(channel: str) -> int:
+    """The largest message a publication on `channel` takes: an eighth of its term.
+
+    From the channel's `term-length` parameter, else the driver's defaults
+    (64 MiB terms for IPC, 16 MiB for UDP); Aeron caps it at 16 MiB.
+    """
+    term = (64 << 20) if channel.startswith("aeron:ipc") else (16 << 20)
+    for param in channel.partition("?")[2].split("|"):
+        key, _, value = param.partition("=")
+        if key.strip() == "term-length":
+            v = value.strip().lower()
+            mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(v[-1:], 1)
+            term = int(v.rstrip("kmg")) * mult
+    return min(term // 8, 16 << 20)
+
+
 def driver_active(aeron_dir: str, timeout_ms: int = 500) -> bool:
     return Path(aeron_dir).exists() and bool(pyaeron.is_driver_active(aeron_dir, timeout_ms))
 

@@ -371,9 +371,10 @@ def test_bad_inject_file_is_refused_whole(
 # ---------------------------------------------------------------- 8. slow subscriber
 
 
+# The default publish chunk (32 KiB) is over this term's largest message (8 KiB):
+# the sequencer must cut its chunks to fit rather than fail.
 SLOW_CONFIG = """
 [sequencer]
-publish_chunk_bytes = 4096
 max_unpublished_bytes = 262144
 status_interval_ms = 50
 
