@@ -219,6 +219,7 @@ CHANGES: dict[str, Any] = {
     "group_commit_bytes": 8192,
     "segment_bytes": 1 << 20,
     "clock_tick_ms": 50,
+    "gap_wait_ms": 500,
     "status_interval_ms": 1000,
     "publish_chunk_bytes": 2048,
     "max_unpublished_bytes": 1 << 17,
