@@ -148,6 +148,8 @@ def role_rtt(aeron_dir: str, source_id: int, count: int, rate: float) -> None:
     payload = encode(Probe(n=0))
     _emit({"ready": True})
     sys.stdin.readline()
+    # The prober is the one process allowed to busy-spin (between its sends it polls);
+    # the sequencer and the driver back off.
     period = 0 if rate <= 0 else int(1e9 / rate)
     warm = min(1000, count // 10)
     poll = sub.poll
@@ -515,4 +517,7 @@ def bench_sequencer(
 
 
 if __name__ == "__main__":
+    import gc
+
+    gc.disable()  # a worker's own collections would show up as transport latency
     ROLES[sys.argv[1]](sys.argv[2:])
