@@ -170,6 +170,23 @@ def last_source_seqs(journal: Path, hint: JournalState | None = None) -> tuple[i
     return last, sources
 
 
+def stream_position(day: Path) -> tuple[int, dict[int, int]]:
+    """(last seq, each source's last number) of a day's stream, now.
+
+    The sequencer's status file is a hint (it is rewritten every half second);
+    the journal from there on is the truth.
+    """
+    from sequencer.service import STATUS_FILE
+
+    hint = None
+    status = Path(day) / STATUS_FILE
+    if status.exists():
+        st = json.loads(status.read_text())
+        hint = JournalState(last_seq=int(st["last_seq"]), last_ts=int(st["last_ts"]),
+                            sources={int(k): int(v) for k, v in st["sources"].items()})
+    return last_source_seqs(Path(day) / "journal", hint)
+
+
 @dataclass
 class InjectResult:
     sent: int
@@ -183,18 +200,11 @@ def inject(
 ) -> InjectResult:
     """Send `messages` as `source_id` and wait until each is sequenced (or refused)."""
     from sequencer.config import TransportConfig
-    from sequencer.service import STATUS_FILE
     from sequencer.transport import StreamPublisher, StreamStopped, StreamSubscriber, connect
 
     day = Path(day)
     cfg = TransportConfig.for_day(day)
-    hint = None
-    status = day / STATUS_FILE
-    if status.exists():
-        st = json.loads(status.read_text())
-        hint = JournalState(last_seq=int(st["last_seq"]), last_ts=int(st["last_ts"]),
-                            sources={int(k): int(v) for k, v in st["sources"].items()})
-    last_seq, sources = last_source_seqs(day / "journal", hint)
+    last_seq, sources = stream_position(day)
     aeron = connect(cfg)
     try:
         sub = StreamSubscriber(aeron, cfg, day / "journal", last_seq + 1)

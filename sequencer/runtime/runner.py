@@ -24,8 +24,7 @@ from typing import Any
 import structlog
 
 from sequencer.config import TransportConfig
-from sequencer.inject import last_source_seqs
-from sequencer.journal import JournalState
+from sequencer.inject import stream_position
 from sequencer.messages.control import Alert
 from sequencer.runtime.context import Output
 from sequencer.runtime.engine import AppEngine, DeterminismError
@@ -58,16 +57,7 @@ class RunResult:
 
 def recorded_outputs(day: Path, source_id: int) -> int:
     """The highest source seq the stream holds from `source_id` (0 if none)."""
-    from sequencer.service import STATUS_FILE
-
-    hint = None
-    status = day / STATUS_FILE
-    if status.exists():
-        st = json.loads(status.read_text())
-        hint = JournalState(last_seq=int(st["last_seq"]), last_ts=int(st["last_ts"]),
-                            sources={int(k): int(v) for k, v in st["sources"].items()})
-    _, sources = last_source_seqs(day / "journal", hint)
-    return sources.get(source_id, 0)
+    return stream_position(day)[1].get(source_id, 0)
 
 
 class AppRunner:
