@@ -38,6 +38,9 @@ PINNED_TYPE_IDS = {
     "SetParameter": 102,
     "HaltTrading": 103,
     "ResumeTrading": 104,
+    "Quote": 300,
+    "Trade": 301,
+    "TradingStatus": 302,
 }
 
 
