@@ -1,1 +1,5 @@
-"""The ticker plant: feed adapters, NBBO and subscriptions (built in a later issue)."""
+"""The ticker plant: feed adapters, NBBO and subscriptions.
+
+In so far: the recorded-data reader (`recorded`) and the volume rules
+(`volume`). The plant's app, adapters and subscriptions come next.
+"""

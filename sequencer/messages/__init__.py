@@ -94,9 +94,9 @@ __all__ = [
     "UnknownMessageType",
     "admin",
     "control",
-    "marketdata",
     "decode",
     "encode",
+    "marketdata",
     "to_builtins",
     "type_name",
 ]
