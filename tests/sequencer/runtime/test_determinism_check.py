@@ -49,7 +49,8 @@ IO_MODULES = ("socket", "subprocess", "selectors", "urllib.request", "http.clien
 IO_CALLS = {"open", "io.open", "builtins.open", "os.open", "os.write", "os.read", "os.system",
             "os.popen", "os.fdopen", "os.sendfile", "os.remove", "os.unlink", "os.rename",
             "os.replace", "os.mkdir", "os.makedirs", "shutil.copy", "shutil.copyfile",
-            "shutil.move", "shutil.rmtree"}
+            "shutil.move", "shutil.rmtree", "zipfile.ZipFile", "gzip.open", "bz2.open",
+            "lzma.open", "tarfile.open"}
 PATH_METHODS = {"read_text", "read_bytes", "write_text", "write_bytes", "touch", "mkdir",
                 "unlink", "iterdir", "rmdir", "symlink_to", "hardlink_to"}
 PATH_TYPES = {"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "Path"}
