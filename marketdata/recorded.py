@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,14 @@ def read_quotes(path: Path) -> ReadResult[QuoteRow]:
                 continue
             out.rows.append(row)
     return out
+
+
+def default_data_dir() -> Path:
+    """Where the recorded data lives: `$TAPE_DATA_DIR`, else `shared/data` beside the repo."""
+    env = os.environ.get("TAPE_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def tick_file(data_dir: Path, symbol: str, day: str, kind: str) -> Path:

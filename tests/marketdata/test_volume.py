@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from marketdata.recorded import TradeRow, read_trades, tick_file
+from marketdata.recorded import TradeRow, default_data_dir, read_trades, tick_file
 from marketdata.volume import REGULAR_CLOSE_MS, REGULAR_OPEN_MS, VolumeRules, session_volume
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "us_equities_2013-10"
+SHARED_DATA = default_data_dir() / "us_equities_2013-10"
 
 
 def t(ms: float, price: int = 100_0000, size: int = 100, cond: str = "1",
