@@ -1,5 +1,6 @@
 """The ticker plant: feed adapters, NBBO and subscriptions.
 
-In so far: the recorded-data reader (`recorded`) and the volume rules
-(`volume`). The plant's app, adapters and subscriptions come next.
+In so far: the recorded-data reader (`recorded`), the volume rules
+(`volume`) and the NBBO book (`nbbo`). The plant's app, adapters and
+subscriptions come next.
 """
