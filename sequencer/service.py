@@ -147,6 +147,7 @@ class Sequencer:
         self._ts = 0
         self._sources: dict[int, int] = {}
         self._held: dict[int, Held] = {}  # source id -> input waiting for a gap to fill
+        self.recovery: dict[str, Any] = {}  # what opening the journal found (set by open())
         self._chunk_max = cfg.publish_chunk_bytes  # both set from the publication in open()
         self._max_payload = MAX_PAYLOAD
         self._stopped = False
@@ -571,7 +572,7 @@ class Sequencer:
             unpublished_bytes=self._unpublished_bytes,
             counters=self.counters,
             sources={str(k): v for k, v in sorted(self._sources.items())},
-            recovery=getattr(self, "recovery", {}),
+            recovery=self.recovery,
             updated_wall_ns=time.time_ns(),
         )
 

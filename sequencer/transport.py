@@ -23,7 +23,6 @@ import shutil
 import struct
 import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -331,9 +330,6 @@ class StreamPublisher:
     def close(self) -> None:
         self._pub.close()
         self._notices.close()
-
-
-FrameHandler = Callable[[bytes], None]
 
 
 class StreamSubscriber:

@@ -12,6 +12,7 @@ Each is timed as the best of `repeat` passes.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import struct
@@ -38,8 +39,6 @@ def write_journal(day: Path, n: int) -> None:
     w = JournalWriter(day / "journal")
     w.open()
     ts = 1_700_000_000_000_000_000
-    import datetime as dt
-
     start = encode(SystemStart(session_date=dt.date(2026, 1, 5), seed=7, config_digest="bench"))
     tick = encode(ClockTick())
     probe_t, tick_t, note_t = TYPE_ID[Probe], TYPE_ID[ClockTick], TYPE_ID[OperatorNote]
@@ -64,7 +63,6 @@ def write_journal(day: Path, n: int) -> None:
     if buf:
         w.append(buf, first)
     w.close()
-    del note_t
 
 
 def run_raw(day: Path) -> tuple[int, float]:

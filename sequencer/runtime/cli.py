@@ -7,20 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.pretty import Pretty
 from rich.table import Table
 
+from sequencer.cli import DayOpt, _fail, err, out
+
 app_app = typer.Typer(help="Run apps on the live stream.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
-
-DayOpt = Annotated[Path, typer.Option("--day", help="The day folder.")]
-
-
-def _fail(msg: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @app_app.command("run")
