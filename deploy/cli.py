@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from marketdata.bench import bench_marketdata
+from marketdata.cli import marketdata_app
+from refdata.cli import app as refdata_app
+from refdata.plot import curve_cmd
 from sequencer import cli as sequencer_cli
 from sequencer.bench import bench_sequencer
 from sequencer.runtime import cli as runtime_cli
@@ -21,11 +25,15 @@ app.command("inject")(sequencer_cli.inject_cmd)
 app.command("driver")(sequencer_cli.driver_cmd)
 app.add_typer(runtime_cli.app_app, name="app")
 app.command("replay")(runtime_cli.replay_cmd)
+app.add_typer(marketdata_app, name="marketdata")
+refdata_app.command("curve")(curve_cmd)
+app.add_typer(refdata_app, name="refdata")
 
 bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline run alongside.",
                         no_args_is_help=True)
 bench_app.command("sequencer")(bench_sequencer)
 bench_app.command("runtime")(bench_runtime)
+bench_app.command("marketdata")(bench_marketdata)
 app.add_typer(bench_app, name="bench")
 
 

@@ -1,6 +1,8 @@
-"""The demo day, as it stands: a sequencer on an embedded media driver in a fresh
-day folder, a sample app on the stream, a sample file injected, the day stopped,
-the day replayed and verified bit for bit, the journal summarised."""
+"""The demo day, as it stands: the day's ref data built, a sequencer on an embedded
+media driver in `sim` time (the market's clock), the sample app and the market
+monitor on the stream, a sample file injected, a recorded day of IBM through the
+ticker plant (the simulator when the recorded data is absent), the day stopped,
+replayed and verified bit for bit, the journal summarised, a volume curve drawn."""
 
 from __future__ import annotations
 
@@ -38,17 +40,47 @@ def _wait_for_outputs(day: Path, echoes: int, timeout_s: float = 20.0) -> None:
     console.print("[yellow]the app's answers did not arrive in time")
 
 
+DEMO_DATE = "2013-10-08"
+DEMO_SYMBOL = "IBM"
+
+
+def _wait_caught_up(day: Path, app: str, timeout_s: float = 60.0) -> None:
+    """Wait until `app` has handled everything sequenced so far."""
+    import json
+
+    last = json.loads((day / "sequencer.status.json").read_text())["last_seq"]
+    path = day / "apps" / f"{app}.status.json"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and json.loads(path.read_text()).get("seq", 0) >= last:
+            return
+        time.sleep(0.1)
+    console.print(f"[yellow]{app} did not catch up in time")
+
+
 def run_demo(keep: bool = False) -> int:
+    from marketdata.recorded import default_data_dir, tick_file
+
     day = Path(tempfile.mkdtemp(prefix="tape-demo-day-"))
     aeron_dir = f"/dev/shm/tape-demo-{os.getpid()}"
     sample = resources.files("deploy") / "samples" / "demo_messages.jsonl"
+    data = default_data_dir() / "us_equities_2013-10"
+    recorded = tick_file(data, DEMO_SYMBOL, DEMO_DATE, "quote").exists()
     console.rule("[bold]Tape demo day")
-    console.print(f"day folder {day}\naeron dir  {aeron_dir}")
+    console.print(f"day folder {day}\naeron dir  {aeron_dir}\nsession    {DEMO_DATE}, "
+                  f"{'recorded' if recorded else 'simulated'} market data for {DEMO_SYMBOL}",
+                  highlight=False)
+    console.rule("the day's ref data set")
+    if _tape("refdata", "build", "--date", DEMO_DATE, "--out", str(day / "refdata"),
+             check=False).returncode:
+        return 1
     seq = subprocess.Popen(
         [sys.executable, "-m", "deploy", "sequencer", "run", "--day", str(day),
-         "--aeron-dir", aeron_dir, "--driver", "embedded", "--fsync", "group"],
+         "--aeron-dir", aeron_dir, "--driver", "embedded", "--fsync", "group",
+         "--time-mode", "sim", "--session-date", DEMO_DATE],
     )
     app: subprocess.Popen[bytes] | None = None
+    monitor: subprocess.Popen[bytes] | None = None
     try:
         deadline = time.monotonic() + 30
         while not (day / "sequencer.status.json").exists():
@@ -56,9 +88,11 @@ def run_demo(keep: bool = False) -> int:
                 console.print("[red]the sequencer did not start")
                 return 1
             time.sleep(0.05)
-        console.rule("the sample app 'counter' joins the stream")
+        console.rule("the sample app 'counter' and the market monitor join the stream")
         app = subprocess.Popen([sys.executable, "-m", "deploy", "app", "run", "counter",
                                 "--day", str(day)])
+        monitor = subprocess.Popen([sys.executable, "-m", "deploy", "app", "run",
+                                    "market_monitor", "--day", str(day)])
         console.rule("inject the sample file")
         with resources.as_file(sample) as path:
             _tape("inject", str(path), "--day", str(day))
@@ -68,6 +102,12 @@ def run_demo(keep: bool = False) -> int:
         bad = day / "bad_inject.csv"
         bad.write_text("type,author,text\nOperatorNote,ops,fine\nOperatorNote,,\nNoSuchType,x,y\n")
         _tape("inject", str(bad), "--day", str(day), check=False)
+        console.rule(f"the ticker plant: {DEMO_DATE} for {DEMO_SYMBOL} on the market's clock")
+        feed = ["--feed", "recorded"] if recorded else ["--feed", "sim"]
+        _tape("marketdata", "run", "--day", str(day), *feed, "--symbols", DEMO_SYMBOL,
+              "--subscribe", DEMO_SYMBOL)
+        _wait_caught_up(day, "market_monitor")
+        _tape("journal", "cat", str(day), "--type", "Alert", "--to", "1000000")
         console.rule("stop the day")
         _tape("sequencer", "stop", "--day", str(day), "--reason", "demo over")
         r = subprocess.run(
@@ -78,7 +118,7 @@ def run_demo(keep: bool = False) -> int:
                       highlight=False)
         _tape("sequencer", "status", "--day", str(day))
     finally:
-        for p in (app, seq):
+        for p in (app, monitor, seq):
             if p is not None:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=30)
@@ -88,7 +128,13 @@ def run_demo(keep: bool = False) -> int:
     console.rule("tape journal verify")
     rc = _tape("journal", "verify", str(day), check=False).returncode
     console.rule("tape replay --verify: today's code on the day's journal, bit for bit")
-    rc |= _tape("replay", str(day), "--verify", check=False).returncode
+    rc |= _tape("replay", str(day), "--app", "counter", "--app", "market_monitor", "--verify",
+                check=False).returncode
+    console.rule(f"the volume curve {DEMO_SYMBOL} traded against")
+    (day / "reports").mkdir(exist_ok=True)
+    rc |= _tape("refdata", "curve", DEMO_SYMBOL, "--date", DEMO_DATE, "--refdata",
+                str(day / "refdata"), "--out", str(day / "reports" / "volume_curve.png"),
+                check=False).returncode
     if not keep:
         shutil.rmtree(day, ignore_errors=True)
     else:

@@ -261,7 +261,7 @@ def sequencer_run(
     """Run the sequencer for a day folder until SIGTERM or Ctrl-C."""
     from sequencer.config import ConfigError, load_sequencer_config
     from sequencer.journal import JournalCorruption
-    from sequencer.service import Sequencer
+    from sequencer.service import Sequencer, SequencerError
     from sequencer.transport import TransportError
 
     overrides: dict[str, Any] = {
@@ -278,7 +278,7 @@ def sequencer_run(
     seq = Sequencer(cfg, day)
     try:
         seq.open()
-    except (JournalCorruption, TransportError) as e:
+    except (JournalCorruption, TransportError, SequencerError) as e:
         raise _fail(str(e), 1) from None
     rep = seq.journal.report
     if rep.truncated_bytes:

@@ -338,7 +338,7 @@ class JournalWriter:
             os.fsync(self._fd)
             self._seg_path.with_suffix(SUMMARY_SUFFIX).write_text(self.state.to_json())
         self._open_segment(self.dir / segment_name(first_seq))
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
     # ---- append
 
@@ -378,7 +378,8 @@ class JournalWriter:
         self._close_fds()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (new files, renames) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -70,6 +70,31 @@ _STOP = TYPE_ID[SystemStop]
 #: Telemetry side file: (last seq of a published chunk, wall time it was offered).
 _PUBLISHED = struct.Struct("<Qq")
 PUBLISHED_FILE = "telemetry/published.bin"
+REFDATA_MANIFEST = "refdata/manifest.json"  # written by `tape refdata build --out DAY/refdata`
+
+
+_LEN_OFF = 40  # offset of the payload length in an input record
+_len_at = struct.Struct("<I").unpack_from
+
+
+def _split(data: bytes, n: int, append: Any) -> None:
+    """Append each input record of a batch; whatever does not parse as a whole record
+    goes as one malformed record, for the usual refusal."""
+    off = 0
+    while off < n:
+        if n - off < INPUT_SIZE:
+            append(data[off:])
+            return
+        end = off + INPUT_SIZE + _len_at(data, off + _LEN_OFF)[0]
+        if end > n:
+            append(data[off:])
+            return
+        append(data[off:end])
+        off = end
+
+
+class SequencerError(RuntimeError):
+    """The sequencer cannot start the day as configured."""
 _KNOWN = frozenset(BY_ID)
 #: Types a publisher may send; the sequencer alone originates the others.
 _ACCEPTED = _KNOWN - {TYPE_ID[SystemStart], TYPE_ID[ClockTick]}
@@ -208,13 +233,31 @@ class Sequencer:
             self._ts = time.time_ns()
         start = SystemStart(
             session_date=date, seed=self.cfg.day_seed(date), config_digest=self.cfg.digest(),
-            time_mode=self.cfg.time_mode,
+            time_mode=self.cfg.time_mode, refdata_digest=self._refdata_digest(date),
         )
         out = bytearray()
         self._own(out, TYPE_ID[SystemStart], encode(start), time.time_ns())
         self._commit(out, self._seq, [], force_sync=True)
         self._publish_pending()
         log.info("day_started", session_date=str(date), seed=start.seed)
+
+    def _refdata_digest(self, date: dt.date) -> str:
+        """The digest of the day's ref data set (`DAY/refdata/manifest.json`), if one was
+        built; the sequencer reads only the manifest, never the set itself."""
+        path = self.day / REFDATA_MANIFEST
+        if not path.exists():
+            return ""
+        try:
+            manifest = json.loads(path.read_text())
+            digest = str(manifest["digest"])
+            built_for = str(manifest.get("session_date", date.isoformat()))
+        except (OSError, ValueError, KeyError) as e:
+            raise SequencerError(f"{path}: not a ref data manifest ({e})") from None
+        if built_for != date.isoformat():
+            raise SequencerError(
+                f"{path}: the ref data set was built for {built_for}, the day is {date}"
+            )
+        return digest
 
     def close(self) -> None:
         try:
@@ -248,7 +291,12 @@ class Sequencer:
         append = inbox.append
 
         def handler(buf: Any, _header: Any) -> None:
-            append(buf.tobytes())  # the fragment is only valid inside this call
+            data = buf.tobytes()  # the fragment is only valid inside this call
+            n = len(data)
+            if n < INPUT_SIZE or INPUT_SIZE + _len_at(data, _LEN_OFF)[0] >= n:
+                append(data)  # one record (or a malformed one, refused later)
+            else:
+                _split(data, n, append)  # a publisher's batch of records
 
         sub_poll = self._sub.poll
         group = cfg.fsync is FsyncPolicy.GROUP
@@ -469,6 +517,7 @@ class Sequencer:
                 severity="warning", source="sequencer",
                 text=f"source {src} skipped numbers {expected}..{first - 1} "
                      f"(not resent within {self.cfg.gap_wait_ms} ms)",
+                code="gap",
             )), time.time_ns())
             self._commit(out, self._seq, [])
             self._sources[src] = first - 1

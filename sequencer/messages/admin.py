@@ -37,3 +37,11 @@ class ResumeTrading(Message, tag=104, frozen=True):
     """Undo a `HaltTrading` for the same scope."""
 
     scope: str
+
+
+class Resubscribe(Message, tag=105, frozen=True):
+    """Re-initiate one symbol's market data (the remedy for a dropped feed): the
+    ticker plant answers with a fresh `MarketSnapshot`."""
+
+    symbol: str
+    reason: str = ""

@@ -17,6 +17,7 @@ class SystemStart(Message, tag=1, frozen=True):
     seed: int
     config_digest: str
     time_mode: Literal["wall", "sim"] = "wall"
+    refdata_digest: str = ""  # the day's ref data set (empty: the day runs without one)
 
 
 class SystemStop(Message, tag=2, frozen=True):
@@ -35,6 +36,7 @@ class Alert(Message, tag=4, frozen=True):
     severity: Severity
     source: str
     text: str
+    code: str = ""  # what kind, for filters and tests: "gap", "stale_quote", "crossed", ...
 
 
 class Probe(Message, tag=90, frozen=True):

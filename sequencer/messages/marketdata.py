@@ -1,4 +1,4 @@
-"""Market data family (type ids 300-399): quotes, trades, trading status.
+"""Market data family (type ids 300-399): quotes, trades, status, subscriptions.
 
 Prices are fixed-point integers in units of 1/10,000 of a currency unit
 (`PRICE_SCALE`), the unit of the recorded vendor data, so a recorded price
@@ -20,6 +20,13 @@ OPENING_PRINT = 4  # the opening auction's print
 CLOSING_PRINT = 8  # the closing auction's print
 SUSPICIOUS = 16  # flagged by the vendor as far from the market; never regular way
 
+# Vendor sale-condition bits (the recorded data's hex `sale_condition`, AlgoSeek's flags)
+# that the plant reads when it derives the flags above.
+COND_OPENING_PRINT = 1 << 6
+COND_CLOSING_PRINT = 1 << 7
+COND_REOPENING_PRINT = 1 << 8
+COND_ODD_LOT = 1 << 31
+
 Status = Literal["pre_open", "opening_auction", "trading", "halted", "closing_auction", "closed"]
 
 
@@ -34,6 +41,12 @@ class Quote(Message, tag=300, frozen=True):
     ask_size: int
     exch_time_ns: int
     condition: str = ""
+    # The national best bid and offer after this quote, derived by the plant from every
+    # venue's quote (as a consolidated feed's NBBO appendage does); 0s when not derived.
+    nbbo_bid_px: int = 0
+    nbbo_bid_size: int = 0
+    nbbo_ask_px: int = 0
+    nbbo_ask_size: int = 0
 
 
 class Trade(Message, tag=301, frozen=True):
@@ -53,5 +66,31 @@ class TradingStatus(Message, tag=302, frozen=True):
 
     symbol_id: int
     venue: str
+    status: Status
+    reason: str = ""
+
+
+class Subscribe(Message, tag=303, frozen=True):
+    """Ask the ticker plant for a symbol's market data (answered by a `MarketSnapshot`)."""
+
+    symbol_id: int
+    subscriber: str
+
+
+class Unsubscribe(Message, tag=304, frozen=True):
+    """Withdraw a `Subscribe`; the plant stops a symbol when nobody is left."""
+
+    symbol_id: int
+    subscriber: str
+
+
+class MarketSnapshot(Message, tag=305, frozen=True):
+    """A symbol's state when a subscription starts (or restarts): the latest quote
+    and the last regular-way trade from each exchange, in exchange order, and
+    the trading phase. Updates follow as `Quote` and `Trade`."""
+
+    symbol_id: int
+    quotes: tuple[Quote, ...]
+    trades: tuple[Trade, ...]
     status: Status
     reason: str = ""

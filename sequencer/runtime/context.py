@@ -76,7 +76,8 @@ class AppContext:
         self.out_seq = 0  # last source seq this app published
         self.day_seed = 0
         self.random = random.Random(0)
-        self.refdata: Any = None  # filled by the ref data issue
+        self.refdata: Any = None  # the day's ref data set (`refdata.model.RefData`), if any
+        self.refdata_digest = ""  # which set: kept in snapshots, reloaded on restore
         self._sink = sink
         self._timers: list[tuple[int, int, Any]] = []  # heap of (at_ns, id, token)
         self._cancelled: set[int] = set()
@@ -155,6 +156,7 @@ class AppContext:
             "random": [version, list(internal), gauss],
             "timers": [list(t) for t in self.pending_timers],
             "next_timer_id": self._next_timer_id,
+            "refdata_digest": self.refdata_digest,
         }
 
     def load_runtime_state(self, st: dict[str, Any]) -> None:
@@ -168,4 +170,5 @@ class AppContext:
         heapq.heapify(self._timers)
         self._cancelled = set()
         self._next_timer_id = st["next_timer_id"]
+        self.refdata_digest = st.get("refdata_digest", "")
         self.refresh_deadline()

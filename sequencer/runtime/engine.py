@@ -38,6 +38,10 @@ _snap_encoder = msgspec.msgpack.Encoder()
 _snap_decoder = msgspec.msgpack.Decoder()
 
 
+class RefDataUnavailable(RuntimeError):
+    """The day's `SystemStart` names a ref data set this engine cannot load."""
+
+
 class DeterminismError(Exception):
     """An app produced an output that differs from what the stream recorded."""
 
@@ -127,8 +131,10 @@ class AppEngine:
         *,
         source_id: int | None = None,
         on_snapshot_request: Callable[[AppEngine], None] | None = None,
+        refdata_loader: Callable[[str], Any] | None = None,
     ) -> None:
         self.app = app
+        self.refdata_loader = refdata_loader
         self.name = app.name
         self.ctx = AppContext(app.name, app.source_id if source_id is None else source_id,
                               self._on_output)
@@ -211,6 +217,19 @@ class AppEngine:
 
     def _on_system_start(self, msg: SystemStart) -> None:
         self.ctx.seed_day(msg.seed)
+        self._load_refdata(msg.refdata_digest)
+
+    def _load_refdata(self, digest: str) -> None:
+        self.ctx.refdata_digest = digest
+        if not digest:
+            self.ctx.refdata = None
+            return
+        if self.refdata_loader is None:
+            raise RefDataUnavailable(
+                f"the day runs on ref data {digest[:12]}, and app {self.name!r} "
+                "was started without a way to load it"
+            )
+        self.ctx.refdata = self.refdata_loader(digest)
 
     def _on_take_snapshot(self, msg: TakeSnapshot) -> None:
         if self.on_snapshot_request is not None and msg.target in ("*", self.name):
@@ -240,6 +259,7 @@ class AppEngine:
                 f"app {d.get('app')!r})"
             )
         self.ctx.load_runtime_state(d["runtime"])
+        self._load_refdata(self.ctx.refdata_digest)
         self.checker.pending = {
             p[1]: Output(p[0], p[1], p[2], p[3], bytes(p[4])) for p in d["pending"]
         }

@@ -8,7 +8,10 @@ change here.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
 
 from sequencer.runtime.app import App
 
@@ -39,3 +42,15 @@ def load(name: str) -> type[App]:
     if not (isinstance(cls, type) and issubclass(cls, App)):
         raise UnknownApp(f"{where} is not an App")
     return cls
+
+
+def refdata_loader(day: Path) -> Callable[[str], Any] | None:
+    """How apps of `day` get `ctx.refdata`: the loader a package declares in the
+    entry point group `tape.refdata` (the `refdata` package's), bound to the day
+    folder. It is called with the digest `SystemStart` names and must return a
+    set with exactly that digest. None if no package declares one."""
+    for ep in entry_points(group="tape.refdata"):
+        module, _, attr = ep.value.partition(":")
+        fn = getattr(importlib.import_module(module), attr)
+        return lambda digest: fn(Path(day), digest)
+    return None

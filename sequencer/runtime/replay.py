@@ -29,7 +29,7 @@ from sequencer.journal import JournalReader
 from sequencer.messages import decode
 from sequencer.runtime.context import Output
 from sequencer.runtime.engine import AppEngine, DeterminismError
-from sequencer.runtime.registry import load
+from sequencer.runtime.registry import load, refdata_loader
 
 
 @dataclass
@@ -120,11 +120,18 @@ class Stop(Exception):
     """Replay stops here (the --state-at point was reached)."""
 
 
-def make_engines(apps: list[str], verify: bool) -> list[tuple[AppEngine, _Digest]]:
+def _day_of(path: Path) -> Path:
+    """The day folder of a day folder or of its journal folder (where `refdata/` lives)."""
+    return path.parent if path.name == "journal" and not (path / "journal").exists() else path
+
+
+def make_engines(apps: list[str], verify: bool, day: Path | None = None
+                 ) -> list[tuple[AppEngine, _Digest]]:
     out = []
+    loader = refdata_loader(day) if day is not None else None
     for name in apps:
         digest = _Digest()
-        eng = AppEngine(load(name)(), digest)
+        eng = AppEngine(load(name)(), digest, refdata_loader=loader)
         if verify:
             eng.checker.raise_on_mismatch = False
         else:
@@ -145,7 +152,7 @@ def replay(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[ReplayReport, list[AppEngine]]:
     """Replay `apps` over the journal of `day` up to seq `until` (inclusive)."""
-    engines = make_engines(apps, verify)
+    engines = make_engines(apps, verify, _day_of(Path(day)))
     report = ReplayReport(verify=verify)
     cond = compile(break_when, "--break-when", "eval") if break_when else None
     stepping = break_at is not None or cond is not None

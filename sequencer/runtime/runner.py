@@ -28,7 +28,7 @@ from sequencer.inject import stream_position
 from sequencer.messages.control import Alert
 from sequencer.runtime.context import Output
 from sequencer.runtime.engine import AppEngine, DeterminismError
-from sequencer.runtime.registry import load
+from sequencer.runtime.registry import load, refdata_loader
 from sequencer.runtime.snapshots import SnapshotStore
 from sequencer.transport import (
     StreamPublisher,
@@ -64,7 +64,8 @@ class AppRunner:
     def __init__(self, name: str, day: Path, *, snapshot_every: int = 100_000) -> None:
         self.day = Path(day)
         self.app = load(name)()
-        self.engine = AppEngine(self.app, self._sink, on_snapshot_request=self._snapshot_now)
+        self.engine = AppEngine(self.app, self._sink, on_snapshot_request=self._snapshot_now,
+                                refdata_loader=refdata_loader(self.day))
         self.store = SnapshotStore(self.day, self.app.name)
         self.snapshot_every = snapshot_every
         self.published = 0
@@ -159,7 +160,7 @@ class AppRunner:
         try:
             pub = StreamPublisher(aeron, cfg, source, recorded_outputs(self.day, source) + 1)
             pub.publish(Alert(severity="critical", source=f"runtime:{self.app.name}",
-                              text=err.describe()[:4000]))
+                              text=err.describe()[:4000], code="determinism"))
         except TransportError as e:
             log.error("alert_not_sent", app=self.app.name, error=str(e))
 

@@ -38,9 +38,13 @@ PINNED_TYPE_IDS = {
     "SetParameter": 102,
     "HaltTrading": 103,
     "ResumeTrading": 104,
+    "Resubscribe": 105,
     "Quote": 300,
     "Trade": 301,
     "TradingStatus": 302,
+    "Subscribe": 303,
+    "Unsubscribe": 304,
+    "MarketSnapshot": 305,
 }
 
 
@@ -48,7 +52,7 @@ class UnsupportedFieldType(TypeError):
     """The strategy builder does not know this field type: extend `strategy_for_type`."""
 
 
-def strategy_for_type(tp: Any, where: str) -> st.SearchStrategy[Any]:
+def strategy_for_type(tp: Any, where: str) -> st.SearchStrategy[Any]:  # noqa: PLR0911, one return per field kind reads best
     """A strategy for values of field type `tp` (named `where` in errors)."""
     if tp is str:
         return st.text(max_size=40)
@@ -60,6 +64,11 @@ def strategy_for_type(tp: Any, where: str) -> st.SearchStrategy[Any]:
         return st.dates()
     if typing.get_origin(tp) is Literal:
         return st.sampled_from(typing.get_args(tp))
+    if typing.get_origin(tp) is tuple and typing.get_args(tp)[1:] == (Ellipsis,):
+        item = strategy_for_type(typing.get_args(tp)[0], where)
+        return st.lists(item, max_size=3).map(tuple)
+    if isinstance(tp, type) and issubclass(tp, Message):
+        return strategy_for_message(tp)
     raise UnsupportedFieldType(
         f"{where}: no strategy for field type {tp!r}; extend strategy_for_type in {__file__}"
     )
@@ -236,7 +245,7 @@ def test_to_builtins_names_the_type_and_every_field() -> None:
     )
     assert messages.to_builtins(start) == {
         "type": "SystemStart", "session_date": "2024-03-15", "seed": 7, "config_digest": "d",
-        "time_mode": "sim",
+        "time_mode": "sim", "refdata_digest": "",
     }
     probe = BY_NAME["Probe"](n=1, data=b"\x00\x01")
     assert messages.to_builtins(probe) == {"type": "Probe", "n": 1, "data": "AAE="}

@@ -15,6 +15,10 @@ Over every module of the app packages (and the runtime's sample apps) this fails
 
 The check walks the syntax tree (imports and aliases resolved), not the text. A line
 marked `# determinism: allowed, <why>` is exempt; the marker without a reason fails.
+
+A whole module that is an edge process or offline tooling, never app code (the ticker
+plant's process loop, benchmarks, CLIs, the ref data builder), says so on a line of its
+own: `# determinism: edge module, <why>`. The modules that decide (`MUST_CHECK`) may not.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ from tests.conftest import REPO
 
 PACKAGES = ("oms", "algo_engine", "marketdata", "fix_gateways", "refdata", "post_trade")
 EXTRA_FILES = ("sequencer/runtime/samples.py",)
+
+EDGE = re.compile(r"^#\s*determinism\s*:\s*edge module\s*,\s*\S", re.MULTILINE)
+#: The deciding parts of the edge packages and what apps read: always checked.
+MUST_CHECK = ("marketdata/plant.py", "marketdata/monitor.py", "marketdata/book.py",
+              "marketdata/nbbo.py", "marketdata/volume.py", "marketdata/feed.py",
+              "refdata/model.py")
 
 MARKER = re.compile(r"#\s*determinism\s*:\s*allowed\b(?P<rest>.*)$")
 REASON = re.compile(r"^\s*,\s*\S")
@@ -375,10 +385,20 @@ def test_app_sources_are_deterministic() -> None:
     assert any(p.name == "samples.py" for p in files)
     problems: list[Violation] = []
     for path in files:
-        problems += check_source(path.read_text(), str(path.relative_to(REPO)))
+        source = path.read_text()
+        if EDGE.search(source):
+            continue
+        problems += check_source(source, str(path.relative_to(REPO)))
     assert not problems, (
         f"{len(problems)} determinism problem(s) in app code (mark a deliberate exception "
         "with '# determinism: allowed, <why>'):\n" + "\n".join(map(str, problems)))
+
+
+def test_deciding_modules_are_not_marked_as_edge_modules() -> None:
+    for rel in MUST_CHECK:
+        path = REPO / rel
+        assert path.is_file(), f"{rel} is missing"
+        assert not EDGE.search(path.read_text()), f"{rel} decides: it may not opt out"
 
 
 # ---------------------------------------------------------------- the checker checks
