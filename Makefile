@@ -37,6 +37,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/tape bench sequencer
+	$(VENV)/bin/tape bench runtime
+	$(VENV)/bin/tape bench marketdata
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

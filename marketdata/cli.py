@@ -140,13 +140,15 @@ def run_cmd(
     wait_subscribed: Annotated[int, typer.Option(
         help="Hold the feed until this many symbols have subscribers.")] = 0,
     max_seconds: Annotated[float | None, typer.Option(help="Stop after this long.")] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Go on after the plant's last message in the journal (after a stop).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Feed the day's market data onto the stream (the sequencer must be running)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from marketdata.clock import local_midnight_ns
-    from marketdata.service import TickerPlant
+    from marketdata.service import PlantError, TickerPlant
     from sequencer.transport import StreamStopped, TransportError
 
     if feed not in FEEDS:
@@ -167,11 +169,11 @@ def run_cmd(
                   transient=True, disable=json_) as prog:
         task = prog.add_task(f"ticker plant ({feed}, {speed})", total=len(batch))
         plant = TickerPlant(day, batch, rd, local_midnight_ns(session, tz), speed=pace,
-                            subscribe=subs, wait_subscribed=wait_subscribed,
+                            subscribe=subs, wait_subscribed=wait_subscribed, resume=resume,
                             progress=lambda done, _t: prog.update(task, completed=done))
         try:
             res = plant.run(max_seconds)
-        except (StreamStopped, TransportError) as e:
+        except (StreamStopped, TransportError, PlantError) as e:
             raise _fail(str(e), 1) from None
     report = res.as_dict() | {"feed": feed, "session_date": session.isoformat()}
     (day / "marketdata").mkdir(exist_ok=True)

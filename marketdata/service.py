@@ -7,24 +7,27 @@ follows on the stream (subscriptions), so the journal holds everything a
 replay needs; the plant itself is never replayed.
 
 Pacing (`speed`): `None` publishes as fast as the stream takes it
-(back-pressure is the only brake); a number N publishes at N times the
-data's own pace (1 is real time), measured from the first row. Every
+(back-pressure is the only brake); a number N publishes each row at N times
+the data's own pace (1 is real time), measured from the first row, to the
+millisecond. Every
 message carries the row's exchange time as its `event_ns`, so in the `sim`
 time mode the stream's clock is the market's.
 
-The process is restartable only from the start of a feed: a plant that
-dies mid-day is started again with `--from-seq` of its last output's time
-(see the README); it skips rows the stream already has by exchange time.
+A plant that stopped mid-day is started again with `resume=True`
+(`--resume`): it takes its subscriptions and its place in the feed back from
+the journal and goes on after its last message. Without it, a plant refuses
+a day whose journal already has its output, rather than publish the day twice.
 """
 
 # determinism: edge module, the plant process paces by the wall clock and does the I/O
 
 from __future__ import annotations
 
+import bisect
 import signal
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +54,13 @@ _STOP = TYPE_ID[SystemStop]
 _FOLLOWED = frozenset({*_COMMANDS, _STOP})
 _HEAD = 80  # frame header bytes
 _SEQ_TYPE = struct.Struct("<8xQ20xH")  # a frame's seq and type id
+_SOURCE = struct.Struct("<32xI")  # a frame's source id
+_EVENT = struct.Struct("<64xq")  # a frame's event time
 _POLL_EVERY_ROWS = 512
+
+
+class PlantError(RuntimeError):
+    """The plant cannot run as asked (its output already on the stream, say)."""
 
 
 @dataclass
@@ -73,7 +82,7 @@ class TickerPlant:
     def __init__(self, day: Path, feed: FeedBatch, refdata: RefData, midnight_ns: int, *,
                  speed: float | None = None, source_id: int = PLANT_SOURCE_ID,
                  subscribe: list[str] | None = None, wait_subscribed: int = 0,
-                 rules: VolumeRules | None = None,
+                 rules: VolumeRules | None = None, resume: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> None:
         self.day = day
         self.feed = feed
@@ -89,6 +98,10 @@ class TickerPlant:
         self._stopped_by = "end_of_feed"
         self._pub: StreamPublisher | None = None
         self._sub: StreamSubscriber | None = None
+        self.resume = resume
+        self._skip_rows = 0  # rows a resume applied without publishing
+        self._t_first: int | None = None  # pacing: the first row's exchange time
+        self._wall0 = 0  # and when it went out
 
     def stop(self, *_: object) -> None:
         self._running = False
@@ -122,10 +135,19 @@ class TickerPlant:
         aeron = connect(cfg)
         t0 = time.monotonic()
         try:
-            _, sources = stream_position(self.day)
-            self._pub = StreamPublisher(aeron, cfg, self.source_id,
-                                        sources.get(self.source_id, 0) + 1)
-            self._sub = StreamSubscriber(aeron, cfg, self.day / "journal")
+            last_seq, sources = stream_position(self.day)
+            published = sources.get(self.source_id, 0)
+            if published and not self.resume:
+                raise PlantError(
+                    f"the journal of {self.day} already holds {published:,} messages of the "
+                    f"ticker plant (source {self.source_id}); run it with --resume to go on "
+                    "after them, or feed another day folder"
+                )
+            self._pub = StreamPublisher(aeron, cfg, self.source_id, published + 1)
+            from_seq = 1
+            if published:
+                from_seq = self._recover(last_seq)
+            self._sub = StreamSubscriber(aeron, cfg, self.day / "journal", from_seq)
             self._follow()
             for name in self.subscribe:
                 sym = self.core.refdata.by_name(name)
@@ -145,6 +167,43 @@ class TickerPlant:
                            self._stopped_by, len(self.feed.bad), c.unknown_symbol_rows,
                            self.core.unknown_venues)
 
+    def _recover(self, last_seq: int) -> int:
+        """Resume after a plant that stopped mid-day: take back the subscriptions and the
+        feed position from the journal, silently (what they caused is on the stream
+        already), and return the seq to follow the stream from.
+
+        Feed rows up to the exchange time of the plant's last message are applied to the
+        plant's state without being published. Rows that share that very millisecond
+        and were not yet published are the only ones a resume can miss."""
+        from sequencer.journal import JournalReader
+
+        last_event = 0
+        nothing: Callable[..., None] = lambda *_: None  # noqa: E731  # a silent emit
+        with JournalReader(self.day / "journal", 1) as reader:
+            while batch := reader.read_raw(65536):
+                for raw in batch:
+                    seq, typ = _SEQ_TYPE.unpack_from(raw)
+                    if seq > last_seq:
+                        break
+                    if typ in _COMMANDS:
+                        self.core.on_command(decode(typ, raw[_HEAD:]), seq, nothing)
+                    elif _SOURCE.unpack_from(raw)[0] == self.source_id:
+                        last_event = max(last_event, _EVENT.unpack_from(raw)[0])
+        skipped = 0
+        for chunk in self.feed.chunks(_POLL_EVERY_ROWS):
+            ts = chunk[1]
+            if ts[0] > last_event:
+                break
+            j = bisect.bisect_right(ts, last_event)
+            self.core.feed_rows(tuple(col[:j] for col in chunk), nothing)
+            skipped += j
+            if j < len(ts):
+                break
+        self._skip_rows = skipped
+        log.info("plant_resumed", subscriptions=len(self.core.subscribers),
+                 skipped_rows=skipped, after_event_ns=last_event)
+        return last_seq + 1
+
     def _wait_for_subscribers(self, t0: float, max_seconds: float | None) -> None:
         idle = make_idle(TransportConfig.for_day(self.day))
         while self._running and len(self.core.subscribers) < self.wait_subscribed:
@@ -160,29 +219,45 @@ class TickerPlant:
         feed = self.feed
         total = len(feed)
         done = 0
-        first_t: int | None = None
-        wall0 = 0
-        speed = self.speed
         deadline = None if max_seconds is None else t0 + max_seconds
-        for chunk in feed.chunks(_POLL_EVERY_ROWS):
+        for whole in feed.chunks(_POLL_EVERY_ROWS):
             if not self._running:
                 break
-            if speed is not None:
-                t_first = chunk[1][0]
-                if first_t is None:
-                    first_t, wall0 = t_first, time.perf_counter_ns()
-                # Pace per chunk start; rows within a chunk follow at once (a chunk is
-                # a few ms of a busy market, far below what a reader of the stream sees).
-                due = wall0 + int((t_first - first_t) / speed)
-                while (wait := due - time.perf_counter_ns()) > 0 and self._running:
-                    time.sleep(min(wait / 1e9, 0.05))
-                    self._follow()
-            self.core.feed_rows(chunk, add)
-            self._pub.flush()
-            self._follow()
+            chunk = whole
+            if done < self._skip_rows:  # applied already by a resume
+                take = min(len(whole[0]), self._skip_rows - done)
+                done += take
+                chunk = tuple(col[take:] for col in whole)
+                if not chunk[0]:
+                    continue
+            for part in (self._paced(chunk) if self.speed is not None else (chunk,)):
+                self.core.feed_rows(part, add)
+                self._pub.flush()
+                self._follow()
             done += len(chunk[0])
             if self.progress is not None:
                 self.progress(done, total)
             if deadline is not None and time.monotonic() > deadline:
                 self._running = False
                 self._stopped_by = "time_limit"
+
+    def _paced(self, chunk: tuple[list[int], ...]) -> Iterator[tuple[list[int], ...]]:
+        """The chunk's rows in slices, each released when its first row is due: a row
+        of exchange time t goes out at (t - first row's t) / speed after the start,
+        to the millisecond (rows due within the same millisecond go together)."""
+        assert self.speed is not None
+        speed = self.speed
+        ts = chunk[1]
+        if self._t_first is None:
+            self._t_first, self._wall0 = ts[0], time.perf_counter_ns()
+        t_first, wall0 = self._t_first, self._wall0
+        i, n = 0, len(ts)
+        while i < n and self._running:
+            due = wall0 + int((ts[i] - t_first) / speed)
+            while (wait := due - time.perf_counter_ns()) > 0 and self._running:
+                time.sleep(min(wait / 1e9, 0.05))
+                self._follow()
+            horizon = t_first + int((time.perf_counter_ns() - wall0 + 1_000_000) * speed)
+            j = max(i + 1, bisect.bisect_right(ts, horizon, i))
+            yield tuple(col[i:j] for col in chunk)
+            i = j

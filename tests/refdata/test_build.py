@@ -433,14 +433,14 @@ def test_a_failed_write_leaves_the_old_set(tmp_path: Path, fake_models: list[Any
     first = build_fake(tmp_path)
     import refdata.build as b
 
-    real = b._fsync_dir
+    real = b.fsync_dir
 
     def failing(path: Path) -> None:
         if ".building-" in path.name:
             raise OSError(28, "No space left on device")
         real(path)
 
-    monkeypatch.setattr(b, "_fsync_dir", failing)
+    monkeypatch.setattr(b, "fsync_dir", failing)
     with pytest.raises(OSError, match="No space"):
         build_fake(tmp_path, restricted_csv="symbol,reason\n")
     assert load(tmp_path / "set").digest == first.digest

@@ -134,7 +134,7 @@ def test_cat_json_prints_every_frame_decoded(day: Path) -> None:
     assert [r["seq"] for r in rows] == list(range(1, len(msgs) + 1))
     assert rows[0]["msg"] == {
         "type": "SystemStart", "session_date": "2024-03-15", "seed": 1, "config_digest": "d",
-        "time_mode": "wall",
+        "time_mode": "wall", "refdata_digest": "",
     }
     assert rows[0]["source_id"] == 0
     assert rows[0]["ts_ns"] == T0
