@@ -4,8 +4,8 @@ One module per family; each type carries an explicit, stable numeric type id
 (its msgspec tag). `encode` and `decode` are the codec every package uses; the
 encoding of a message is a pure function of its fields.
 
-Type-id ranges: control 1-99, admin 100-199, market data 300-399; later
-families take their own hundreds (orders, executions).
+Type-id ranges: control 1-99, admin 100-199, market data 300-399, orders
+400-499, executions 500-599; later families take their own hundreds.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import msgspec
 
-from sequencer.messages import admin, control, marketdata
+from sequencer.messages import admin, control, executions, marketdata, orders
 from sequencer.messages.base import Message
 
-FAMILIES = (control, admin, marketdata)
+FAMILIES = (control, admin, marketdata, orders, executions)
 
 #: Every message type, in type-id order.
 ALL_TYPES: tuple[type[Message], ...] = tuple(
@@ -96,7 +96,9 @@ __all__ = [
     "control",
     "decode",
     "encode",
+    "executions",
     "marketdata",
+    "orders",
     "to_builtins",
     "type_name",
 ]

@@ -45,6 +45,24 @@ PINNED_TYPE_IDS = {
     "Subscribe": 303,
     "Unsubscribe": 304,
     "MarketSnapshot": 305,
+    "NewOrder": 400,
+    "CancelOrder": 401,
+    "ReplaceOrder": 402,
+    "OrderStatusRequest": 403,
+    "NewChild": 410,
+    "CancelChild": 411,
+    "ReplaceChild": 412,
+    "ChildOrderSent": 420,
+    "ChildRequestRejected": 421,
+    "ExecutionReport": 500,
+    "CancelReject": 501,
+    "VenueAck": 510,
+    "VenueReject": 511,
+    "VenueFill": 512,
+    "VenueCanceled": 513,
+    "VenueReplaced": 514,
+    "VenueCancelRejected": 515,
+    "VenueRestated": 516,
 }
 
 
@@ -62,11 +80,15 @@ def strategy_for_type(tp: Any, where: str) -> st.SearchStrategy[Any]:  # noqa: P
         return st.binary(max_size=64)
     if tp is dt.date:
         return st.dates()
+    if tp is bool:
+        return st.booleans()
     if typing.get_origin(tp) is Literal:
         return st.sampled_from(typing.get_args(tp))
     if typing.get_origin(tp) is tuple and typing.get_args(tp)[1:] == (Ellipsis,):
         item = strategy_for_type(typing.get_args(tp)[0], where)
         return st.lists(item, max_size=3).map(tuple)
+    if typing.get_origin(tp) is tuple:
+        return st.tuples(*(strategy_for_type(a, where) for a in typing.get_args(tp)))
     if isinstance(tp, type) and issubclass(tp, Message):
         return strategy_for_message(tp)
     raise UnsupportedFieldType(

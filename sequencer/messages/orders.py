@@ -1,0 +1,135 @@
+"""Orders family (type ids 400-499): client requests and child order requests.
+
+Client requests are what the client gateway puts on the stream from FIX
+(NewOrderSingle, OrderCancelRequest, OrderCancelReplaceRequest,
+OrderStatusRequest), by client and ClOrdID. Child requests are the algo
+engine's asks of the OMS for one parent order at one venue; the OMS checks
+them against the parent and answers with `ChildOrderSent` (what the venue
+gateway acts on) or `ChildRequestRejected`.
+
+Prices are fixed point (1/10,000, `PRICE_SCALE`), quantities shares. Algo
+parameters are (name, value) text pairs in the order the client sent them,
+so the encoding is a pure function of the request.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sequencer.messages.base import Message
+
+Side = Literal["buy", "sell", "sell_short", "sell_short_exempt"]
+OrdType = Literal["market", "limit"]
+TimeInForce = Literal["day", "ioc", "fok", "gtc", "opg", "cls"]
+Params = tuple[tuple[str, str], ...]
+
+
+# ---------------------------------------------------------------- client requests
+
+
+class NewOrder(Message, tag=400, frozen=True):
+    """A client's new parent order (FIX NewOrderSingle)."""
+
+    client: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    qty: int
+    ord_type: OrdType
+    limit_px: int = 0  # fixed point; 0 for a market order
+    tif: TimeInForce = "day"
+    algo: str = ""  # "" for a care order the OMS holds; "vwap", ...
+    algo_params: Params = ()
+    locate_broker: str = ""  # who located the shares of a short sale
+    transact_ns: int = 0  # the client's TransactTime
+
+
+class CancelOrder(Message, tag=401, frozen=True):
+    """Cancel a live order (FIX OrderCancelRequest)."""
+
+    client: str
+    cl_ord_id: str  # this request's id
+    orig_cl_ord_id: str  # the order's current ClOrdID
+    symbol: str
+    side: Side
+    transact_ns: int = 0
+
+
+class ReplaceOrder(Message, tag=402, frozen=True):
+    """Amend a live order in place (FIX OrderCancelReplaceRequest): quantity, limit
+    price and/or algo parameters. Fields left at their defaults keep their value."""
+
+    client: str
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    symbol: str
+    side: Side
+    qty: int = 0  # 0: unchanged
+    limit_px: int = 0  # 0: unchanged
+    algo_params: Params = ()  # empty: unchanged
+    transact_ns: int = 0
+
+
+class OrderStatusRequest(Message, tag=403, frozen=True):
+    """Ask for an order's current state (answered with an ExecutionReport, ExecType I)."""
+
+    client: str
+    cl_ord_id: str
+    symbol: str = ""
+    side: Side = "buy"
+
+
+# ---------------------------------------------------------------- child order requests
+
+
+class NewChild(Message, tag=410, frozen=True):
+    """The algo engine asks for a child order of a parent at a venue."""
+
+    parent_id: str  # the parent's OrderID
+    child_id: str  # unique for the day, chosen by the algo engine
+    venue: str  # a venue code; the OMS picks the destination that reaches it
+    qty: int
+    ord_type: OrdType
+    limit_px: int = 0
+    tif: TimeInForce = "day"
+
+
+class CancelChild(Message, tag=411, frozen=True):
+    parent_id: str
+    child_id: str
+    reason: str = ""
+
+
+class ReplaceChild(Message, tag=412, frozen=True):
+    """Amend a live child in place (keeps queue priority where the venue allows)."""
+
+    parent_id: str
+    child_id: str
+    qty: int = 0  # 0: unchanged
+    limit_px: int = 0  # 0: unchanged
+
+
+class ChildOrderSent(Message, tag=420, frozen=True):
+    """The OMS's validated instruction to the venue gateway: new, cancel or replace."""
+
+    action: Literal["new", "cancel", "replace"]
+    parent_id: str
+    child_id: str
+    venue: str
+    destination: str
+    symbol: str
+    side: Side
+    qty: int
+    ord_type: OrdType
+    limit_px: int = 0
+    tif: TimeInForce = "day"
+
+
+class ChildRequestRejected(Message, tag=421, frozen=True):
+    """A child request the OMS refused (it would break an invariant, or the parent
+    is not live); the algo engine reads the reason."""
+
+    parent_id: str
+    child_id: str
+    request: Literal["new", "cancel", "replace"]
+    reason: str
