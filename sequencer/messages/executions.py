@@ -20,14 +20,17 @@ from sequencer.messages.orders import Side
 
 AVG_PX_SCALE = 100_000_000
 
+# FIX 4.4 values (150=F "trade" reports a fill; 4.4 retired the partial fill and fill
+# exec types, and OrdStatus "replaced": a replaced order shows its live status).
 ExecType = Literal[
-    "new", "partial_fill", "fill", "done_for_day", "canceled", "replaced", "pending_cancel",
-    "rejected", "pending_new", "expired", "pending_replace", "restated", "order_status",
-    "trade",
+    "new", "done_for_day", "canceled", "replaced", "pending_cancel", "stopped", "rejected",
+    "suspended", "pending_new", "calculated", "expired", "restated", "pending_replace",
+    "trade", "order_status",
 ]
 OrdStatus = Literal[
-    "new", "partially_filled", "filled", "done_for_day", "canceled", "replaced",
-    "pending_cancel", "rejected", "pending_new", "expired", "pending_replace",
+    "new", "partially_filled", "filled", "done_for_day", "canceled", "pending_cancel",
+    "stopped", "rejected", "suspended", "pending_new", "calculated", "expired",
+    "pending_replace",
 ]
 Liquidity = Literal["added", "removed", "auction", ""]
 
