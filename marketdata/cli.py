@@ -212,7 +212,8 @@ def stats_cmd(
     except ValueError:
         raise _fail(f"--date: expected YYYY-MM-DD, got {date!r}", 2) from None
     with tempfile.TemporaryDirectory(prefix="tape-md-stats-") as tmp:
-        build(day, Path(tmp) / "refdata")
+        # Symbol ids and venues are all this needs: no statistics or curves from history.
+        build(day, Path(tmp) / "refdata", use_data=False)
         rd = load(Path(tmp) / "refdata")
     names = [s.strip() for s in symbols.split(",") if s.strip()]
     batch = load_feed("recorded", rd=rd, day=day, seed=0, data=data, file=None, symbols=names)

@@ -125,14 +125,14 @@ class MarketMonitor(App):
         if w is None:
             w = self.state.symbols[sid] = SymbolWatch()
             self._nbbo[sid] = Nbbo()
-        nb = self._nbbo[sid]
         w.quotes[q.venue] = q
-        nb.update(q.venue, (q.bid_px, q.bid_size), (q.ask_px, q.ask_size))
         # The plant appends the NBBO it derived (a consolidated feed's quotes cannot be
-        # read venue by venue); a quote without it is read as one venue's own.
+        # read venue by venue); only a quote without it is read as one venue's own.
         if q.nbbo_bid_size or q.nbbo_ask_size:
             w.best = (q.nbbo_bid_px, q.nbbo_bid_size, q.nbbo_ask_px, q.nbbo_ask_size)
         else:
+            nb = self._nbbo[sid]
+            nb.update(q.venue, (q.bid_px, q.bid_size), (q.ask_px, q.ask_size))
             w.best = tuple(nb.best)  # type: ignore[assignment]  # a Best is four ints
         w.last_quote_ns = self.ctx.now
         if w.stale:

@@ -38,7 +38,7 @@ import msgspec
 
 from marketdata.feed import QUOTE, FeedBatch
 from marketdata.nbbo import NO_QUOTE, Best, Nbbo
-from marketdata.volume import VolumeRules, condition_bits
+from marketdata.volume import SessionVolume, VolumeRules, condition_bits
 from refdata.model import RefData
 from sequencer.messages import TYPE_ID, Message, encode
 from sequencer.messages.admin import Resubscribe
@@ -60,17 +60,6 @@ Emit = Callable[[int, bytes, int, int], object]
 _QUOTE = TYPE_ID[Quote]
 NO_SIDE = (0, 0)
 _TRADE = TYPE_ID[Trade]
-
-
-@dataclass
-class SessionFigures:
-    trades: int = 0
-    volume: int = 0
-    notional: int = 0  # price * size, fixed point * shares
-
-    @property
-    def vwap(self) -> float:
-        return self.notional / self.volume / 10_000 if self.volume else 0.0
 
 
 @dataclass
@@ -115,6 +104,7 @@ class PlantCore:
                 if code not in known:
                     self.unknown_venues.append(code)
         self.cond_bits = [condition_bits(c) for c in self.feed.conditions]
+        self.cond_excluded = [self.rules.excludes(c) for c in self.feed.conditions]
         self.subscribers: dict[int, list[str]] = {}
         self.quotes: dict[int, dict[str, Quote]] = {}  # latest Quote message per venue
         self.books: dict[int, Nbbo] = {}  # two-sided feeds: the venues' quotes and NBBO
@@ -123,7 +113,7 @@ class PlantCore:
         self.venue_bids: dict[int, dict[str, tuple[int, int]]] = {}
         self.venue_asks: dict[int, dict[str, tuple[int, int]]] = {}
         self.trades: dict[int, dict[str, Trade]] = {}
-        self.session: dict[int, SessionFigures] = {}
+        self.session: dict[int, SessionVolume] = {}
         self.counters = PlantCounters()
         self.now_ns = 0  # the feed's clock: exchange time of the latest row
         # Session phases: (boundary ns, status), from the primary venues' hours.
@@ -217,6 +207,7 @@ class PlantCore:
         sym_ids = self.symbol_ids
         venues = self.venues
         cond_bits = self.cond_bits
+        cond_excluded = self.cond_excluded
         lots = self.lot_sizes
         conds = self.feed.conditions
         quotes = self.quotes
@@ -291,7 +282,8 @@ class PlantCore:
             else:
                 n_trades += 1
                 local_ms = (t - midnight) / 1_000_000
-                flags = rules_flags(local_ms, s, lots[sym], cond_bits[cond], susp)
+                flags = rules_flags(local_ms, s, lots[sym], cond_bits[cond], susp,
+                                    cond_excluded[cond])
                 tr = Trade(sid, venue, p, s, t, conds[cond], flags)
                 if flags & REGULAR_WAY:
                     by_venue_t = trades.get(sid)
@@ -301,7 +293,7 @@ class PlantCore:
                     if start_ms <= local_ms < end_ms:
                         fig = session.get(sid)
                         if fig is None:
-                            fig = session[sid] = SessionFigures()
+                            fig = session[sid] = SessionVolume()
                         fig.trades += 1
                         fig.volume += s
                         fig.notional += p * s

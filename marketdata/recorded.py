@@ -215,14 +215,13 @@ def read_file_columns(path: Path, kind: int, symbol: str, midnight_ns: int,
         bad.sort(key=lambda b: b.line)
     exchanges, ex_codes = _codes(np.asarray(data["exchange"], object))
     conditions, cond_codes = _codes(np.asarray(data["cond"], object))
-    sel = ok
+    kept = int(ok.sum())
     t_ns = midnight_ns + np.rint(ms * 1_000_000).astype(np.int64)
     return FeedBatch(
         (symbol,), exchanges, conditions,
-        np.full(int(sel.sum()), kind, np.int8), t_ns[sel],
-        np.zeros(int(sel.sum()), np.int32), ex_codes[sel],
-        price[sel], size[sel], ask_px[sel], ask_size[sel], cond_codes[sel],
-        (np.asarray(data["suspicious"], np.int64) == 1)[sel], line[sel],
+        np.full(kept, kind, np.int8), t_ns[ok], np.zeros(kept, np.int32), ex_codes[ok],
+        price[ok], size[ok], ask_px[ok], ask_size[ok], cond_codes[ok],
+        (np.asarray(data["suspicious"], np.int64) == 1)[ok], line[ok],
         one_sided=kind == QUOTE, bad=bad, files=[str(path)],
     )
 

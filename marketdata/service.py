@@ -116,7 +116,7 @@ class TickerPlant:
     def _follow(self) -> None:
         """Handle the sequenced commands that arrived (subscriptions, stop)."""
         assert self._sub is not None and self._pub is not None
-        for raw in self._sub.poll_types(_FOLLOWED, 4096):
+        for raw in self._sub.poll(4096, _FOLLOWED):
             seq, typ = _SEQ_TYPE.unpack_from(raw)
             if typ in _COMMANDS:
                 msg: Message = decode(typ, raw[_HEAD:])

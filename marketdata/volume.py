@@ -49,18 +49,23 @@ class VolumeRules:
     excluded_mask: int = 0  # sale-condition bits that make a print not count
     auction_prints_count: bool = True
 
+    def excludes(self, condition: str) -> bool:
+        """A print with this sale condition never counts (by its text or its bits)."""
+        return (condition in self.excluded_conditions
+                or bool(condition_bits(condition) & self.excluded_mask))
+
     def counts(self, t: TradeRow) -> bool:
         """Counts towards the session's volume and VWAP (the data README's rule)."""
         return (
             self.session_start_ms <= t.ms < self.session_end_ms
             and not t.suspicious
-            and t.condition not in self.excluded_conditions
-            and not condition_bits(t.condition) & self.excluded_mask
+            and not self.excludes(t.condition)
         )
 
     def flags(self, local_ms: float, size: int, lot_size: int, cond: int,
-              suspicious: bool) -> int:
-        """The `Trade.flags` the plant derives for one print (`cond`: the vendor's bits)."""
+              suspicious: bool, excluded: bool) -> int:
+        """The `Trade.flags` the plant derives for one print (`cond`: the vendor's bits;
+        `excluded`: what `excludes` says of its condition, worked out once per text)."""
         f = 0
         if cond & (COND_OPENING_PRINT | COND_REOPENING_PRINT):
             f |= OPENING_PRINT
@@ -70,17 +75,13 @@ class VolumeRules:
             f |= ODD_LOT
         if suspicious:
             return f | SUSPICIOUS
-        if cond & self.excluded_mask:
+        if excluded:
             return f
         if self.session_start_ms <= local_ms < self.session_end_ms or (
             self.auction_prints_count and f & (OPENING_PRINT | CLOSING_PRINT)
         ):
             f |= REGULAR_WAY
         return f
-
-    def in_session(self, local_ms: float) -> bool:
-        return self.session_start_ms <= local_ms < self.session_end_ms
-
 
 def condition_bits(text: str) -> int:
     """The vendor's sale condition (hex text of flag bits) as an int; 0 if not hex."""
@@ -90,11 +91,11 @@ def condition_bits(text: str) -> int:
         return 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class SessionVolume:
-    trades: int
-    volume: int
-    notional: int  # sum of price * size, in 1/10,000 dollar * shares
+    trades: int = 0
+    volume: int = 0
+    notional: int = 0  # sum of price * size, in 1/10,000 dollar * shares
 
     @property
     def vwap(self) -> float:

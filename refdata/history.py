@@ -33,6 +33,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from marketdata.feed import QUOTE, TRADE, FeedBatch
+from marketdata.recorded import DataFileError, read_file_columns
+
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
@@ -192,68 +195,38 @@ class Quotes:
     suspicious: npt.NDArray[np.bool_]
 
 
-_TRADE_COLUMNS = {"ms": "DOUBLE", "price": "BIGINT", "size": "BIGINT", "exchange": "VARCHAR",
-                  "cond": "VARCHAR", "suspicious": "INTEGER"}
-_QUOTE_COLUMNS = {"ms": "DOUBLE", "bid_px": "BIGINT", "bid_size": "BIGINT", "ask_px": "BIGINT",
-                  "ask_size": "BIGINT", "exchange": "VARCHAR", "cond": "VARCHAR",
-                  "suspicious": "INTEGER"}
+def _tick_file(path: Path, kind: int) -> FeedBatch:
+    """A vendor tick file's columns, through the ticker plant's own reader. History is
+    strict where the plant is forgiving: a row it cannot read is an error here."""
+    with tempfile.TemporaryDirectory(prefix="tape-hist-") as tmp:
+        try:
+            b = read_file_columns(path, kind, "", 0, Path(tmp))
+        except DataFileError as e:
+            raise HistoryError(str(e)) from None
+    if b.bad:
+        raise HistoryError(f"{b.bad[0]} ({len(b.bad)} unreadable row(s))")
+    return b
 
 
-def _read_columns(path: Path, columns: dict[str, str]) -> dict[str, npt.NDArray[np.generic]]:
-    import duckdb
-
+def _conditions(b: FeedBatch) -> I64:
+    """The rows' hex sale conditions as integers, each distinct text parsed once."""
     try:
-        with zipfile.ZipFile(path) as z, tempfile.TemporaryDirectory(prefix="tape-hist-") as tmp:
-            names = z.namelist()
-            if len(names) != 1:
-                raise HistoryError(f"{path}: expected one CSV in the zip, found {len(names)}")
-            csv_path = Path(tmp) / "data.csv"
-            with z.open(names[0]) as src, open(csv_path, "wb") as dst:
-                while block := src.read(1 << 22):
-                    dst.write(block)
-            if csv_path.stat().st_size == 0:
-                return {k: np.zeros(0, object if v == "VARCHAR" else np.float64)
-                        for k, v in columns.items()}
-            con = duckdb.connect()
-            try:
-                con.execute("SET preserve_insertion_order = true")
-                rel = con.read_csv(str(csv_path), header=False, columns=columns,
-                                   auto_detect=False, delimiter=",", quotechar="")
-                return dict(rel.fetchnumpy())
-            except duckdb.Error as e:
-                raise HistoryError(f"{path}: {e}") from None
-            finally:
-                con.close()
-    except (OSError, zipfile.BadZipFile) as e:
-        raise HistoryError(f"{path}: cannot read as a zip of one CSV: {e}") from None
-
-
-def _conditions(values: npt.NDArray[np.generic]) -> I64:
-    """Hex sale-condition strings as integers, parsing each distinct string once."""
-    if not len(values):
-        return np.zeros(0, np.int64)
-    names, inverse = np.unique(np.asarray(values).astype(str), return_inverse=True)
-    try:
-        parsed = np.array([int(str(s).strip() or "0", 16) for s in names], np.int64)
+        parsed = np.array([int(c.strip() or "0", 16) for c in b.conditions] or [0], np.int64)
     except ValueError as e:
         raise HistoryError(f"bad sale condition: {e}") from None
-    return parsed[inverse.reshape(-1)]
+    return parsed[b.condition]
+
+
+def _exchanges(b: FeedBatch) -> npt.NDArray[np.str_]:
+    return np.array(b.exchanges or ("",), dtype=str)[b.exchange]
 
 
 def read_tick_trades(path: Path) -> Trades:
-    d = _read_columns(path, _TRADE_COLUMNS)
-    return Trades(
-        np.asarray(d["ms"], np.float64), np.asarray(d["price"], np.int64),
-        np.asarray(d["size"], np.int64), np.asarray(d["exchange"]).astype(str),
-        _conditions(d["cond"]), np.asarray(d["suspicious"], np.int64) == 1,
-    )
+    b = _tick_file(path, TRADE)
+    return Trades(b.t_ns / 1e6, b.price, b.size, _exchanges(b), _conditions(b), b.suspicious)
 
 
 def read_tick_quotes(path: Path) -> Quotes:
-    d = _read_columns(path, _QUOTE_COLUMNS)
-    return Quotes(
-        np.asarray(d["ms"], np.float64), np.asarray(d["bid_px"], np.int64),
-        np.asarray(d["bid_size"], np.int64), np.asarray(d["ask_px"], np.int64),
-        np.asarray(d["ask_size"], np.int64), np.asarray(d["exchange"]).astype(str),
-        np.asarray(d["suspicious"], np.int64) == 1,
-    )
+    b = _tick_file(path, QUOTE)
+    return Quotes(b.t_ns / 1e6, b.price, b.size, b.ask_px, b.ask_size, _exchanges(b),
+                  b.suspicious)

@@ -410,7 +410,12 @@ class StreamSubscriber:
         if self._reader is not None:
             self._reader.close()
 
-    def poll(self, max_frames: int = 65536) -> list[bytes]:
+    def poll(self, max_frames: int = 65536, types: Container[int] | None = None
+             ) -> list[bytes]:
+        """The next frames in order. With `types`, only the frames of those types are
+        returned, the others stepped over in place (not copied out of their chunks):
+        what a follower acting on a few message types wants (the ticker plant
+        watching for subscriptions). The position advances over every frame."""
         if not self.caught_up:
             assert self._reader is not None
             out = self._reader.read_raw(max_frames)
@@ -420,48 +425,13 @@ class StreamSubscriber:
                 # Keep the live buffer from growing without bound while we catch up.
                 self._sub.poll(self._handler, 1000)
                 self._chunks = self._trim(self._chunks)
-                return out
+                return out if types is None else [f for f in out if _type_of(f, 36)[0] in types]
             self.caught_up = True
         self._sub.poll(self._handler, 256)
         if not self._chunks:
             return []
         chunks, self._chunks = self._chunks, []
-        return self._sequence(chunks)
-
-    def poll_types(self, types: Container[int], max_frames: int = 65536) -> list[bytes]:
-        """Like `poll`, but returns only the frames of `types`, and cheaply: a follower
-        that acts on a few message types (the ticker plant watching for
-        subscriptions) skips the rest without copying them out of their chunks.
-        The stream position still advances over every frame, gaps filled as in `poll`."""
-        if not self.caught_up:
-            return [f for f in self.poll(max_frames) if _type_of(f, 36)[0] in types]
-        self._sub.poll(self._handler, 256)
-        if not self._chunks:
-            return []
-        chunks, self._chunks = self._chunks, []
-        out: list[bytes] = []
-        nxt = self.next_seq
-        unpack = _SEQ_TYPE_LEN.unpack_from
-        seen = 0
-        for chunk in chunks:
-            off = 0
-            n = len(chunk)
-            while off < n:
-                seq, typ, length = unpack(chunk, off)
-                end = off + HEADER_SIZE + length
-                if seq >= nxt:
-                    if seq > nxt:
-                        gap: list[bytes] = []
-                        self._fill_gap(gap, nxt, seq)
-                        out += [f for f in gap if _type_of(f, 36)[0] in types]
-                    if typ in types:
-                        out.append(chunk[off:end])
-                    nxt = seq + 1
-                    seen += 1
-                off = end
-        self.from_live += seen
-        self.next_seq = nxt
-        return out
+        return self._sequence(chunks, types)
 
     def _trim(self, chunks: list[bytes]) -> list[bytes]:
         """Drop buffered live chunks wholly before `next_seq`."""
@@ -472,30 +442,32 @@ class StreamSubscriber:
                 keep.append(c)
         return keep
 
-    def _sequence(self, chunks: list[bytes]) -> list[bytes]:
+    def _sequence(self, chunks: list[bytes], types: Container[int] | None) -> list[bytes]:
         out: list[bytes] = []
         nxt = self.next_seq
-        unpack = _SEQ_LEN.unpack_from
+        live = 0
+        unpack = _SEQ_TYPE_LEN.unpack_from
         for chunk in chunks:
             off = 0
             n = len(chunk)
             while off < n:
-                seq, length = unpack(chunk, off)
+                seq, typ, length = unpack(chunk, off)
                 end = off + HEADER_SIZE + length
-                if seq == nxt:
-                    out.append(chunk[off:end])
+                if seq >= nxt:
+                    if seq > nxt:
+                        nxt = self._fill_gap(out, nxt, seq, types)
+                    if types is None or typ in types:
+                        out.append(chunk[off:end])
                     nxt += 1
-                elif seq > nxt:
-                    nxt = self._fill_gap(out, nxt, seq)
-                    out.append(chunk[off:end])
-                    nxt += 1
+                    live += 1
                 off = end
-        self.from_live += len(out)
+        self.from_live += live
         self.next_seq = nxt
         return out
 
-    def _fill_gap(self, out: list[bytes], nxt: int, upto: int) -> int:
-        """Append frames nxt .. upto-1 from the journal; return upto."""
+    def _fill_gap(self, out: list[bytes], nxt: int, upto: int,
+                  types: Container[int] | None = None) -> int:
+        """Append frames nxt .. upto-1 (of `types`, if given) from the journal; return upto."""
         if self._reader is None:
             raise TransportError(
                 f"gap in the live stream: expected seq {nxt}, got {upto}, and no journal to fill it"
@@ -515,7 +487,7 @@ class StreamSubscriber:
                     )
                 time.sleep(0.0005)
                 continue
-            out.extend(got)
+            out.extend(got if types is None else [f for f in got if _type_of(f, 36)[0] in types])
             self.from_journal += len(got)
         return upto
 

@@ -1,5 +1,5 @@
 """Batched input (`StreamPublisher.add`/`flush`: many records in one Aeron message, split by
-the sequencer) and the type-filtered follower (`StreamSubscriber.poll_types`), against a
+the sequencer) and the type-filtered follower (`StreamSubscriber.poll` with `types`), against a
 real sequencer."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_a_batch_is_sequenced_record_by_record_in_order(stack: Stack) -> None:
         notes: list[bytes] = []
         deadline = time.monotonic() + 10
         while sub.next_seq <= 1002 and time.monotonic() < deadline:
-            notes += sub.poll_types({NOTE})
+            notes += sub.poll(types={NOTE})
         assert sub.next_seq > 1002  # (clock ticks may follow)
         assert len(notes) == 1 and notes[0][80:] == encode(OperatorNote(author="t", text="after"))
         sub.close()

@@ -40,7 +40,7 @@ EXTRA_FILES = ("sequencer/runtime/samples.py",)
 
 EDGE = re.compile(r"^#\s*determinism\s*:\s*edge module\s*,\s*\S", re.MULTILINE)
 #: The deciding parts of the edge packages and what apps read: always checked.
-MUST_CHECK = ("marketdata/plant.py", "marketdata/monitor.py", "marketdata/book.py",
+MUST_CHECK = ("marketdata/plant.py", "marketdata/monitor.py",
               "marketdata/nbbo.py", "marketdata/volume.py", "marketdata/feed.py",
               "refdata/model.py")
 
