@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -345,7 +347,7 @@ def read_master(config: Config) -> Master:
     known_listings = _known(l_rows, "symbol", listings, problems)
     destinations = _destinations(d_rows, known_venues, vname, problems)
     restricted = _restricted(r_rows, known_listings, problems)
-    tables, t_srcs = _tables(config, problems)
+    tables, t_srcs = _tables(config, problems, tuple(sorted(listings)))
     problems.raise_if_any()
 
     symbols = tuple(
@@ -468,10 +470,24 @@ def _restricted(rows: FileRows[RestrictedRow], listings: Known[ListingRow] | Non
     return reasons
 
 
-def _tables(config: Config, problems: Problems) -> tuple[tuple[Table, ...], list[SourceFile]]:
-    """Every declared table, typed as declared, rows in key order."""
+def _table_checks() -> dict[str, Callable[..., list[tuple[str, str, str]]]]:
+    """Checks other packages declare for a table (entry point group
+    `tape.refdata.checks`, named after the table): `fn(rows, symbol_names)`
+    returns (row key, column, what was expected) for each problem."""
+    found: dict[str, Callable[..., list[tuple[str, str, str]]]] = {}
+    for ep in entry_points(group="tape.refdata.checks"):
+        module, _, attr = ep.value.partition(":")
+        found[ep.name] = getattr(importlib.import_module(module), attr)
+    return found
+
+
+def _tables(config: Config, problems: Problems,
+            symbol_names: tuple[str, ...] = ()) -> tuple[tuple[Table, ...], list[SourceFile]]:
+    """Every declared table, typed as declared, rows in key order, checked by the
+    package that reads it where one declares a check."""
     tables: list[Table] = []
     srcs: list[SourceFile] = []
+    checks = _table_checks()
     for name in sorted(config.settings.tables):
         decl = config.settings.tables[name]
         src = read_source(config.resolve(decl.path), Config.display(decl.path), problems)
@@ -482,6 +498,7 @@ def _tables(config: Config, problems: Problems) -> tuple[tuple[Table, ...], list
         raws = parse_rows(src, problems, required=columns, delimiter=decl.delimiter)
         rows: dict[str, dict[str, Any]] = {}
         first: dict[str, int] = {}
+        lines: dict[str, int] = {}
         for raw in raws:
             key = raw.cells[decl.key].strip()
             if not key:
@@ -498,6 +515,11 @@ def _tables(config: Config, problems: Problems) -> tuple[tuple[Table, ...], list
                 row[col] = value
             if ok:
                 rows[key] = row
+                lines[key] = raw.line
+        check = checks.get(name)
+        if check is not None and rows:
+            for key, col, what in check(rows, symbol_names):
+                problems.add(src.name, what, line=lines.get(key), column=col)
         tables.append(Table(name=name, key=decl.key, columns=tuple(columns),
                             rows={k: rows[k] for k in sorted(rows)}))
     return tuple(tables), srcs

@@ -15,6 +15,7 @@ bit of a float sum.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any
 
 import msgspec
@@ -22,6 +23,15 @@ import msgspec
 PRICE_SCALE = 10_000
 REGULAR_OPEN_MS = 9 * 3_600_000 + 30 * 60_000
 REGULAR_CLOSE_MS = 16 * 3_600_000
+
+
+def local_midnight_ns(day: dt.date, tz: str) -> int:
+    """Unix time (ns) of midnight at the start of `day` in time zone `tz` (a venue's).
+
+    Deterministic: the zone's rules are fixed data (the tz database), not state.
+    """
+    zone = zoneinfo.ZoneInfo(tz)
+    return int(dt.datetime.combine(day, dt.time(0), tzinfo=zone).timestamp()) * 1_000_000_000
 
 
 class Symbol(msgspec.Struct, frozen=True):

@@ -45,3 +45,35 @@ class Resubscribe(Message, tag=105, frozen=True):
 
     symbol: str
     reason: str = ""
+
+
+class SetRiskLimit(Message, tag=106, frozen=True):
+    """Change one pre-trade risk limit for the rest of the day.
+
+    `scope` is a client id, or "*" for the firm-wide limits; `limit` one of
+    the OMS's limit names (max_order_qty, max_order_notional,
+    max_gross_notional, max_open_orders, collar_bps, symbols); `value` its
+    text as in the clients table (a price such as 2500000.00 for notionals).
+    Sequenced, so a replay sees the same limits at the same moment."""
+
+    scope: str
+    limit: str
+    value: str
+    reason: str = ""
+
+
+class EngageKillSwitch(Message, tag=107, frozen=True):
+    """Stop new child orders and cancel every open child and parent order in scope:
+    `scope` "all", or "client" / "symbol" with `value` naming it."""
+
+    scope: str
+    value: str = ""
+    reason: str = ""
+
+
+class ReleaseKillSwitch(Message, tag=108, frozen=True):
+    """Lift an `EngageKillSwitch` of the same scope and value."""
+
+    scope: str
+    value: str = ""
+    reason: str = ""

@@ -92,6 +92,7 @@ class NewChild(Message, tag=410, frozen=True):
     ord_type: OrdType
     limit_px: int = 0
     tif: TimeInForce = "day"
+    destination: str = ""  # "" lets the OMS pick the venue's first destination
 
 
 class CancelChild(Message, tag=411, frozen=True):
@@ -133,3 +134,53 @@ class ChildRequestRejected(Message, tag=421, frozen=True):
     child_id: str
     request: Literal["new", "cancel", "replace"]
     reason: str
+
+
+# ---------------------------------------------------------------- the OMS to the algo engine
+
+
+class ParentAccepted(Message, tag=430, frozen=True):
+    """A client's order the OMS accepted: the terms the algo engine works it to."""
+
+    order_id: str
+    client: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    qty: int
+    ord_type: OrdType
+    limit_px: int
+    tif: TimeInForce
+    algo: str
+    algo_params: Params
+
+
+class ParentAmended(Message, tag=431, frozen=True):
+    """The client amended the order. With `pending` False the new terms are in force.
+    With `pending` True the OMS holds the client's replace until the open children
+    fit the new terms (quantity, limit): the algo engine reduces or re-prices
+    them, by downstream replace where it can; the OMS cancels what still does
+    not fit after its replace timeout."""
+
+    order_id: str
+    qty: int
+    limit_px: int
+    algo_params: Params
+    cum_qty: int
+    pending: bool = False
+
+
+class ParentCanceling(Message, tag=432, frozen=True):
+    """The OMS is cancelling the order's open children (client cancel, kill switch,
+    end of day, replace below the filled quantity): send no new children."""
+
+    order_id: str
+    reason: str
+
+
+class ParentDone(Message, tag=433, frozen=True):
+    """The order reached a final state; no child of it may trade any more."""
+
+    order_id: str
+    ord_status: str
+    cum_qty: int

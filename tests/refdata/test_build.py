@@ -522,7 +522,7 @@ def test_the_shipped_files_are_consistent() -> None:
     sips = {v.sip_code: v.code for v in master.venues}
     assert sips["N"] == "XNYS" and sips["P"] == "ARCX" and sips["Q"] == "XNAS"
     assert sips["D"] == "FINN" and not next(v for v in master.venues if v.code == "FINN").routable
-    assert [t.name for t in master.tables] == ["borrow"]
+    assert [t.name for t in master.tables] == ["borrow", "clients"]
 
 
 def build_defaults(out: Path, seed: str) -> str:

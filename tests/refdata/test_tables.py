@@ -144,12 +144,39 @@ def test_the_shipped_example_table(tmp_path: Path, fake_models: list[Any]) -> No
     """The shipped borrow.csv, declared as the shipped config declares it."""
     shipped = (DEFAULTS_DIR / "refdata.toml").read_text()
     decl = shipped[shipped.index("[tables.borrow]"):].replace(
-        'path = "borrow.csv"', f'path = "{DEFAULTS_DIR / "borrow.csv"}"')
+        'path = "borrow.csv"', f'path = "{DEFAULTS_DIR / "borrow.csv"}"').replace(
+        'path = "clients.csv"', f'path = "{DEFAULTS_DIR / "clients.csv"}"')
     cfg = write_inputs(tmp_path / "in", refdata_toml=decl)
     rep = build(DAY, tmp_path / "set", config_path=cfg, use_data=False)
-    assert rep.tables == {"borrow": 5}
+    assert rep.tables == {"borrow": 5, "clients": 4}
     # an absolute path is named by its file name only, so the digest is checkout-independent
     assert any(s.endswith("  borrow.csv") for s in rep.sources)
     borrow = load(tmp_path / "set").table("borrow")
     assert borrow["IBM"]["fee_bps"] == 25.0 and borrow["IBM"]["locate_required"] is False
     assert borrow["SPY"]["ssr_trigger"] == 1_506_780 and borrow["SPY"]["shares"] == 20_000_000
+
+
+def test_a_table_is_checked_by_the_package_that_reads_it(tmp_path: Path,
+                                                        fake_models: list[Any]) -> None:
+    """The OMS declares a check of `clients` (entry point tape.refdata.checks): a value
+    the OMS could not use is refused at build time with the file, line and column."""
+    shipped = (DEFAULTS_DIR / "refdata.toml").read_text()
+    rows = (DEFAULTS_DIR / "clients.csv").read_text().replace(
+        "ALPHA,Alpha Asset Management,false,false,false,1000000,",
+        "ALPHA,Alpha Asset Management,false,false,false,0,").replace(
+        "AIG IBM SPY", "AIG IBMM")
+    (tmp_path / "clients.csv").write_text(rows)
+    decl = shipped[shipped.index("[tables.clients]"):].replace(
+        'path = "clients.csv"', f'path = "{tmp_path / "clients.csv"}"')
+    cfg = write_inputs(tmp_path / "in", refdata_toml=decl)
+    with pytest.raises(RefDataError) as exc:
+        build(DAY, tmp_path / "set", config_path=cfg, use_data=False)
+    lines = rows.splitlines()
+    alpha = next(i for i, ln in enumerate(lines, 1) if ln.startswith("ALPHA,"))
+    beta = next(i for i, ln in enumerate(lines, 1) if ln.startswith("BETA,"))
+    assert [str(p) for p in exc.value.problems] == [
+        f"clients.csv:{alpha}: column max_order_qty: expected a value above 0, got 0",
+        f"clients.csv:{beta}: column symbols: expected symbols of the security master, "
+        "got 'IBMM'",
+    ]
+    assert not (tmp_path / "set").exists()

@@ -1,0 +1,140 @@
+"""The OMS's book: parent orders, their child orders, and the arithmetic on them.
+
+Plain mutable msgspec Structs (fast attribute access, and a snapshot is one
+encode). Quantities are shares; prices fixed point (1/10,000); a parent's
+`notional` is the sum of fill quantity times fill price, so AvgPx is exact
+until the one rounding `avg_px` states.
+
+A child's *exposure* is what it could still fill: its leaves quantity, or
+while a replace is in flight the larger of the old and the requested
+leaves (the venue may apply either). A parent's `open_qty` is the sum of its
+live children's exposure; the OMS keeps `cum_qty + open_qty <= qty` at all
+times, which is what makes an overfill of a parent impossible.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from oms.states import State
+from sequencer.messages.executions import AVG_PX_SCALE
+from sequencer.messages.orders import OrdType, Params, Side, TimeInForce
+
+_AVG_MUL = AVG_PX_SCALE // 10_000  # notional is in 1/10,000 units
+
+CHILD_LIVE = ("pending_new", "new")
+ChildStatus = Literal["pending_new", "new", "filled", "canceled", "rejected"]
+
+
+class Child(msgspec.Struct):
+    child_id: str
+    parent_id: str
+    venue: str
+    destination: str
+    qty: int
+    ord_type: OrdType
+    limit_px: int
+    tif: TimeInForce
+    status: ChildStatus = "pending_new"
+    pending: Literal["", "cancel", "replace"] = ""  # a request in flight at the venue
+    pend_qty: int = 0  # the replace's quantity and price while one is in flight
+    pend_px: int = 0
+    cum_qty: int = 0
+    notional: int = 0
+    overfill: int = 0  # shares a venue reported beyond the child (booked to error, alerted)
+    venue_order_id: str = ""
+    exec_ids: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        return self.status in CHILD_LIVE
+
+
+class Parent(msgspec.Struct):
+    order_id: str
+    client: str
+    cl_ord_id: str  # the current ClOrdID (of the last accepted new or replace)
+    symbol: str
+    symbol_id: int
+    side: Side
+    qty: int
+    ord_type: OrdType
+    limit_px: int
+    tif: TimeInForce
+    algo: str
+    algo_params: Params
+    locate_broker: str
+    state: State = "pending_new"
+    cum_qty: int = 0
+    notional: int = 0  # sum of fill qty * fill price (1/10,000)
+    px_ref: int = 0  # price at which open shares count toward gross notional
+    open_qty: int = 0  # sum of live children's exposure
+    live_children: int = 0
+    children: list[str] = msgspec.field(default_factory=list)
+    # The client's pending cancel or replace: its ClOrdID and (replace) new terms.
+    pend_cl_ord_id: str = ""
+    pend_qty: int = 0
+    pend_px: int = 0
+    pend_params: Params = ()
+    pend_px_ref: int = 0
+    pend_timer: int = 0
+    # Why the OMS is taking the order down ("" if it is not): "client", "kill",
+    # "eod", "replace" (a replace to at or below the filled quantity).
+    closing: str = ""
+    closing_text: str = ""
+
+    @property
+    def leaves_qty(self) -> int:
+        return self.qty - self.cum_qty if self.state in _PARENT_LIVE else 0
+
+
+_PARENT_LIVE = ("pending_new", "working", "pending_cancel", "pending_replace")
+
+
+def exposure(c: Child) -> int:
+    """What a live child could still fill (0 once it is done)."""
+    if c.status not in CHILD_LIVE:
+        return 0
+    if c.pending == "replace" and c.pend_qty > c.qty:
+        return c.pend_qty - c.cum_qty
+    return c.qty - c.cum_qty
+
+
+def avg_px(notional: int, cum_qty: int) -> int:
+    """Notional over CumQty in AVG_PX_SCALE units, rounded half to even."""
+    if cum_qty <= 0:
+        return 0
+    q, r = divmod(notional * _AVG_MUL, cum_qty)
+    twice = 2 * r
+    if twice > cum_qty or (twice == cum_qty and q & 1):
+        q += 1
+    return q
+
+
+def within_limit(side: Side, parent_px: int, child_px: int) -> bool:
+    """A child's limit is no worse than the parent's (buy: at or below; sell: at or above)."""
+    if side == "buy":
+        return child_px <= parent_px
+    return child_px >= parent_px
+
+
+def tighter(side: Side, a: int, b: int) -> int:
+    """The stricter of two limits for `side`."""
+    return min(a, b) if side == "buy" else max(a, b)
+
+
+def fmt_px(px: int) -> str:
+    """A fixed-point price for people: 2 decimals, or 4 where needed."""
+    sign = "-" if px < 0 else ""
+    whole, frac = divmod(abs(px), 10_000)
+    if frac % 100 == 0:
+        return f"{sign}{whole}.{frac // 100:02d}"
+    return f"{sign}{whole}.{frac:04d}"
+
+
+def fmt_money(amount: int) -> str:
+    """A fixed-point amount as dollars with thousands separators."""
+    whole, frac = divmod(amount, 10_000)
+    return f"{whole:,}.{frac // 100:02d}"

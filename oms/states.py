@@ -1,0 +1,119 @@
+"""The parent order's state machine: one table, and OrdStatus by FIX precedence.
+
+States are the OMS's view of a parent order. An event either moves the order
+to a next state and names the ExecType the client is told (None: nothing is
+reported for the transition itself), or is not allowed in that state, and
+the caller answers with the reason from `REFUSALS`.
+
+Fills do not change the state while a cancel or replace is pending: FIX
+reports them against the old ClOrdID and quantity with the pending status,
+which has precedence. A fill that completes the order ends any pending
+request (the request can no longer be carried out).
+
+OrdStatus is derived, never stored: `ord_status(state, cum, qty)`. FIX 4.4
+precedence (Appendix D): pending cancel 12, pending replace 11, done for day
+10, calculated 9, filled 8, stopped 7, suspended 6, canceled 5, expired 5,
+partially filled 4, new 2, rejected 2, pending new 2.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from sequencer.messages.executions import ExecType, OrdStatus
+
+State = Literal[
+    "pending_new", "working", "pending_cancel", "pending_replace",
+    "filled", "canceled", "done_for_day", "rejected", "expired",
+]
+Event = Literal[
+    "accept",            # validated: the order is live
+    "reject",            # refused at entry
+    "fill",              # a fill that leaves shares open
+    "complete",          # a fill that brings CumQty to OrderQty
+    "cancel_request",    # the client asks to cancel; children still open
+    "cancel_done",       # no child open any more: the order is cancelled
+    "replace_request",   # the client amends; children must first fit the new terms
+    "replace_done",      # the amendment is in force (at once, or after pending)
+    "replace_filled",    # the amendment leaves no shares (new qty <= CumQty)
+    "unsolicited_cancel",  # the broker cancels: kill switch, end of day, venue gone
+    "done_for_day",      # end of day, per the client's configuration
+    "expire",            # an IOC/FOK or OPG/CLS order whose chance has passed
+    "replace_refused",   # the broker drops a pending replace (kill switch, end of day)
+]
+
+PRECEDENCE: Final[dict[str, int]] = {
+    "pending_cancel": 12, "pending_replace": 11, "done_for_day": 10, "calculated": 9,
+    "filled": 8, "stopped": 7, "suspended": 6, "canceled": 5, "expired": 5,
+    "partially_filled": 4, "new": 2, "rejected": 2, "pending_new": 2,
+}
+
+TERMINAL: Final[frozenset[str]] = frozenset(
+    {"filled", "canceled", "done_for_day", "rejected", "expired"})
+
+_LIVE = ("pending_new", "working", "pending_cancel", "pending_replace")
+
+# (state, event) -> (next state, ExecType reported, or None)
+TRANSITIONS: Final[dict[tuple[State, Event], tuple[State, ExecType | None]]] = {
+    ("pending_new", "accept"): ("working", "new"),
+    ("pending_new", "reject"): ("rejected", "rejected"),
+    ("pending_new", "unsolicited_cancel"): ("canceled", "canceled"),
+    ("working", "fill"): ("working", "trade"),
+    ("working", "complete"): ("filled", "trade"),
+    ("working", "cancel_request"): ("pending_cancel", "pending_cancel"),
+    ("working", "cancel_done"): ("canceled", "canceled"),
+    ("working", "replace_request"): ("pending_replace", "pending_replace"),
+    ("working", "replace_done"): ("working", "replaced"),
+    ("working", "replace_filled"): ("filled", "replaced"),
+    ("working", "unsolicited_cancel"): ("canceled", "canceled"),
+    ("working", "done_for_day"): ("done_for_day", "done_for_day"),
+    ("working", "expire"): ("expired", "expired"),
+    ("pending_cancel", "fill"): ("pending_cancel", "trade"),
+    ("pending_cancel", "complete"): ("filled", "trade"),
+    ("pending_cancel", "cancel_done"): ("canceled", "canceled"),
+    ("pending_cancel", "unsolicited_cancel"): ("canceled", "canceled"),
+    ("pending_cancel", "done_for_day"): ("canceled", "canceled"),
+    ("pending_replace", "fill"): ("pending_replace", "trade"),
+    ("pending_replace", "complete"): ("filled", "trade"),
+    ("pending_replace", "replace_done"): ("working", "replaced"),
+    ("pending_replace", "replace_filled"): ("filled", "replaced"),
+    ("pending_replace", "replace_refused"): ("working", None),
+    ("pending_replace", "unsolicited_cancel"): ("canceled", "canceled"),
+    ("pending_replace", "done_for_day"): ("done_for_day", "done_for_day"),
+}
+
+# Why a client request is refused in a state (CancelReject text; CxlRejReason).
+REFUSALS: Final[dict[State, tuple[str, str]]] = {
+    "pending_new": ("the order is not yet accepted", "unable_to_process"),
+    "pending_cancel": ("a cancel of this order is already pending", "already_pending"),
+    "pending_replace": ("a replace of this order is already pending", "already_pending"),
+    "filled": ("too late: the order is filled", "too_late"),
+    "canceled": ("too late: the order is cancelled", "too_late"),
+    "done_for_day": ("too late: the order is done for the day", "too_late"),
+    "rejected": ("the order was rejected", "too_late"),
+    "expired": ("too late: the order has expired", "too_late"),
+}
+
+
+def step(state: State, event: Event) -> tuple[State, ExecType | None] | None:
+    """The next state and the ExecType to report, or None if `event` is not allowed."""
+    return TRANSITIONS.get((state, event))
+
+
+def is_live(state: State) -> bool:
+    return state in _LIVE
+
+
+def ord_status(state: State, cum_qty: int, order_qty: int) -> OrdStatus:
+    """The OrdStatus to report: the state, or for a working order its fill level."""
+    if state == "working":
+        if cum_qty >= order_qty:
+            return "filled"
+        return "partially_filled" if cum_qty else "new"
+    return state
+
+
+def ord_status_by_precedence(conditions: list[str]) -> str:
+    """The status FIX reports for an order in several conditions at once (a check
+    of `ord_status` used by the tests)."""
+    return max(conditions, key=lambda c: PRECEDENCE[c])
