@@ -81,6 +81,7 @@ def run_demo(keep: bool = False) -> int:
     )
     app: subprocess.Popen[bytes] | None = None
     monitor: subprocess.Popen[bytes] | None = None
+    oms: subprocess.Popen[bytes] | None = None
     try:
         deadline = time.monotonic() + 30
         while not (day / "sequencer.status.json").exists():
@@ -88,11 +89,13 @@ def run_demo(keep: bool = False) -> int:
                 console.print("[red]the sequencer did not start")
                 return 1
             time.sleep(0.05)
-        console.rule("the sample app 'counter' and the market monitor join the stream")
+        console.rule("the sample app 'counter', the market monitor and the OMS join the stream")
         app = subprocess.Popen([sys.executable, "-m", "deploy", "app", "run", "counter",
                                 "--day", str(day)])
         monitor = subprocess.Popen([sys.executable, "-m", "deploy", "app", "run",
                                     "market_monitor", "--day", str(day)])
+        oms = subprocess.Popen([sys.executable, "-m", "deploy", "app", "run", "oms",
+                                "--day", str(day)])
         console.rule("inject the sample file")
         with resources.as_file(sample) as path:
             _tape("inject", str(path), "--day", str(day))
@@ -102,6 +105,14 @@ def run_demo(keep: bool = False) -> int:
         bad = day / "bad_inject.csv"
         bad.write_text("type,author,text\nOperatorNote,ops,fine\nOperatorNote,,\nNoSuchType,x,y\n")
         _tape("inject", str(bad), "--day", str(day), check=False)
+        console.rule("an order's life in the OMS (client, algo and venue messages by hand "
+                     "until the gateways and the algo engine join)")
+        orders = resources.files("deploy") / "samples" / "demo_orders.jsonl"
+        with resources.as_file(orders) as opath:
+            _tape("inject", str(opath), "--day", str(day))
+        _wait_caught_up(day, "oms")
+        for kind in ("ExecutionReport", "ChildOrderSent", "ChildRequestRejected"):
+            _tape("journal", "cat", str(day), "--type", kind)
         console.rule(f"the ticker plant: {DEMO_DATE} for {DEMO_SYMBOL} on the market's clock")
         feed = ["--feed", "recorded"] if recorded else ["--feed", "sim"]
         _tape("marketdata", "run", "--day", str(day), *feed, "--symbols", DEMO_SYMBOL,
@@ -118,7 +129,7 @@ def run_demo(keep: bool = False) -> int:
                       highlight=False)
         _tape("sequencer", "status", "--day", str(day))
     finally:
-        for p in (app, monitor, seq):
+        for p in (app, monitor, oms, seq):
             if p is not None:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=30)
@@ -128,8 +139,8 @@ def run_demo(keep: bool = False) -> int:
     console.rule("tape journal verify")
     rc = _tape("journal", "verify", str(day), check=False).returncode
     console.rule("tape replay --verify: today's code on the day's journal, bit for bit")
-    rc |= _tape("replay", str(day), "--app", "counter", "--app", "market_monitor", "--verify",
-                check=False).returncode
+    rc |= _tape("replay", str(day), "--app", "counter", "--app", "market_monitor", "--app",
+                "oms", "--verify", check=False).returncode
     console.rule(f"the volume curve {DEMO_SYMBOL} traded against")
     (day / "reports").mkdir(exist_ok=True)
     rc |= _tape("refdata", "curve", DEMO_SYMBOL, "--date", DEMO_DATE, "--refdata",

@@ -871,8 +871,9 @@ class Oms(App):
         if ord_type != "limit":
             return f"a market child of a limit parent could trade beyond its {fmt_px(lim)}"
         if not within_limit(p.side, lim, px):
-            return (f"child limit {fmt_px(px)} is outside the parent's limit "
-                    f"{fmt_px(lim)} ({p.side})")
+            word = "above" if p.side == "buy" else "below"
+            return (f"child limit {fmt_px(px)} is {word} the parent's {p.side} limit "
+                    f"{fmt_px(lim)}")
         return None
 
     @handles(CancelChild)

@@ -79,9 +79,9 @@ def oms_refdata(clients: dict[str, dict[str, Any]] | None = None,
         Venue(code, code, sip, "America/New_York", 34_200_000, 57_600_000, True, True, rout)
         for code, sip, rout in (("ARCX", "P", True), ("BATS", "Z", True), ("FINR", "D", False),
                                 ("XNAS", "Q", True), ("XNYS", "N", True)))
-    dests = tuple(Destination(f"DMA-{v.code}", v.code, f"TAPE->{v.code}", 0)
-                  for v in venues if v.routable) + (
-        Destination("ALT-XNYS", "XNYS", "TAPE->XNYS2", 1),)
+    dests = (*(Destination(f"DMA-{v.code}", v.code, f"TAPE->{v.code}", 0)
+               for v in venues if v.routable),
+             Destination("ALT-XNYS", "XNYS", "TAPE->XNYS2", 1))
     stats = tuple(SymbolStats(n, 1_000_000, 3.0, 0.2, 200, REF_PRICES[n], 20, "test")
                   for n in names)
     flat = VolumeCurve("*", tuple([0.9 / 390] * 390), 0.05, 0.05, (), "test")

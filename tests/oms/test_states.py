@@ -1,0 +1,51 @@
+"""The parent order transition table and OrdStatus precedence, checked as data."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from oms import states
+from oms.states import PRECEDENCE, TERMINAL, TRANSITIONS, State, ord_status
+
+
+def test_nothing_leaves_a_final_state() -> None:
+    assert {s for s, _e in TRANSITIONS} & TERMINAL == set()
+    assert set(get_args(State)) >= {nxt for nxt, _x in TRANSITIONS.values()}
+
+
+def test_a_pending_request_ends_only_by_its_answer_a_fill_or_the_broker() -> None:
+    for (state, event), (nxt, _x) in TRANSITIONS.items():
+        if state == "pending_cancel" and nxt != "pending_cancel":
+            assert event in ("cancel_done", "complete", "unsolicited_cancel", "done_for_day")
+        if state == "pending_replace" and nxt != "pending_replace":
+            assert event in ("replace_done", "replace_filled", "complete", "unsolicited_cancel",
+                             "done_for_day", "replace_refused")
+
+
+def test_fills_while_pending_keep_the_pending_status() -> None:
+    assert TRANSITIONS[("pending_cancel", "fill")] == ("pending_cancel", "trade")
+    assert TRANSITIONS[("pending_replace", "fill")] == ("pending_replace", "trade")
+    assert states.step("filled", "fill") is None
+    assert states.step("canceled", "cancel_request") is None
+
+
+@given(st.sampled_from(sorted(get_args(State))), st.integers(0, 1000), st.integers(1, 1000))
+def test_ord_status_is_the_highest_precedence_condition(state: State, cum: int,
+                                                        qty: int) -> None:
+    # Reachable combinations only: a filled order has cum == qty; any other state but
+    # working has shares left (a fill that completes an order ends any other state).
+    cum = qty if state == "filled" else min(cum, qty if state == "working" else qty - 1)
+    conditions: list[str]
+    if state in ("pending_new", "rejected"):  # never accepted, never filled
+        cum, conditions = 0, [state]
+    else:
+        conditions = ["new"]
+        if cum:
+            conditions.append("filled" if cum >= qty else "partially_filled")
+        if state != "working":
+            conditions.append(state)
+    assert ord_status(state, cum, qty) == states.ord_status_by_precedence(conditions)
+    assert PRECEDENCE[ord_status(state, cum, qty)] == max(PRECEDENCE[c] for c in conditions)
