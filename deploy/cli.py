@@ -6,6 +6,7 @@ import typer
 
 from marketdata.bench import bench_marketdata
 from marketdata.cli import marketdata_app
+from oms.cli import app as oms_app
 from refdata.cli import app as refdata_app
 from refdata.plot import curve_cmd
 from sequencer import cli as sequencer_cli
@@ -28,6 +29,7 @@ app.command("replay")(runtime_cli.replay_cmd)
 app.add_typer(marketdata_app, name="marketdata")
 refdata_app.command("curve")(curve_cmd)
 app.add_typer(refdata_app, name="refdata")
+app.add_typer(oms_app, name="oms")
 
 bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline run alongside.",
                         no_args_is_help=True)

@@ -131,3 +131,32 @@ def test_a_snapshot_taken_mid_day_restores_to_the_same_future(
     assert second.checker.mismatches == []
     assert second.checker.matched > 0
     assert second.state_hash() == s.engine.state_hash()
+
+
+def test_tape_oms_orders_shows_the_book_at_any_point(recorded: tuple[Path, Session]) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from deploy.cli import app
+
+    day, s = recorded
+    r = CliRunner().invoke(app, ["oms", "orders", str(day), "--json"])
+    assert r.exit_code == 0, r.output
+    book = json.loads(r.output)
+    assert book["as_of_seq"] == len(s.frames)
+    by_id = {o["order_id"]: o for o in book["orders"]}
+    assert len(by_id) == 5 and all(o["leaves_qty"] == 0 for o in by_id.values())
+    first = by_id["20131008-1"]
+    assert (first["cl_ord_id"], first["qty"], first["cum_qty"], first["state"]) == (
+        "R0", 2_000, 300, "canceled")
+    # as of the first order's acknowledgement, only it exists and it is working
+    first_er = next(i for i, f in enumerate(s.frames, 1) if f[36:38] == (500).to_bytes(2,
+                                                                                   "little"))
+    r = CliRunner().invoke(app, ["oms", "orders", str(day), "--until", str(first_er),
+                                 "--json", "--live"])
+    early = json.loads(r.output)["orders"]
+    assert [(o["order_id"], o["state"], o["leaves_qty"]) for o in early] == [
+        ("20131008-1", "working", 1_000)]
+    r = CliRunner().invoke(app, ["oms", "orders", str(day / "nope")])
+    assert r.exit_code == 2
