@@ -578,7 +578,7 @@ class Oms(App):
                 c = children[cid]
                 if c.status in ("pending_new", "new") and (
                         not within_limit(p.side, px, c.limit_px) or (
-                        c.pending == "replace" and not within_limit(p.side, px, c.pend_px))):
+                        c.pend_px and not within_limit(p.side, px, c.pend_px))):
                     return False
         return True
 
@@ -678,7 +678,8 @@ class Oms(App):
                 self._finish(p, "unsolicited_cancel", text=p.closing_text)
 
     def _finish(self, p: Parent, event: states.Event, *, cl_ord_id: str = "", orig: str = "",
-                text: str = "", last_qty: int = 0, last_px: int = 0) -> None:
+                text: str = "", last_qty: int = 0, last_px: int = 0,
+                report: bool = True) -> None:
         """The parent reaches a final state: report it, release its limits, tell the algo."""
         s = self.s
         leaves = p.qty - p.cum_qty
@@ -691,8 +692,9 @@ class Oms(App):
         s.open_orders[p.client] -= 1
         s.open_orders[FIRM] -= 1
         s.live.pop(p.order_id, None)
-        self._report(p, exec_type, cl_ord_id=cl_ord_id, orig=orig, text=text,
-                     last_qty=last_qty, last_px=last_px)
+        if report:
+            self._report(p, exec_type, cl_ord_id=cl_ord_id, orig=orig, text=text,
+                         last_qty=last_qty, last_px=last_px)
         self.ctx.publish(ParentDone(order_id=p.order_id,
                                     ord_status=states.ord_status(p.state, p.cum_qty, p.qty),
                                     cum_qty=p.cum_qty))
@@ -1025,7 +1027,7 @@ class Oms(App):
         before = exposure(c)
         if c.pending == "replace":
             c.pending = ""
-            c.pend_qty = c.pend_px = 0
+        c.pend_qty = c.pend_px = 0
         c.qty = max(qty, c.cum_qty)
         if px and c.ord_type == "limit":
             c.limit_px = px
@@ -1047,11 +1049,13 @@ class Oms(App):
         if found is None:
             return
         c, p = found
-        if c.status not in ("pending_new", "new") or c.pending != m.response_to:
+        if c.status not in ("pending_new", "new"):
             return
         before = exposure(c)
-        c.pending = ""
-        c.pend_qty = c.pend_px = 0
+        if m.response_to == "replace":
+            c.pend_qty = c.pend_px = 0
+        if c.pending == m.response_to:
+            c.pending = ""
         p.open_qty += exposure(c) - before
         if m.response_to == "cancel" and (p.closing or p.state == "pending_cancel"):
             self._alert("warning", "cancel_refused",
@@ -1085,6 +1089,13 @@ class Oms(App):
             if qty == 0:
                 return
         before = exposure(c)
+        if c.pend_qty > c.qty and c.cum_qty + qty > c.qty:
+            # More than the child had: the venue applied the replace up in flight (its
+            # confirmation is behind this fill).
+            c.qty = c.pend_qty
+            c.pend_qty = c.pend_px = 0
+            if c.pending == "replace":
+                c.pending = ""
         c.cum_qty += qty
         c.notional += qty * m.px
         if c.cum_qty >= c.qty:
@@ -1099,11 +1110,16 @@ class Oms(App):
         self._commit(p, qty * (m.px - p.px_ref))
         if p.cum_qty >= p.qty:
             pend_cl, pend_state = p.pend_cl_ord_id, p.state
-            self._finish(p, "complete", last_qty=qty, last_px=m.px)
             if pend_state in ("pending_cancel", "pending_replace"):
+                # The fill is reported while the request is still pending (FIX's
+                # precedence keeps the pending status), then the request is refused.
+                self._report(p, "trade", last_qty=qty, last_px=m.px)
+                self._finish(p, "complete", report=False)
                 self._cancel_reject(p.client, p.order_id, pend_cl, p.cl_ord_id, "filled",
                                     "cancel" if pend_state == "pending_cancel" else "replace",
                                     "too_late", "too late: the order is filled")
+            else:
+                self._finish(p, "complete", last_qty=qty, last_px=m.px)
             for cid in p.children:
                 ch = self.s.children[cid]
                 if ch.status in ("pending_new", "new"):

@@ -39,7 +39,8 @@ class Child(msgspec.Struct):
     tif: TimeInForce
     status: ChildStatus = "pending_new"
     pending: Literal["", "cancel", "replace"] = ""  # a request in flight at the venue
-    pend_qty: int = 0  # the replace's quantity and price while one is in flight
+    pend_qty: int = 0  # the replace's quantity and price while one is in flight (kept
+    # when a cancel follows it: the venue may still apply the replace first)
     pend_px: int = 0
     cum_qty: int = 0
     notional: int = 0
@@ -97,7 +98,7 @@ def exposure(c: Child) -> int:
     """What a live child could still fill (0 once it is done)."""
     if c.status not in CHILD_LIVE:
         return 0
-    if c.pending == "replace" and c.pend_qty > c.qty:
+    if c.pend_qty > c.qty:  # a replace up in flight (a cancel may be in flight too)
         return c.pend_qty - c.cum_qty
     return c.qty - c.cum_qty
 

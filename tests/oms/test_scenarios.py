@@ -175,7 +175,8 @@ def test_d5_order_filled_before_the_cancel_can_complete() -> None:
     child(s, "C1", 1_000)
     cancel(s, "Y", "X")
     outs = fill(s, "C1", 1_000)
-    assert ers(outs) == [("trade", "filled", "X", "", 1_000, 1_000, 0, 1_000, P1, AV1)]
+    # reported while the cancel is still pending: that status has precedence over filled
+    assert ers(outs) == [("trade", "pending_cancel", "X", "", 1_000, 1_000, 0, 1_000, P1, AV1)]
     rej = of_type(outs, CancelReject)
     assert [(r.cl_ord_id, r.orig_cl_ord_id, r.ord_status, r.response_to, r.reason)
             for r in rej] == [("Y", "X", "filled", "cancel", "too_late")]
