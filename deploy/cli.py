@@ -6,6 +6,7 @@ import typer
 
 from marketdata.bench import bench_marketdata
 from marketdata.cli import marketdata_app
+from oms.bench import bench_oms
 from oms.cli import app as oms_app
 from refdata.cli import app as refdata_app
 from refdata.plot import curve_cmd
@@ -36,6 +37,7 @@ bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline ru
 bench_app.command("sequencer")(bench_sequencer)
 bench_app.command("runtime")(bench_runtime)
 bench_app.command("marketdata")(bench_marketdata)
+bench_app.command("oms")(bench_oms)
 app.add_typer(bench_app, name="bench")
 
 

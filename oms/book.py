@@ -28,7 +28,7 @@ CHILD_LIVE = ("pending_new", "new")
 ChildStatus = Literal["pending_new", "new", "filled", "canceled", "rejected"]
 
 
-class Child(msgspec.Struct):
+class Child(msgspec.Struct, gc=False):
     child_id: str
     parent_id: str
     venue: str
@@ -46,14 +46,14 @@ class Child(msgspec.Struct):
     notional: int = 0
     overfill: int = 0  # shares a venue reported beyond the child (booked to error, alerted)
     venue_order_id: str = ""
-    exec_ids: list[str] = msgspec.field(default_factory=list)
+    exec_ids: tuple[str, ...] = ()
 
     @property
     def live(self) -> bool:
         return self.status in CHILD_LIVE
 
 
-class Parent(msgspec.Struct):
+class Parent(msgspec.Struct, gc=False):
     order_id: str
     client: str
     cl_ord_id: str  # the current ClOrdID (of the last accepted new or replace)
@@ -73,7 +73,7 @@ class Parent(msgspec.Struct):
     px_ref: int = 0  # price at which open shares count toward gross notional
     open_qty: int = 0  # sum of live children's exposure
     live_children: int = 0
-    children: list[str] = msgspec.field(default_factory=list)
+    children: tuple[str, ...] = ()
     # The client's pending cancel or replace: its ClOrdID and (replace) new terms.
     pend_cl_ord_id: str = ""
     pend_qty: int = 0
