@@ -77,7 +77,7 @@ class UnsupportedFieldType(TypeError):
     """The strategy builder does not know this field type: extend `strategy_for_type`."""
 
 
-def strategy_for_type(tp: Any, where: str) -> st.SearchStrategy[Any]:  # noqa: PLR0911, one return per field kind reads best
+def strategy_for_type(tp: Any, where: str) -> st.SearchStrategy[Any]:
     """A strategy for values of field type `tp` (named `where` in errors)."""
     if tp is str:
         return st.text(max_size=40)

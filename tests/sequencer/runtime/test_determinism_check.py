@@ -180,7 +180,7 @@ class Checker(ast.NodeVisitor):
         head = self.aliases.get(head, head)
         return f"{head}.{rest}" if rest else head
 
-    def set_expr(self, node: ast.AST, prepass: bool = False) -> str | None:  # noqa: PLR0911
+    def set_expr(self, node: ast.AST, prepass: bool = False) -> str | None:
         """What makes `node` a hash-ordered set, or None."""
         if isinstance(node, ast.Set):
             return "a set literal"
