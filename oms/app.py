@@ -572,13 +572,13 @@ class Oms(App):
             return
         self._report(p, self._move(p, "replace_request"), cl_ord_id=m.cl_ord_id,
                      orig=p.cl_ord_id)
+        p.pend_timer = self.ctx.set_timer(
+            self.ctx.now + s.replace_timeout_ms * MS, "replace:" + p.order_id)
         if qty <= p.cum_qty:
             self._take_down(p, "replace", "replaced to at or below the filled quantity")
             return
         self.ctx.publish(ParentAmended(order_id=p.order_id, qty=qty, limit_px=px,
                                        algo_params=params, cum_qty=p.cum_qty, pending=True))
-        p.pend_timer = self.ctx.set_timer(
-            self.ctx.now + s.replace_timeout_ms * MS, "replace:" + p.order_id)
 
     def _fits(self, p: Parent, qty: int, px: int) -> bool:
         """Do the open children fit terms (qty, px)? Then a replace to them is safe now."""
@@ -623,6 +623,7 @@ class Oms(App):
 
     @staticmethod
     def _clear_pending(p: Parent) -> None:
+        p.pend_overdue = False
         p.pend_cl_ord_id = ""
         p.pend_qty = p.pend_px = p.pend_px_ref = 0
         p.pend_params = ()
@@ -679,6 +680,8 @@ class Oms(App):
         if st == "pending_replace":
             if self._fits(p, p.pend_qty, p.pend_px):
                 self._apply_replace(p)
+            elif p.pend_overdue and not self._in_flight(p):
+                self._refuse_replace(p)
             return
         if p.live_children:
             return
@@ -721,15 +724,44 @@ class Oms(App):
                 p.pend_timer = 0
                 self._replace_timeout(p)
 
+    def _in_flight(self, p: Parent) -> bool:
+        """Has any live child of the parent a cancel or replace the venue has not answered?"""
+        children = self.s.children
+        for cid in p.children:
+            c = children[cid]
+            if c.status in ("pending_new", "new") and (c.pending or c.pend_qty or c.pend_px):
+                return True
+        return False
+
+    def _refuse_replace(self, p: Parent) -> None:
+        """The children cannot be brought within the client's replace (a venue refused to
+        let go of one): the replace is rejected and the order goes on on its old terms."""
+        pend_cl = p.pend_cl_ord_id
+        self._clear_pending(p)
+        if p.closing == "replace":
+            p.closing = p.closing_text = ""
+        self._move(p, "replace_refused")
+        self._cancel_reject(p.client, p.order_id, pend_cl, p.cl_ord_id,
+                            states.ord_status(p.state, p.cum_qty, p.qty), "replace", "other",
+                            "the replace could not be carried out: a venue did not release "
+                            "the order's open children; the order stands on its old terms")
+        self.ctx.publish(ParentAmended(order_id=p.order_id, qty=p.qty, limit_px=p.limit_px,
+                                       algo_params=p.algo_params, cum_qty=p.cum_qty))
+
     def _replace_timeout(self, p: Parent) -> None:
         """The algo engine did not fit the children to the replace in time: cancel the
-        children outside the new limit, then the newest until the quantity fits."""
+        children outside the new limit (at their price or a replace's in flight), then the
+        newest until the quantity fits. Once nothing is in flight and the children still
+        do not fit, the replace is refused (`_progress`)."""
+        p.pend_overdue = True
         children = self.s.children
         live = [children[cid] for cid in p.children
                 if children[cid].status in ("pending_new", "new")]
         exposure_left = p.open_qty
         for c in live:
-            if p.ord_type == "limit" and not within_limit(p.side, p.pend_px, c.limit_px):
+            if p.ord_type == "limit" and (
+                    not within_limit(p.side, p.pend_px, c.limit_px)
+                    or (c.pend_px and not within_limit(p.side, p.pend_px, c.pend_px))):
                 self._cancel_child(p, c)
                 exposure_left -= exposure(c)
         for c in reversed(live):
@@ -740,7 +772,8 @@ class Oms(App):
                 exposure_left -= exposure(c)
         self._alert("warning", "replace_timeout",
                     f"order {p.order_id}: children did not fit the client's replace within "
-                    f"{self.s.replace_timeout_ms} ms; the OMS cancelled the misfits")
+                    f"{self.s.replace_timeout_ms} ms; the OMS is cancelling the misfits")
+        self._progress(p)
 
     def _end_of_day(self) -> None:
         s = self.s

@@ -81,6 +81,7 @@ class Parent(msgspec.Struct, gc=False):
     pend_params: Params = ()
     pend_px_ref: int = 0
     pend_timer: int = 0
+    pend_overdue: bool = False  # the replace timeout passed: refuse once nothing is in flight
     # Why the OMS is taking the order down ("" if it is not): "client", "kill",
     # "eod", "replace" (a replace to at or below the filled quantity).
     closing: str = ""

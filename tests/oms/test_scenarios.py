@@ -435,3 +435,34 @@ def test_a_parent_being_cancelled_takes_no_new_children() -> None:
     rej = of_type(child(s, "C2", 100, ack=False), ChildRequestRejected)[0]
     assert rej.reason == f"parent {OID} is pending_cancel (cancel requested by the client): " \
                          "no new children"
+
+
+def test_a_replace_the_venue_will_not_let_happen_is_refused_after_the_timeout() -> None:
+    """The timeout's cancel of a misfit child is refused by the venue: with nothing left
+    in flight the replace gets a CancelReject and the order stands on its old terms."""
+    s = Session()
+    new(s, qty=1_000)
+    child(s, "C1", 1_000)
+    replace(s, "Y", "X", qty=500)
+    assert [o.action for o in of_type(s.advance(2_001), ChildOrderSent)] == ["cancel"]
+    outs = s.venue(VenueCancelRejected(child_id="C1", response_to="cancel", reason="locked"))
+    rej = of_type(outs, CancelReject)
+    assert [(r.cl_ord_id, r.orig_cl_ord_id, r.ord_status, r.response_to) for r in rej] == [
+        ("Y", "X", "new", "replace")]
+    assert of_type(outs, ParentAmended) == [ParentAmended(
+        order_id=OID, qty=1_000, limit_px=PX, algo_params=(), cum_qty=0, pending=False)]
+    assert s.app.s.parents[OID].state == "working"
+    # and the client can go on: a cancel now works
+    assert ers(cancel(s, "Z", "X"))[0][:2] == ("pending_cancel", "pending_cancel")
+
+
+def test_the_timeout_counts_a_child_replace_in_flight_outside_the_new_limit() -> None:
+    s = Session()
+    new(s, qty=1_000)
+    child(s, "C1", 1_000, px=PX - 1_000)
+    s.algo(ReplaceChild(parent_id=OID, child_id="C1", limit_px=PX))  # in flight
+    replace(s, "Y", "X", px=PX - 500)
+    assert [o.action for o in of_type(s.advance(2_001), ChildOrderSent)] == ["cancel"]
+    s.venue(VenueReplaced(child_id="C1", qty=1_000, limit_px=PX))
+    outs = s.venue(VenueCanceled(child_id="C1"))
+    assert ers(outs) == [("replaced", "new", "Y", "X", 1_000, 0, 1_000, 0, 0, 0)]
