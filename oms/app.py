@@ -38,6 +38,7 @@ import msgspec
 from oms import states
 from oms.algos import check_algo, check_time, time_ms
 from oms.book import (
+    CHILD_LIVE,
     Child,
     ChildStatus,
     Parent,
@@ -92,7 +93,6 @@ NAME = "oms"
 MS = 1_000_000
 DEFAULT_EOD_MS = 16 * 3_600_000 + 5 * 60_000
 DEFAULT_TZ = "America/New_York"
-_PARENT_LIVE = ("pending_new", "working", "pending_cancel", "pending_replace")
 _TIFS = ("day", "ioc", "fok", "opg", "cls")
 _KILL_SCOPES = ("all", "client", "symbol")
 ChildRequest = Literal["new", "cancel", "replace"]
@@ -260,7 +260,7 @@ class Oms(App):
         self.ctx.publish(ExecutionReport(
             p.client, p.order_id, cl_ord_id or p.cl_ord_id, orig, f"{s.day}-E{s.next_exec}",
             exec_type, states.ord_status(st, cum, qty), p.symbol, p.side, qty, cum,
-            qty - cum if st in _PARENT_LIVE else 0,
+            qty - cum if st in states.LIVE else 0,
             last_qty, last_px, avg_px(p.notional, cum), p.limit_px, text, reject_reason))
 
     def _cancel_reject(self, client: str, order_id: str, cl_ord_id: str, orig: str,
@@ -591,7 +591,7 @@ class Oms(App):
             children = self.s.children
             for cid in p.children:
                 c = children[cid]
-                if c.status in ("pending_new", "new") and (
+                if c.status in CHILD_LIVE and (
                         not within_limit(p.side, px, c.limit_px) or (
                         c.pend_px and not within_limit(p.side, px, c.pend_px))):
                     return False
@@ -662,7 +662,7 @@ class Oms(App):
         children = self.s.children
         for cid in p.children:
             c = children[cid]
-            if c.status in ("pending_new", "new"):
+            if c.status in CHILD_LIVE:
                 self._cancel_child(p, c)
         self._progress(p)
 
@@ -729,7 +729,7 @@ class Oms(App):
         children = self.s.children
         for cid in p.children:
             c = children[cid]
-            if c.status in ("pending_new", "new") and (c.pending or c.pend_qty or c.pend_px):
+            if c.status in CHILD_LIVE and (c.pending or c.pend_qty or c.pend_px):
                 return True
         return False
 
@@ -756,7 +756,7 @@ class Oms(App):
         p.pend_overdue = True
         children = self.s.children
         live = [children[cid] for cid in p.children
-                if children[cid].status in ("pending_new", "new")]
+                if children[cid].status in CHILD_LIVE]
         exposure_left = p.open_qty
         for c in live:
             if p.ord_type == "limit" and (
@@ -815,7 +815,7 @@ class Oms(App):
                 # The client's cancel is already taking the children down; make sure of it.
                 for cid in p.children:
                     c = s.children[cid]
-                    if c.status in ("pending_new", "new"):
+                    if c.status in CHILD_LIVE:
                         self._cancel_child(p, c)
                 continue
             self._take_down(p, "kill", text)
@@ -937,7 +937,7 @@ class Oms(App):
     def _child_state_problem(self, p: Parent, c: Child | None, child_id: str) -> str | None:
         if c is None or c.parent_id != p.order_id:
             return f"no child {child_id} of parent {p.order_id}"
-        if c.status not in ("pending_new", "new"):
+        if c.status not in CHILD_LIVE:
             return f"child {child_id} is {c.status}"
         return None
 
@@ -1021,7 +1021,7 @@ class Oms(App):
         if found is None:
             return
         c, p = found
-        if c.status in ("pending_new", "new"):
+        if c.status in CHILD_LIVE:
             self._close_child(p, c, "rejected", exposure(c))
             self._progress(p)
 
@@ -1031,7 +1031,7 @@ class Oms(App):
         if found is None:
             return
         c, p = found
-        if c.status not in ("pending_new", "new"):
+        if c.status not in CHILD_LIVE:
             return
         self._close_child(p, c, "canceled", exposure(c))
         if m.unsolicited:
@@ -1047,7 +1047,7 @@ class Oms(App):
         if found is None:
             return
         c, p = found
-        if c.status not in ("pending_new", "new"):
+        if c.status not in CHILD_LIVE:
             return
         self._resize(p, c, m.qty, m.limit_px, "replace")
         self._progress(p)
@@ -1058,7 +1058,7 @@ class Oms(App):
         if found is None:
             return
         c, p = found
-        if c.status not in ("pending_new", "new"):
+        if c.status not in CHILD_LIVE:
             return
         self._resize(p, c, m.qty, m.limit_px, "restatement")
         self._progress(p)
@@ -1090,7 +1090,7 @@ class Oms(App):
         if found is None:
             return
         c, p = found
-        if c.status not in ("pending_new", "new"):
+        if c.status not in CHILD_LIVE:
             return
         before = exposure(c)
         if m.response_to == "replace":
@@ -1165,7 +1165,7 @@ class Oms(App):
                 self._finish(p, "complete", last_qty=qty, last_px=m.px)
             for cid in p.children:
                 ch = self.s.children[cid]
-                if ch.status in ("pending_new", "new"):
+                if ch.status in CHILD_LIVE:
                     self._cancel_child(p, ch)
             return
         self._report(p, self._move(p, "fill"), last_qty=qty, last_px=m.px)

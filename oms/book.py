@@ -18,7 +18,7 @@ from typing import Literal
 
 import msgspec
 
-from oms.states import State
+from oms.states import LIVE, State
 from sequencer.messages.executions import AVG_PX_SCALE
 from sequencer.messages.orders import OrdType, Params, Side, TimeInForce
 
@@ -47,10 +47,6 @@ class Child(msgspec.Struct, gc=False):
     overfill: int = 0  # shares a venue reported beyond the child (booked to error, alerted)
     venue_order_id: str = ""
     exec_ids: tuple[str, ...] = ()
-
-    @property
-    def live(self) -> bool:
-        return self.status in CHILD_LIVE
 
 
 class Parent(msgspec.Struct, gc=False):
@@ -89,10 +85,7 @@ class Parent(msgspec.Struct, gc=False):
 
     @property
     def leaves_qty(self) -> int:
-        return self.qty - self.cum_qty if self.state in _PARENT_LIVE else 0
-
-
-_PARENT_LIVE = ("pending_new", "working", "pending_cancel", "pending_replace")
+        return self.qty - self.cum_qty if self.state in LIVE else 0
 
 
 def exposure(c: Child) -> int:

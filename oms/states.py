@@ -51,7 +51,8 @@ PRECEDENCE: Final[dict[str, int]] = {
 TERMINAL: Final[frozenset[str]] = frozenset(
     {"filled", "canceled", "done_for_day", "rejected", "expired"})
 
-_LIVE = ("pending_new", "working", "pending_cancel", "pending_replace")
+#: States in which the order is live (it has shares that may still trade).
+LIVE: Final[tuple[State, ...]] = ("pending_new", "working", "pending_cancel", "pending_replace")
 
 # (state, event) -> (next state, ExecType reported, or None)
 TRANSITIONS: Final[dict[tuple[State, Event], tuple[State, ExecType | None]]] = {
@@ -98,10 +99,6 @@ REFUSALS: Final[dict[State, tuple[str, str]]] = {
 def step(state: State, event: Event) -> tuple[State, ExecType | None] | None:
     """The next state and the ExecType to report, or None if `event` is not allowed."""
     return TRANSITIONS.get((state, event))
-
-
-def is_live(state: State) -> bool:
-    return state in _LIVE
 
 
 def ord_status(state: State, cum_qty: int, order_qty: int) -> OrdStatus:
