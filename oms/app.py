@@ -247,7 +247,7 @@ class Oms(App):
         self.s.next_exec += 1
         return f"{self.s.day}-E{self.s.next_exec}"
 
-    def _report(self, p: Parent, exec_type: ExecType, *, cl_ord_id: str = "", orig: str = "",
+    def _report(self, p: Parent, exec_type: ExecType, cl_ord_id: str = "", orig: str = "",
                 last_qty: int = 0, last_px: int = 0, text: str = "",
                 reject_reason: str = "") -> None:
         st = p.state
@@ -315,7 +315,9 @@ class Oms(App):
         client = s.clients[m.client]
         if client.pending_new:
             self._report(p, "pending_new")
-        self._commit(p, p.qty * p.px_ref)
+        g = s.gross  # _commit, inline: every accepted order commits its notional
+        g[p.client] = g.get(p.client, 0) + p.qty * p.px_ref
+        g[FIRM] = g.get(FIRM, 0) + p.qty * p.px_ref
         s.open_orders[p.client] = s.open_orders.get(p.client, 0) + 1
         s.open_orders[FIRM] = s.open_orders.get(FIRM, 0) + 1
         s.live[order_id] = None
@@ -339,12 +341,14 @@ class Oms(App):
         if sym.restricted:
             because = f" ({sym.restricted_reason})" if sym.restricted_reason else ""
             return "broker_option", f"{m.symbol} is on the firm's restricted list{because}"
-        for lim, who in ((client.limits, f"client {m.client}"), (s.firm, "the firm")):
+        for lim in (client.limits, s.firm):
             if not lim.allows(m.symbol):
+                who = "the firm" if lim is s.firm else f"client {m.client}"
                 return "broker_option", f"{m.symbol} is not among the symbols allowed for {who}"
-        killed = self._killed(m.client, m.symbol)
-        if killed:
-            return "broker_option", f"kill switch engaged ({killed}): no new orders"
+        if s.kills:
+            killed = self._killed(m.client, m.symbol)
+            if killed:
+                return "broker_option", f"kill switch engaged ({killed}): no new orders"
         why = self._check_qty(m.qty, sym.lot_size, client.odd_lots)
         if why is not None:
             return "incorrect_quantity", why
@@ -883,14 +887,16 @@ class Oms(App):
             return (f"parent {p.order_id} is {states.ord_status(p.state, p.cum_qty, p.qty)}"
                     + (f" ({p.closing_text})" if p.closing else "") + ": no new children",
                     False)
-        killed = self._killed(p.client, p.symbol)
-        if killed:
-            return f"kill switch engaged ({killed})", False
+        if self.s.kills:
+            killed = self._killed(p.client, p.symbol)
+            if killed:
+                return f"kill switch engaged ({killed})", False
         if m.qty <= 0:
             return f"child quantity must be above 0, got {m.qty}", True
-        if not self._routable(m.venue):
+        dests = self._dests(m.venue)
+        if not dests:
             return f"venue {m.venue!r} is not routable", True
-        if m.destination and m.destination not in self._dests(m.venue):
+        if m.destination and m.destination not in dests:
             return f"destination {m.destination!r} does not reach {m.venue}", True
         cap = min(p.qty, p.pend_qty) if p.state == "pending_replace" else p.qty
         if p.cum_qty + p.open_qty + m.qty > cap:
@@ -1150,7 +1156,11 @@ class Oms(App):
         # The parent.
         p.cum_qty += qty
         p.notional += qty * m.px
-        self._commit(p, qty * (m.px - p.px_ref))
+        delta = qty * (m.px - p.px_ref)
+        if delta:  # _commit, inline on the commonest path
+            g = s.gross
+            g[p.client] = g.get(p.client, 0) + delta
+            g[FIRM] = g.get(FIRM, 0) + delta
         if p.cum_qty >= p.qty:
             pend_cl, pend_state = p.pend_cl_ord_id, p.state
             if pend_state in ("pending_cancel", "pending_replace"):
@@ -1168,7 +1178,7 @@ class Oms(App):
                 if ch.status in CHILD_LIVE:
                     self._cancel_child(p, ch)
             return
-        self._report(p, self._move(p, "fill"), last_qty=qty, last_px=m.px)
+        self._report(p, self._move(p, "fill"), "", "", qty, m.px)
         self._progress(p)
 
     # ================================================================ state

@@ -150,9 +150,18 @@ class AppEngine:
         app.ctx = self.ctx
         self.sink = sink
         self.checker = OutputChecker(app.name)
+        if sink is None:
+            # Replay: no telemetry and nothing to send, so an output only waits for its
+            # recorded twin (one dict store instead of a method call per output).
+            pending = self.checker.pending
+
+            def wait_for_record(out: Output) -> None:
+                pending[out.source_seq] = out
+
+            self.ctx._sink = wait_for_record
         self.on_snapshot_request = on_snapshot_request
         self.frames = 0
-        self.outputs = 0
+        self._out_base = 0  # the context's out_seq when this engine started producing
         self.batch_recv_ns = 0
         # type id -> (payload decoder, handler taking the decoded message)
         self.table: dict[int, tuple[Callable[[bytes], Any], Callable[[Any], None]]] = {}
@@ -216,8 +225,12 @@ class AppEngine:
             on_timer(t[2])
         ctx.refresh_deadline()
 
+    @property
+    def outputs(self) -> int:
+        """Outputs the app produced under this engine (not those before a restored snapshot)."""
+        return self.ctx.out_seq - self._out_base
+
     def _on_output(self, out: Output) -> None:
-        self.outputs += 1
         out.proc_ns = time.time_ns() - self.batch_recv_ns
         self.checker.produced(out)
         if self.sink is not None:
@@ -270,9 +283,11 @@ class AppEngine:
             )
         self.ctx.load_runtime_state(d["runtime"])
         self._load_refdata(self.ctx.refdata_digest)
-        self.checker.pending = {
-            p[1]: Output(p[0], p[1], p[2], p[3], bytes(p[4])) for p in d["pending"]
-        }
+        # In place: the replay sink holds this dict.
+        self.checker.pending.clear()
+        self.checker.pending.update(
+            (p[1], Output(p[0], p[1], p[2], p[3], bytes(p[4]))) for p in d["pending"])
+        self._out_base = self.ctx.out_seq
         self.checker.produced_before_start = self.ctx.out_seq - len(self.checker.pending)
         self.app.restore(bytes(d["app_state"]))
 
