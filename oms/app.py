@@ -70,6 +70,7 @@ from sequencer.messages.executions import (
     VenueReject,
     VenueReplaced,
     VenueRestated,
+    VenueStatus,
 )
 from sequencer.messages.marketdata import MarketSnapshot, Quote, Subscribe
 from sequencer.messages.orders import (
@@ -122,6 +123,7 @@ class OmsState(msgspec.Struct):
     eod_done: bool = False
     replace_timeout_ms: int = 2000
     alerts: int = 0
+    down: dict[str, str] = msgspec.field(default_factory=dict)  # destination -> why it is down
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -871,6 +873,8 @@ class Oms(App):
             self._child_reject(m.parent_id, m.child_id, "new", why, alert)
             return
         dest = m.destination or self._dests(m.venue)[0]
+        if s.down:
+            dest = m.destination or next(d for d in self._dests(m.venue) if d not in s.down)
         c = Child(m.child_id, p.order_id, m.venue, dest, m.qty, m.ord_type, m.limit_px, m.tif)
         s.children[m.child_id] = c
         p.children += (m.child_id,)
@@ -896,6 +900,12 @@ class Oms(App):
         dests = self._dests(m.venue)
         if not dests:
             return f"venue {m.venue!r} is not routable", True
+        if self.s.down:
+            if m.destination in self.s.down:
+                return (f"destination {m.destination} is down "
+                        f"({self.s.down[m.destination]})"), False
+            if all(d in self.s.down for d in dests):
+                return f"venue {m.venue} is down: no destination to it is up", False
         if m.destination and m.destination not in dests:
             return f"destination {m.destination!r} does not reach {m.venue}", True
         cap = min(p.qty, p.pend_qty) if p.state == "pending_replace" else p.qty
@@ -1109,6 +1119,21 @@ class Oms(App):
                         f"{c.venue} refused to cancel child {c.child_id} of {p.order_id} "
                         f"({m.reason}); the order stays pending until the venue answers")
         self._progress(p)
+
+    @handles(VenueStatus)
+    def on_venue_status(self, m: VenueStatus) -> None:
+        """Routing avoids a destination whose session is down; children already there
+        stay with the venue (it answers for them when the session is back)."""
+        if m.status == "down":
+            if m.destination not in self.s.down:
+                self._alert("warning", "destination_down",
+                            f"destination {m.destination} ({m.venue}) is down"
+                            + (f": {m.reason}" if m.reason else "")
+                            + "; new children avoid it")
+            self.s.down[m.destination] = m.reason or "session down"
+        elif self.s.down.pop(m.destination, None) is not None:
+            self._alert("info", "destination_up",
+                        f"destination {m.destination} ({m.venue}) is up again")
 
     @handles(VenueFill)
     def on_venue_fill(self, m: VenueFill) -> None:

@@ -123,3 +123,28 @@ class VenueRestated(Message, tag=516, frozen=True):
     qty: int
     limit_px: int
     reason: str
+
+
+# ---------------------------------------------------------------- FIX sessions (gateways)
+
+SessionState = Literal["up", "down"]
+
+
+class VenueStatus(Message, tag=520, frozen=True):
+    """The venue gateway's session to a destination logged on or was lost. Routing
+    avoids a destination that is down (and a venue none of whose destinations is up)."""
+
+    destination: str
+    venue: str
+    status: SessionState
+    reason: str = ""
+
+
+class ClientSessionStatus(Message, tag=521, frozen=True):
+    """A client's FIX session at the client gateway logged on or off (for ops and the
+    record: the OMS does not cancel on disconnect unless configured to)."""
+
+    client: str
+    session: str  # BeginString:SenderCompID->TargetCompID, as QuickFIX names it
+    status: SessionState
+    reason: str = ""

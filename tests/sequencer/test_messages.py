@@ -70,6 +70,8 @@ PINNED_TYPE_IDS = {
     "VenueReplaced": 514,
     "VenueCancelRejected": 515,
     "VenueRestated": 516,
+    "VenueStatus": 520,
+    "ClientSessionStatus": 521,
 }
 
 

@@ -1,0 +1,109 @@
+"""QuickFIX plumbing shared by the gateways: settings files, engines, callbacks.
+
+QuickFIX runs its sessions on its own threads and calls the `Application`
+callbacks there. `Callbacks` forwards them to plain Python handlers, so a
+gateway is written as one class with `on_logon`, `on_logout` and `on_message`
+methods and never subclasses QuickFIX types itself. A callback that raises is
+logged and swallowed: QuickFIX would otherwise reject or drop the session for
+an error of ours, not of the counterparty's.
+"""
+
+# determinism: edge module, QuickFIX sessions do socket I/O on their own threads
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import quickfix as fix
+import structlog
+
+log = structlog.get_logger("fix")
+
+
+class Handler(Protocol):
+    def on_logon(self, sid: Any) -> None: ...
+
+    def on_logout(self, sid: Any) -> None: ...
+
+    def on_message(self, msg: Any, sid: Any) -> None: ...
+
+
+class Callbacks(fix.Application):  # type: ignore[misc]  # quickfix has no type stubs
+    """QuickFIX's Application interface, forwarded to a `Handler`."""
+
+    def __init__(self, handler: Handler, on_admin_in: Callable[[Any, Any], None] | None = None,
+                 ) -> None:
+        super().__init__()
+        self.handler = handler
+        self.on_admin_in = on_admin_in
+
+    def onCreate(self, sid: Any) -> None:  # noqa: N802 - QuickFIX's name
+        pass
+
+    def onLogon(self, sid: Any) -> None:  # noqa: N802
+        try:
+            self.handler.on_logon(sid)
+        except Exception:
+            log.exception("on_logon_failed", session=sid.toString())
+
+    def onLogout(self, sid: Any) -> None:  # noqa: N802
+        try:
+            self.handler.on_logout(sid)
+        except Exception:
+            log.exception("on_logout_failed", session=sid.toString())
+
+    def toAdmin(self, msg: Any, sid: Any) -> None:  # noqa: N802
+        pass
+
+    def fromAdmin(self, msg: Any, sid: Any) -> None:  # noqa: N802
+        if self.on_admin_in is not None:
+            self.on_admin_in(msg, sid)
+
+    def toApp(self, msg: Any, sid: Any) -> None:  # noqa: N802
+        pass
+
+    def fromApp(self, msg: Any, sid: Any) -> None:  # noqa: N802
+        try:
+            self.handler.on_message(msg, sid)
+        except Exception:
+            log.exception("on_message_failed", session=sid.toString(),
+                          message=msg.toString().replace("\x01", "|")[:500])
+
+
+def write_settings(path: Path, text: str) -> Any:
+    """Write generated QuickFIX settings (kept in the day folder for ops) and load them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return fix.SessionSettings(str(path))
+
+
+def acceptor(app: Callbacks, settings: Any, *, tls: bool = False) -> Any:
+    cls = fix.SSLSocketAcceptor if tls else fix.SocketAcceptor
+    return cls(app, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
+
+
+def initiator(app: Callbacks, settings: Any) -> Any:
+    return fix.SocketInitiator(app, fix.FileStoreFactory(settings), settings,
+                               fix.FileLogFactory(settings))
+
+
+def session_name(sid: Any) -> str:
+    return str(sid.toString())
+
+
+def send_raw(raw: str, sid: Any) -> bool:
+    """Send a message built as text (the fast way: QuickFIX parses it once and fills in
+    the real header fields, sequence number, sending time, length and checksum)."""
+    return bool(fix.Session.sendToTarget(fix.Message(raw, False), sid))
+
+
+def fields_of(msg: Any) -> dict[str, str]:
+    """A received message's fields by tag (text), repeating groups flattened (last wins)."""
+    out: dict[str, str] = {}
+    for f in msg.toString().split("\x01"):
+        tag, sep, value = f.partition("=")
+        if sep:
+            out[tag] = value
+    return out

@@ -1,0 +1,96 @@
+"""The DMA stub of the algo container, driven by the real OMS: a DMA parent becomes one
+child on the client's venue, an amendment a downstream replace of that child."""
+
+from __future__ import annotations
+
+from algo_engine.app import AlgoEngine
+from sequencer.messages import Message
+from sequencer.messages.control import Alert
+from sequencer.messages.executions import ExecutionReport, VenueAck, VenueFill, VenueReplaced
+from sequencer.messages.orders import (
+    ChildOrderSent,
+    NewOrder,
+    ParentAccepted,
+    ParentAmended,
+    ParentDone,
+    ReplaceOrder,
+)
+from sequencer.runtime.engine import AppEngine
+from tests.oms.fixtures import Session, of_type
+
+PX = 182_0000
+
+
+class Both:
+    """The OMS session of the OMS tests, with the algo stub answering its outputs."""
+
+    def __init__(self) -> None:
+        self.oms = Session()
+        self.algo_out: list[Message] = []
+        self.algo = AlgoEngine()
+        self.engine = AppEngine(self.algo, sink=lambda o: None)
+        self.algo.ctx.publish = self._published  # type: ignore[method-assign]  # capture
+
+    def _published(self, msg: Message) -> int:
+        self.algo_out.append(msg)
+        return len(self.algo_out)
+
+    def through(self, outs: list[Message]) -> list[Message]:
+        """Hand the OMS's outputs to the stub, and the stub's requests back to the OMS."""
+        done: list[Message] = list(outs)
+        for o in outs:
+            before = len(self.algo_out)
+            if isinstance(o, ParentAccepted):
+                self.algo.on_parent_accepted(o)
+            elif isinstance(o, ParentAmended):
+                self.algo.on_parent_amended(o)
+            elif isinstance(o, ParentDone):
+                self.algo.on_parent_done(o)
+            for req in self.algo_out[before:]:
+                if not isinstance(req, Alert):
+                    done += self.through(self.oms.algo(req))
+        return done
+
+
+def dma_order(qty: int = 1_000, venue: str = "ARCX") -> NewOrder:
+    return NewOrder(client="ALPHA", cl_ord_id="D1", symbol="IBM", side="buy", qty=qty,
+                    ord_type="limit", limit_px=PX, algo="DMA", algo_params=(("venue", venue),))
+
+
+def test_a_dma_order_is_one_child_on_the_named_venue_and_fills_through() -> None:
+    b = Both()
+    outs = b.through(b.oms.client(dma_order()))
+    sent = of_type(outs, ChildOrderSent)
+    assert [(c.action, c.child_id, c.venue, c.destination, c.qty, c.limit_px) for c in sent] == [
+        ("new", "20131008-1.1", "ARCX", "DMA-ARCX", 1_000, PX)]
+    b.oms.venue(VenueAck(child_id="20131008-1.1", venue_order_id="A1"))
+    outs = b.through(b.oms.venue(VenueFill(child_id="20131008-1.1", exec_id="F1", qty=1_000,
+                                           px=PX)))
+    ers = of_type(outs, ExecutionReport)
+    assert [(e.exec_type, e.ord_status, e.cum_qty) for e in ers] == [("trade", "filled", 1_000)]
+    assert b.algo.s.orders == {}
+
+
+def test_an_amendment_moves_the_child_with_a_replace() -> None:
+    b = Both()
+    b.through(b.oms.client(dma_order()))
+    b.oms.venue(VenueAck(child_id="20131008-1.1", venue_order_id="A1"))
+    outs = b.through(b.oms.client(ReplaceOrder(
+        client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
+        qty=600)))
+    sent = of_type(outs, ChildOrderSent)
+    assert [(c.action, c.child_id, c.qty) for c in sent] == [("replace", "20131008-1.1", 600)]
+    outs = b.through(b.oms.venue(VenueReplaced(child_id="20131008-1.1", qty=600,
+                                               limit_px=PX)))
+    ers = of_type(outs, ExecutionReport)
+    assert [(e.exec_type, e.ord_status, e.order_qty, e.cl_ord_id) for e in ers] == [
+        ("replaced", "new", 600, "D2")]
+
+
+def test_other_algos_wait_with_an_alert() -> None:
+    b = Both()
+    outs = b.oms.client(NewOrder(client="ALPHA", cl_ord_id="V1", symbol="IBM", side="buy",
+                                 qty=1_000, ord_type="limit", limit_px=PX, algo="vwap"))
+    b.through(outs)
+    assert [a.code for a in of_type(b.algo_out, Alert)] == ["algo_not_running"]
+    assert b.algo.s.ignored == 1
