@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from fix_gateways.cli import app as gateway_app
+from fix_gateways.cli import venue_sim_cmd
 from marketdata.bench import bench_marketdata
 from marketdata.cli import marketdata_app
 from oms.bench import bench_oms
@@ -33,6 +34,7 @@ refdata_app.command("curve")(curve_cmd)
 app.add_typer(refdata_app, name="refdata")
 app.add_typer(oms_app, name="oms")
 app.add_typer(gateway_app, name="gateway")
+app.command("venue-sim")(venue_sim_cmd)
 
 bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline run alongside.",
                         no_args_is_help=True)

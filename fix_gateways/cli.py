@@ -69,7 +69,44 @@ def venue_cmd(day: DayOpt, config: ConfigOpt = None, max_seconds: MaxOpt = None,
 
 
 def _done(what: str, counts: dict[str, object], json_: bool) -> None:
+    from fix_gateways.session import exit_now
+
     if json_:
         print(json.dumps({"done": what, **counts}))
     else:
         err.print(f"{what}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    exit_now(0)  # QuickFIX's engine is not torn down: see fix_gateways.session.logout_all
+
+
+def venue_sim_cmd(
+    config: ConfigOpt = None,
+    day: Annotated[Path | None, typer.Option(
+        "--day", help="Follow this day's stream for market data (each venue its own "
+                      "quotes and trades).")] = None,
+    root: Annotated[Path | None, typer.Option(
+        "--root", help="Folder for the simulator's FIX store and logs "
+                       "(default: DAY/venue-sim, or a temporary folder).")] = None,
+    scripted: Annotated[bool, typer.Option(
+        "--scripted", help="Tests drive fills, holds and refusals with JSON commands on "
+                           "stdin.")] = False,
+    max_seconds: MaxOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Simulated venues behind one FIX acceptor: the venue gateway's sessions, mirrored.
+    Our orders trade against the recorded market by the fill model of
+    fix_gateways/venue_sim/market.py (the README quotes it)."""
+    import tempfile
+
+    from fix_gateways.config import FixConfig
+    from fix_gateways.venue_sim.server import VenueSimServer
+
+    cfg, _path = _config(config)
+    assert isinstance(cfg, FixConfig)
+    if not cfg.venue_gateway.sessions:
+        err.print("[red]error:[/red] the config has no [[venue_gateway.sessions]] to host")
+        raise typer.Exit(2)
+    where = root or (day / "venue-sim" if day is not None else
+                     Path(tempfile.mkdtemp(prefix="tape-venue-sim-")))
+    server = VenueSimServer(cfg.venue_gateway, where, day=day, scripted_mode=scripted)
+    counts = server.run(max_seconds)
+    _done("venue simulator", asdict(counts), json_)

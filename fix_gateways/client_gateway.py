@@ -37,6 +37,7 @@ from fix_gateways.session import (
     Callbacks,
     acceptor,
     fields_of,
+    logout_all,
     send_raw,
     session_name,
     write_settings,
@@ -114,10 +115,10 @@ class ClientGatewayProcess:
         self.counts.received += 1
         if s.drop_copy:
             self._send(client_fix.business_reject(
-                s.fix_version, f, "a drop-copy session takes no requests"), sid)
+                BEGIN_STRING[s.fix_version], f, "a drop-copy session takes no requests"), sid)
             self.counts.refused += 1
             return
-        result = client_fix.to_stream(s.fix_version, s.client, f)
+        result = client_fix.from_client(BEGIN_STRING[s.fix_version], s.client, f)
         if isinstance(result, client_fix.Refusal):
             self._send(result.raw, sid)
             self.counts.refused += 1
@@ -186,8 +187,8 @@ class ClientGatewayProcess:
             self._ready()
             self._loop(sub, make_idle(tcfg), max_seconds)
         finally:
-            for eng in engines:
-                eng.stop()
+            if engines:
+                logout_all(self._sid.values())
             with self._lock:
                 self._pub = None
             aeron.close()
@@ -239,18 +240,20 @@ class ClientGatewayProcess:
         if isinstance(m, ExecutionReport):
             self._report(m)
         elif isinstance(m, CancelReject):
+            cr = m
             self._route(m.client, f"9:{m.cl_ord_id}",
-                        lambda v: client_fix.cancel_reject(v, m))
+                        lambda v: client_fix.cancel_reject(BEGIN_STRING[v], cr))
 
     def _report(self, m: ExecutionReport) -> None:
-        self._route(m.client, f"8:{m.exec_id}", lambda v: client_fix.execution_report(v, m))
+        self._route(m.client, f"8:{m.exec_id}",
+                    lambda v: client_fix.execution_report(BEGIN_STRING[v], m))
         if m.exec_type == "trade":
             for name in self._drop_sessions:
                 s = self._by_name[name]
                 if s.client not in ("*", m.client):
                     continue
-                if self._send_once(name, f"8:{m.exec_id}",
-                                   client_fix.drop_copy(s.fix_version, m)):
+                copy = client_fix.drop_copy(BEGIN_STRING[s.fix_version], m)
+                if copy is not None and self._send_once(name, f"8:{m.exec_id}", copy):
                     self.counts.drop_copies += 1
 
     def _route(self, client: str, key: str, build: Any) -> None:

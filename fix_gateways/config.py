@@ -14,6 +14,8 @@ Message stores and logs live under the day folder, so sequence numbers and
 resends survive a restart of the gateway within the day.
 """
 
+# determinism: edge module, reads the gateways' config file
+
 from __future__ import annotations
 
 import tomllib

@@ -38,6 +38,7 @@ from fix_gateways.session import (
     Callbacks,
     fields_of,
     initiator,
+    logout_all,
     send_raw,
     session_name,
     write_settings,
@@ -46,7 +47,16 @@ from fix_gateways.store import message_key, sent_keys, store_prefix
 from sequencer.config import TransportConfig
 from sequencer.messages import TYPE_ID, decode, encode
 from sequencer.messages.control import SystemStop
-from sequencer.messages.executions import VenueReject, VenueStatus
+from sequencer.messages.executions import (
+    VenueAck,
+    VenueCanceled,
+    VenueCancelRejected,
+    VenueFill,
+    VenueReject,
+    VenueReplaced,
+    VenueRestated,
+    VenueStatus,
+)
 from sequencer.messages.orders import ChildOrderSent
 from sequencer.runtime.runner import recorded_outputs
 from sequencer.transport import StreamPublisher, StreamSubscriber, connect, make_idle
@@ -57,9 +67,12 @@ SOURCE_ID = 70
 _SENT = TYPE_ID[ChildOrderSent]
 _REJECT = TYPE_ID[VenueReject]
 _STOP = TYPE_ID[SystemStop]
-_FOLLOWED = frozenset({_SENT, _REJECT, _STOP})
+_EVENTS = frozenset(TYPE_ID[t] for t in (VenueAck, VenueCanceled, VenueCancelRejected,
+                                          VenueFill, VenueReject, VenueReplaced, VenueRestated))
+_FOLLOWED = frozenset({_SENT, _STOP, *_EVENTS})
 _SOURCE_AT = 32  # a frame's source id offset (sequencer.frames.HEADER)
 _TYPE_AT = 36
+_SSEQ_AT = 40  # its source sequence number
 
 
 @dataclass
@@ -87,6 +100,9 @@ class VenueGatewayProcess:
         self._sent: dict[str, set[str]] = {}
         self._answered: set[str] = set()  # children this gateway refused (own VenueReject)
         self._up: dict[str, bool] = {}
+        # Our own venue events up to here were published by an earlier run of the gateway:
+        # on catch-up they rebuild the ClOrdID book's state (later ones were applied live).
+        self._published_before = 0
         self.stopped_by_stream = False
 
     # ------------------------------------------------------------------ QuickFIX threads
@@ -106,13 +122,12 @@ class VenueGatewayProcess:
     def on_message(self, msg: Any, sid: Any) -> None:
         s = self._by_name[session_name(sid)]
         with self._lock:  # the order book of ClOrdIDs is shared with the main loop
-            event = self.orders.from_venue(s.fix_version, fields_of(msg))
+            event = self.orders.from_venue(BEGIN_STRING[s.fix_version], fields_of(msg))
+            note = self.orders.note
         if event is None:
             self.counts.ignored += 1
-            return
-        if isinstance(event, str):
-            self.counts.unknown += 1
-            log.warning("venue_answer_unmatched", session=session_name(sid), why=event)
+            if note:
+                log.info("venue_message_not_passed", session=session_name(sid), why=note)
             return
         self.counts.events += 1
         self._publish(event)
@@ -144,8 +159,8 @@ class VenueGatewayProcess:
         aeron = connect(tcfg)
         eng: Any = None
         try:
-            self._pub = StreamPublisher(aeron, tcfg, SOURCE_ID,
-                                        recorded_outputs(self.day, SOURCE_ID) + 1)
+            self._published_before = recorded_outputs(self.day, SOURCE_ID)
+            self._pub = StreamPublisher(aeron, tcfg, SOURCE_ID, self._published_before + 1)
             sub = StreamSubscriber(aeron, tcfg, self.day / "journal", 1)
             if self.cfg.sessions:
                 settings = write_settings(self.day / "fix" / "venue.cfg",
@@ -158,7 +173,7 @@ class VenueGatewayProcess:
             self._loop(sub, make_idle(tcfg), max_seconds)
         finally:
             if eng is not None:
-                eng.stop()
+                logout_all(self._sid.values())
             with self._lock:
                 self._pub = None
             aeron.close()
@@ -185,9 +200,14 @@ class VenueGatewayProcess:
             self.stopped_by_stream = True
             return
         m = decode(typ, raw[80:])
-        if isinstance(m, VenueReject):
-            if int.from_bytes(raw[_SOURCE_AT:_SOURCE_AT + 4], "little") == SOURCE_ID:
+        if typ in _EVENTS:
+            if int.from_bytes(raw[_SOURCE_AT:_SOURCE_AT + 4], "little") != SOURCE_ID:
+                return
+            if isinstance(m, VenueReject):
                 self._answered.add(m.child_id)
+            if int.from_bytes(raw[_SSEQ_AT:_SSEQ_AT + 8], "little") <= self._published_before:
+                with self._lock:
+                    self.orders.apply(m)  # type: ignore[arg-type]  # one of _EVENTS
             return
         assert isinstance(m, ChildOrderSent)
         name = self._by_dest.get(m.destination)
@@ -200,7 +220,7 @@ class VenueGatewayProcess:
             return
         s = self._by_name[name]
         with self._lock:
-            raw_fix = self.orders.request(s.fix_version, m)
+            raw_fix = self.orders.request(BEGIN_STRING[s.fix_version], m)
         key = message_key(raw_fix)
         sent = self._sent[name]
         if key is not None and key in sent:

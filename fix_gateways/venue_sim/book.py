@@ -67,6 +67,7 @@ import msgspec
 from sortedcontainers import SortedDict  # type: ignore[import-untyped]  # no stubs
 
 Side = Literal["buy", "sell"]
+SIDES: tuple[Side, Side] = ("buy", "sell")
 OrdType = Literal["limit", "market"]
 Tif = Literal["day", "ioc"]
 Phase = Literal["continuous", "opening_auction", "closing_auction", "closed"]
@@ -210,11 +211,10 @@ class Book:
         """Every live order as (side, price, id, leaves) in priority order, bids first
         (market-on-auction orders first on their side, at price 0)."""
         out: list[tuple[Side, int, str, int]] = []
-        for side in ("buy", "sell"):
-            side_: Side = side
-            out.extend((side_, 0, o.order_id, o.leaves) for o in self._market[side_].values())
-            for key, level in self._levels[side_].items():
-                out.extend((side_, abs(key), o.order_id, o.leaves) for o in level.values())
+        for side in SIDES:
+            out.extend((side, 0, o.order_id, o.leaves) for o in self._market[side].values())
+            for key, level in self._levels[side].items():
+                out.extend((side, abs(key), o.order_id, o.leaves) for o in level.values())
         return out
 
     def __len__(self) -> int:
@@ -393,10 +393,8 @@ class Book:
         mkt_sell = sum(o.leaves for o in self._market["sell"].values())
         best: tuple[int, int, int, int] | None = None
         for p in candidates:
-            bv = mkt_buy + sum(sum(o.leaves for o in level.values())
-                               for level in self._levels["buy"].irange(maximum=-p))
-            sv = mkt_sell + sum(sum(o.leaves for o in level.values())
-                                for level in self._levels["sell"].irange(maximum=p))
+            bv = mkt_buy + self._volume_within("buy", p)
+            sv = mkt_sell + self._volume_within("sell", p)
             vol = min(bv, sv)
             if vol == 0:
                 continue
@@ -406,6 +404,12 @@ class Book:
         if best is None:
             return 0, 0
         return best[3], -best[0]
+
+    def _volume_within(self, side: Side, px: int) -> int:
+        """Total leaves of the side's limit orders at `px` or better."""
+        levels = self._levels[side]
+        return sum(sum(o.leaves for o in levels[key].values())
+                   for key in levels.irange(maximum=_key(side, px)))
 
     def _auction_queue(self, side: Side, px: int) -> list[Order]:
         queue = list(self._market[side].values())
@@ -445,9 +449,8 @@ class Book:
         self.cancel_cutoff_ns = None
         if kind == "opening":
             self.phase = "continuous"
-            for side in ("buy", "sell"):
-                side_: Side = side
-                for o in list(self._market[side_].values()):
+            for side in SIDES:
+                for o in list(self._market[side].values()):
                     self._remove(o)
                     events.append(Cancelled(o.order_id, o.leaves,
                                             "market order unfilled in the opening auction"))

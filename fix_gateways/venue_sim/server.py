@@ -1,0 +1,456 @@
+"""`tape venue-sim`: the simulated venues behind one QuickFIX acceptor.
+
+The venues are those the venue gateway connects to (`fix.toml`'s
+`[[venue_gateway.sessions]]`, mirrored: the venue's CompID is the session's
+target, ours its target here). Each venue is a `market.Venue` (the fill model)
+or, with `--scripted`, a `scripted.ScriptedVenue` that tests drive through
+commands on stdin (one JSON object per line: hold, release, fill, cancel,
+restate, refuse_cancels, allow_cancels, quote, trade).
+
+QuickFIX's thread only queues what arrives; one loop owns the venues: it
+applies our requests, follows the day's stream for market data (each venue
+sees its own quotes and trades: `Quote.venue` is its code) when a day is
+given, and answers with execution reports and cancel rejects in the session's
+FIX version. ClOrdIDs: an order is known by its first ClOrdID; a cancel or
+replace names it by OrigClOrdID (any ClOrdID of its chain), and the answer
+carries the request's ClOrdID with the previous one as OrigClOrdID.
+"""
+
+# determinism: edge module, a FIX server with its own threads and sockets
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import quickfix as fix
+import structlog
+
+from fix_gateways.config import BEGIN_STRING, VenueGateway, data_dictionary
+from fix_gateways.fixmsg import compose, fix_price, parse_price
+from fix_gateways.session import (
+    Callbacks,
+    acceptor,
+    fields_of,
+    logout_all,
+    session_name,
+    write_settings,
+)
+from fix_gateways.venue_sim import market, scripted
+
+log = structlog.get_logger("venue_sim")
+
+SOH = "\x01"
+_SIDES = {"1": "buy", "2": "sell", "5": "sell_short", "6": "sell_short_exempt"}
+_SIDE_CODE = {v: k for k, v in _SIDES.items()}
+_TIFS = {"0": "day", "3": "ioc", "4": "fok", "1": "gtc", "2": "opg", "7": "cls"}
+_LIQ = {"added": "1", "removed": "2", "auction": "4"}
+
+
+@dataclass
+class _Order:
+    """What the FIX side knows of an order at a venue."""
+
+    venue: str
+    session: str
+    order_id: str  # the first ClOrdID: the venue core's id
+    symbol: str
+    side: str
+    qty: int
+    px: int
+    current: str  # the ClOrdID the order goes by now
+    venue_order_id: str = ""
+    cum_qty: int = 0
+    notional: int = 0
+    requests: deque[tuple[str, str]] = field(default_factory=deque)  # (kind, ClOrdID)
+
+
+@dataclass
+class SimCounts:
+    requests: int = 0
+    refused: int = 0
+    reports: int = 0
+    fills: int = 0
+    quotes: int = 0
+    trades: int = 0
+
+
+def sim_settings(cfg: VenueGateway, root: Path) -> str:
+    default = {"ConnectionType": "acceptor", "SocketAcceptHost": "127.0.0.1",
+               "FileStorePath": str(root / "store"), "FileLogPath": str(root / "log"),
+               "StartTime": "00:00:00", "EndTime": "00:00:00", "HeartBtInt": "30",
+               "UseDataDictionary": "Y", "ValidateUserDefinedFields": "N"}
+    lines = ["[DEFAULT]", *(f"{k}={v}" for k, v in default.items()), ""]
+    for s in cfg.sessions:
+        lines += ["[SESSION]", f"BeginString={BEGIN_STRING[s.fix_version]}",
+                  f"SenderCompID={s.target_comp_id}", f"TargetCompID={cfg.sender_comp_id}",
+                  f"SocketAcceptPort={s.port}",
+                  f"DataDictionary={data_dictionary(s.fix_version, cfg.data_dictionary_dir)}",
+                  ""]
+    return "\n".join(lines)
+
+
+class VenueSimServer:
+    def __init__(self, cfg: VenueGateway, root: Path, *, day: Path | None = None,
+                 scripted_mode: bool = False) -> None:
+        self.cfg = cfg
+        self.root = Path(root)
+        self.day = day
+        self.counts = SimCounts()
+        self.scripted = scripted_mode
+        self.venues: dict[str, Any] = {}
+        self._session_of_venue: dict[str, str] = {}
+        self._venue_of_session: dict[str, str] = {}
+        self._begin: dict[str, str] = {}
+        self._sid: dict[str, Any] = {}
+        for s in cfg.sessions:
+            core = market.Venue(s.venue)
+            self.venues[s.venue] = scripted.ScriptedVenue(core) if scripted_mode else core
+            sid = fix.SessionID(BEGIN_STRING[s.fix_version], s.target_comp_id,
+                                cfg.sender_comp_id)
+            name = session_name(sid)
+            self._sid[name] = sid
+            self._begin[name] = BEGIN_STRING[s.fix_version]
+            self._venue_of_session[name] = s.venue
+            self._session_of_venue[s.venue] = name
+        self._orders: dict[tuple[str, str], _Order] = {}  # (venue, any ClOrdID) -> order
+        self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._running = False
+        self._now = 0
+
+    # ------------------------------------------------------------ QuickFIX thread
+
+    def on_logon(self, sid: Any) -> None:
+        log.info("logon", session=session_name(sid))
+
+    def on_logout(self, sid: Any) -> None:
+        log.info("logout", session=session_name(sid))
+
+    def on_message(self, msg: Any, sid: Any) -> None:
+        self._inbox.put(("fix", (session_name(sid), fields_of(msg))))
+
+    # ------------------------------------------------------------ the loop
+
+    def stop(self, *_: object) -> None:
+        self._running = False
+
+    def run(self, max_seconds: float | None = None) -> SimCounts:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        settings = write_settings(self.root / "venue-sim.cfg", sim_settings(self.cfg, self.root))
+        eng = acceptor(Callbacks(self), settings)
+        eng.start()
+        if self.scripted:
+            threading.Thread(target=self._read_commands, daemon=True).start()
+        sys.stdout.write(json.dumps({"ready": "venue_sim", "venues": list(self.venues)}) + "\n")
+        sys.stdout.flush()
+        feed = _MarketFeed(self.day) if self.day is not None else None
+        self._running = True
+        end = None if max_seconds is None else time.monotonic() + max_seconds
+        try:
+            while self._running:
+                busy = False
+                try:
+                    kind, item = self._inbox.get(timeout=0.0005)
+                    busy = True
+                    if kind == "fix":
+                        self._on_fix(*item)
+                    else:
+                        self._on_command(item)
+                except queue.Empty:
+                    pass
+                if feed is not None:
+                    for ev in feed.poll():
+                        busy = True
+                        self._on_market(ev)
+                if end is not None and time.monotonic() >= end:
+                    break
+                if not busy:
+                    time.sleep(0.0002)
+        finally:
+            logout_all(self._sid.values())
+            if feed is not None:
+                feed.close()
+        return self.counts
+
+    # ------------------------------------------------------------ our orders
+
+    def _on_fix(self, session: str, f: dict[str, str]) -> None:
+        venue = self._venue_of_session[session]
+        v = self.venues[venue]
+        typ = f.get("35")
+        self.counts.requests += 1
+        if typ == "D":
+            cl = f.get("11", "")
+            try:
+                qty = int(f.get("38", "0"))
+                px = parse_price(f["44"]) if "44" in f else 0
+            except ValueError as e:
+                self._reject_new(session, f, f"bad quantity or price: {e}")
+                return
+            side = _SIDES.get(f.get("54", ""))
+            if side is None or (venue, cl) in self._orders or qty <= 0:
+                why = ("duplicate ClOrdID" if (venue, cl) in self._orders
+                       else "unsupported side" if side is None else "quantity must be above 0")
+                self._reject_new(session, f, why)
+                return
+            o = _Order(venue, session, cl, f.get("55", ""), side, qty, px, cl)
+            self._orders[(venue, cl)] = o
+            ord_type = "market" if f.get("40") == "1" else "limit"
+            tif = _TIFS.get(f.get("59", "0"), "day")
+            post_only = "P" in f.get("18", "").split()
+            if self.scripted:  # a test waits for the order before it scripts the venue
+                self._say({"order": cl, "venue": venue, "symbol": o.symbol, "qty": qty})
+            self._emit(v.new_order(cl, o.symbol, side, qty, ord_type, px, tif, post_only,
+                                   self._now))
+        elif typ in ("F", "G"):
+            found = self._orders.get((venue, f.get("41", "")))
+            cl = f.get("11", "")
+            if found is None:
+                self._cancel_reject(session, cl, f.get("41", ""), "", "1" if typ == "F" else "2",
+                                    "1", "unknown order")
+                return
+            o = found
+            self._orders[(venue, cl)] = o
+            o.requests.append(("cancel" if typ == "F" else "replace", cl))
+            if typ == "F":
+                self._emit(v.cancel(o.order_id, self._now))
+            else:
+                try:
+                    qty = int(f.get("38", str(o.qty)))
+                    px = parse_price(f["44"]) if "44" in f else o.px
+                except ValueError:
+                    qty, px = o.qty, o.px
+                self._emit(v.replace(o.order_id, qty, px, self._now))
+        else:
+            self.counts.refused += 1
+
+    def _reject_new(self, session: str, f: dict[str, str], why: str) -> None:
+        self.counts.refused += 1
+        body = (f"37=NONE{SOH}11={f.get('11', '')}{SOH}17=REJ-{f.get('11', '')}{SOH}"
+                + self._exec_fields(session, "8", "8") + f"55={f.get('55', '?')}{SOH}"
+                f"54={f.get('54', '1')}{SOH}38={f.get('38', '0')}{SOH}14=0{SOH}151=0{SOH}"
+                f"6=0{SOH}58={why}{SOH}")
+        self._send(session, "8", body)
+
+    def _exec_fields(self, session: str, exec_type: str, status: str) -> str:
+        if self._begin[session] == "FIX.4.2":
+            return f"20=0{SOH}150={exec_type}{SOH}39={status}{SOH}"
+        return f"150={exec_type}{SOH}39={status}{SOH}"
+
+    def _cancel_reject(self, session: str, cl: str, orig: str, voi: str, response_to: str,
+                       reason: str, text: str) -> None:
+        body = (f"37={voi or 'NONE'}{SOH}11={cl}{SOH}41={orig}{SOH}39=8{SOH}"
+                f"434={response_to}{SOH}102={reason}{SOH}58={text}{SOH}")
+        self._send(session, "9", body)
+
+    def _send(self, session: str, msg_type: str, body: str) -> None:
+        raw = compose(self._begin[session], msg_type, body)
+        fix.Session.sendToTarget(fix.Message(raw, False), self._sid[session])
+        self.counts.reports += 1
+
+    def _emit(self, events: list[Any]) -> None:
+        for ev in events:
+            o = self._orders.get((ev.venue, ev.order_id))
+            if o is None:
+                continue
+            self._report(o, ev)
+
+    def _report(self, o: _Order, ev: Any) -> None:
+        s = o.session
+        v42 = self._begin[s] == "FIX.4.2"
+        cl, orig = o.current, ""
+        if isinstance(ev, market.Ack):
+            o.venue_order_id = ev.venue_order_id
+            self._er(o, ev.exec_id, "0", "0", cl, orig)
+        elif isinstance(ev, market.Reject):
+            self._er(o, ev.exec_id, "8", "8", cl, orig, text=ev.reason, leaves=0)
+        elif isinstance(ev, market.Fill):
+            o.cum_qty = ev.cum_qty
+            o.notional += ev.qty * ev.px
+            done = ev.leaves_qty == 0
+            exec_type = ("2" if done else "1") if v42 else "F"
+            self._er(o, ev.exec_id, exec_type, "2" if done else "1", cl, orig,
+                     last=(ev.qty, ev.px, ev.liquidity), leaves=ev.leaves_qty)
+            self.counts.fills += 1
+        elif isinstance(ev, market.Cancelled):
+            if not ev.unsolicited and o.requests and o.requests[0][0] == "cancel":
+                _k, req = o.requests.popleft()
+                cl, orig = req, o.current
+                o.current = req
+            self._er(o, ev.exec_id, "4", "4", cl, orig, text=ev.reason, leaves=0)
+        elif isinstance(ev, market.Replaced):
+            if o.requests and o.requests[0][0] == "replace":
+                _k, req = o.requests.popleft()
+                cl, orig = req, o.current
+                o.current = req
+            o.qty, o.px = ev.qty, ev.px
+            status = "2" if ev.leaves_qty == 0 and o.cum_qty else (
+                "1" if o.cum_qty else "0")
+            self._er(o, ev.exec_id, "5", status, cl, orig, leaves=ev.leaves_qty)
+        elif isinstance(ev, market.Restated):
+            o.qty, o.px = ev.qty, ev.px
+            self._er(o, ev.exec_id, "D", "1" if o.cum_qty else "0", cl, orig, text=ev.reason,
+                     leaves=ev.leaves_qty)
+        elif isinstance(ev, market.CancelRejected):
+            req = ""
+            for i, (kind, c) in enumerate(o.requests):
+                if kind == ev.response_to:
+                    req = c
+                    del o.requests[i]
+                    break
+            self._cancel_reject(s, req, o.current, o.venue_order_id,
+                                "1" if ev.response_to == "cancel" else "2", "0", ev.reason)
+
+    def _er(self, o: _Order, exec_id: str, exec_type: str, status: str, cl: str, orig: str,
+            *, text: str = "", leaves: int | None = None,
+            last: tuple[int, int, str] | None = None) -> None:
+        left = o.qty - o.cum_qty if leaves is None else leaves
+        avg = (o.notional // o.cum_qty) if o.cum_qty else 0
+        body = (f"37={o.venue_order_id or 'NONE'}{SOH}11={cl}{SOH}"
+                + (f"41={orig}{SOH}" if orig else "") + f"17={exec_id}{SOH}"
+                + self._exec_fields(o.session, exec_type, status)
+                + f"55={o.symbol}{SOH}54={_SIDE_CODE[o.side]}{SOH}38={o.qty}{SOH}"
+                + (f"44={fix_price(o.px)}{SOH}" if o.px else "")
+                + (f"32={last[0]}{SOH}31={fix_price(last[1])}{SOH}" if last else "")
+                + f"151={max(left, 0)}{SOH}14={o.cum_qty}{SOH}6={fix_price(avg)}{SOH}"
+                + (f"58={text}{SOH}" if text else "")
+                + (f"851={_LIQ[last[2]]}{SOH}" if last and last[2] in _LIQ and (
+                    self._begin[o.session] != "FIX.4.2") else ""))
+        self._send(o.session, "8", body)
+
+    # ------------------------------------------------------------ market data
+
+    def _on_market(self, ev: tuple[str, str, str, tuple[int, ...]]) -> None:
+        kind, venue, symbol, vals = ev
+        v = self.venues.get(venue)
+        if v is None:
+            return
+        self._now = vals[-1]
+        if kind == "quote":
+            self.counts.quotes += 1
+            self._emit(v.on_quote(symbol, *vals))
+        else:
+            self.counts.trades += 1
+            self._emit(v.on_trade(symbol, *vals))
+
+    # ------------------------------------------------------------ scripted mode
+
+    def _read_commands(self) -> None:
+        for raw_line in sys.stdin:
+            line = raw_line.strip()
+            if not line:
+                continue
+            try:
+                cmd = json.loads(line)
+            except ValueError:
+                sys.stdout.write(json.dumps({"error": f"not JSON: {line[:80]}"}) + "\n")
+                sys.stdout.flush()
+                continue
+            self._inbox.put(("cmd", cmd))
+
+    def _on_command(self, cmd: dict[str, Any]) -> None:
+        """One scripted-mode command. Orders are named by venue and ClOrdID (any of the
+        chain)."""
+        try:
+            op = cmd["op"]
+            v = self.venues[cmd.get("venue", next(iter(self.venues)))]
+            o = None
+            if "cl_ord_id" in cmd:
+                o = self._orders[(v.venue.code, cmd["cl_ord_id"])]
+            oid = o.order_id if o is not None else None
+            if op == "hold":
+                v.hold(cmd["kind"], oid)
+            elif op == "release":
+                self._emit(v.release(cmd.get("kind"), oid))
+            elif op == "fill" and oid is not None:
+                self._emit(v.fill(oid, int(cmd["qty"]), int(cmd["px"]),
+                                  cmd.get("liquidity", "added"), self._now))
+            elif op == "unsolicited_cancel" and oid is not None:
+                self._emit(v.unsolicited_cancel(oid, cmd.get("reason", "cancelled by the venue"),
+                                                self._now))
+            elif op == "restate" and oid is not None:
+                self._emit(v.restate(oid, int(cmd["qty"]), int(cmd["px"]),
+                                     cmd.get("reason", "restated by the venue"), self._now))
+            elif op == "refuse_cancels" and oid is not None:
+                v.refuse_cancels(oid)
+            elif op == "allow_cancels" and oid is not None:
+                v.allow_cancels(oid)
+            elif op == "quote":
+                self._emit(v.on_quote(cmd["symbol"], int(cmd["bid_px"]), int(cmd["bid_size"]),
+                                      int(cmd["ask_px"]), int(cmd["ask_size"]), self._now))
+            elif op == "trade":
+                self._emit(v.on_trade(cmd["symbol"], int(cmd["px"]), int(cmd["size"]),
+                                      self._now))
+            else:
+                raise KeyError(op)
+            answer: dict[str, Any] = {"done": op}
+        except (KeyError, ValueError, TypeError) as e:
+            answer = {"error": f"bad command {cmd!r}: {e}"}
+        self._say(answer)
+
+    @staticmethod
+    def _say(obj: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+
+class _MarketFeed:
+    """The day's quotes and trades, from the stream (journal first, then live)."""
+
+    def __init__(self, day: Path) -> None:
+        from sequencer.config import TransportConfig
+        from sequencer.messages import TYPE_ID
+        from sequencer.messages.control import SystemStart
+        from sequencer.messages.marketdata import Quote, Trade
+        from sequencer.transport import StreamSubscriber, connect
+
+        self._types = {TYPE_ID[Quote], TYPE_ID[Trade], TYPE_ID[SystemStart]}
+        self._start = TYPE_ID[SystemStart]
+        self._quote = TYPE_ID[Quote]
+        cfg = TransportConfig.for_day(day)
+        self._aeron = connect(cfg)
+        self._sub = StreamSubscriber(self._aeron, cfg, day / "journal", 1)
+        self._day = day
+        self._names: dict[int, str] = {}
+
+    def poll(self) -> list[tuple[str, str, str, tuple[int, ...]]]:
+        from sequencer.messages import decode
+        from sequencer.messages.marketdata import Quote, Trade
+
+        out: list[tuple[str, str, str, tuple[int, ...]]] = []
+        for raw in self._sub.poll(4096, types=self._types):
+            typ = int.from_bytes(raw[36:38], "little")
+            m = decode(typ, raw[80:])
+            if typ == self._start:
+                self._load_names(m)
+                continue
+            ts = int.from_bytes(raw[16:24], "little", signed=True)
+            if isinstance(m, Quote):
+                out.append(("quote", m.venue, self._names.get(m.symbol_id, ""),
+                            (m.bid_px, m.bid_size, m.ask_px, m.ask_size, ts)))
+            elif isinstance(m, Trade):
+                out.append(("trade", m.venue, self._names.get(m.symbol_id, ""),
+                            (m.price, m.size, ts)))
+        return out
+
+    def _load_names(self, start: Any) -> None:
+        from sequencer.runtime.registry import refdata_loader
+
+        loader = refdata_loader(self._day)
+        if loader is None or not start.refdata_digest:
+            return
+        rd = loader(start.refdata_digest)
+        self._names = {s.id: s.name for s in rd.symbols}
+
+    def close(self) -> None:
+        self._sub.close()
+        self._aeron.close()
