@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import quickfix as fix
 import structlog
 
+from fix_gateways.fixmsg import message
+
 log = structlog.get_logger("fix")
 
 
@@ -122,14 +124,4 @@ def session_name(sid: Any) -> str:
 def send_raw(raw: str, sid: Any) -> bool:
     """Send a message built as text (the fast way: QuickFIX parses it once and fills in
     the real header fields, sequence number, sending time, length and checksum)."""
-    return bool(fix.Session.sendToTarget(fix.Message(raw, False), sid))
-
-
-def fields_of(msg: Any) -> dict[str, str]:
-    """A received message's fields by tag (text), repeating groups flattened (last wins)."""
-    out: dict[str, str] = {}
-    for f in msg.toString().split("\x01"):
-        tag, sep, value = f.partition("=")
-        if sep:
-            out[tag] = value
-    return out
+    return bool(fix.Session.sendToTarget(message(raw), sid))

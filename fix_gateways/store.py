@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SOH = "\x01"
+from fix_gateways.fixmsg import read
 
 
 def store_prefix(store_dir: Path, begin: str, sender: str, target: str) -> Path:
@@ -29,19 +29,12 @@ def store_prefix(store_dir: Path, begin: str, sender: str, target: str) -> Path:
 def message_key(raw: str) -> str | None:
     """`35value:17value` for an execution report, `35value:11value` for other messages
     with a ClOrdID, None for messages without one (session level)."""
-    msg_type = exec_id = cl_ord_id = ""
-    for field in raw.split(SOH):
-        tag, _, value = field.partition("=")
-        if tag == "35":
-            msg_type = value
-        elif tag == "17":
-            exec_id = value
-        elif tag == "11":
-            cl_ord_id = value
-    if msg_type == "8" and exec_id:
-        return f"8:{exec_id}"
-    if cl_ord_id:
-        return f"{msg_type}:{cl_ord_id}"
+    f = read(raw)
+    msg_type = f.get("35", "")
+    if msg_type == "8" and f.get("17"):
+        return f"8:{f['17']}"
+    if f.get("11"):
+        return f"{msg_type}:{f['11']}"
     return None
 
 

@@ -55,6 +55,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from fix_gateways.client_fix import SIDE_CODES
 from fix_gateways.fixmsg import (
     FIX42,
     FIX44,
@@ -83,7 +84,6 @@ VenueEvent = (VenueAck | VenueReject | VenueFill | VenueCanceled | VenueReplaced
               | VenueCancelRejected | VenueRestated)
 Request = Literal["cancel", "replace"]
 
-SIDE_CODES: Final = {"buy": "1", "sell": "2", "sell_short": "5", "sell_short_exempt": "6"}
 TIF_CODES: Final[dict[TimeInForce, str]] = {
     "day": "0", "gtc": "1", "opg": "2", "ioc": "3", "fok": "4", "cls": "7"}
 LIQUIDITY: Final[dict[str, Liquidity]] = {

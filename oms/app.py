@@ -872,9 +872,10 @@ class Oms(App):
         if why is not None:
             self._child_reject(m.parent_id, m.child_id, "new", why, alert)
             return
-        dest = m.destination or self._dests(m.venue)[0]
-        if s.down:
-            dest = m.destination or next(d for d in self._dests(m.venue) if d not in s.down)
+        # The first destination that is up (_check_child made sure there is one).
+        dests = self._dests(m.venue)
+        dest = m.destination or (
+            next(d for d in dests if d not in s.down) if s.down else dests[0])
         c = Child(m.child_id, p.order_id, m.venue, dest, m.qty, m.ord_type, m.limit_px, m.tif)
         s.children[m.child_id] = c
         p.children += (m.child_id,)

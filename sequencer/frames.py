@@ -41,6 +41,8 @@ PREFIX = struct.Struct("<IIQqq")  # magic, crc, seq, ts_ns, recv_ns
 STAMP = struct.Struct("<Qqq")  # seq, ts_ns, recv_ns: the checksummed part of the prefix
 INPUT = struct.Struct("<IHHQQqqII")  # source_id .. proc_ns
 HEADER = struct.Struct("<IIQqqIHHQQqqII")  # the whole 80-byte header
+#: What a follower of the stream routes a frame by: ts_ns, source_id, type_id, source_seq.
+ROUTE = struct.Struct("<16xq8xIH2xQ")
 PREFIX_SIZE = PREFIX.size
 INPUT_SIZE = INPUT.size
 HEADER_SIZE = HEADER.size

@@ -34,25 +34,24 @@ from typing import Any
 import quickfix as fix
 import structlog
 
+from fix_gateways.client_fix import SIDE_CODES, SIDES, TIFS
 from fix_gateways.config import BEGIN_STRING, VenueGateway, data_dictionary
-from fix_gateways.fixmsg import compose, fix_price, parse_price
+from fix_gateways.fixmsg import SOH, compose, fix_price, parse_price, read
 from fix_gateways.session import (
     Callbacks,
     acceptor,
-    fields_of,
     logout_all,
+    send_raw,
     session_name,
     write_settings,
 )
 from fix_gateways.venue_sim import market, scripted
+from sequencer.frames import ROUTE
+from sequencer.messages.orders import Side
 
 log = structlog.get_logger("venue_sim")
 
-SOH = "\x01"
-_SIDES = {"1": "buy", "2": "sell", "5": "sell_short", "6": "sell_short_exempt"}
-_SIDE_CODE = {v: k for k, v in _SIDES.items()}
-_TIFS = {"0": "day", "3": "ioc", "4": "fok", "1": "gtc", "2": "opg", "7": "cls"}
-_LIQ = {"added": "1", "removed": "2", "auction": "4"}
+_LIQ = {"added": "1", "removed": "2", "auction": "4"}  # LastLiquidityInd (851)
 
 
 @dataclass
@@ -63,7 +62,7 @@ class _Order:
     session: str
     order_id: str  # the first ClOrdID: the venue core's id
     symbol: str
-    side: str
+    side: Side
     qty: int
     px: int
     current: str  # the ClOrdID the order goes by now
@@ -135,7 +134,7 @@ class VenueSimServer:
         log.info("logout", session=session_name(sid))
 
     def on_message(self, msg: Any, sid: Any) -> None:
-        self._inbox.put(("fix", (session_name(sid), fields_of(msg))))
+        self._inbox.put(("fix", (session_name(sid), read(msg))))
 
     # ------------------------------------------------------------ the loop
 
@@ -196,7 +195,7 @@ class VenueSimServer:
             except ValueError as e:
                 self._reject_new(session, f, f"bad quantity or price: {e}")
                 return
-            side = _SIDES.get(f.get("54", ""))
+            side = SIDES.get(f.get("54", ""))
             if side is None or (venue, cl) in self._orders or qty <= 0:
                 why = ("duplicate ClOrdID" if (venue, cl) in self._orders
                        else "unsupported side" if side is None else "quantity must be above 0")
@@ -205,7 +204,7 @@ class VenueSimServer:
             o = _Order(venue, session, cl, f.get("55", ""), side, qty, px, cl)
             self._orders[(venue, cl)] = o
             ord_type = "market" if f.get("40") == "1" else "limit"
-            tif = _TIFS.get(f.get("59", "0"), "day")
+            tif = TIFS.get(f.get("59", "0"), "day")
             post_only = "P" in f.get("18", "").split()
             if self.scripted:  # a test waits for the order before it scripts the venue
                 self._say({"order": cl, "venue": venue, "symbol": o.symbol, "qty": qty})
@@ -253,8 +252,7 @@ class VenueSimServer:
         self._send(session, "9", body)
 
     def _send(self, session: str, msg_type: str, body: str) -> None:
-        raw = compose(self._begin[session], msg_type, body)
-        fix.Session.sendToTarget(fix.Message(raw, False), self._sid[session])
+        send_raw(compose(self._begin[session], msg_type, body), self._sid[session])
         self.counts.reports += 1
 
     def _emit(self, events: list[Any]) -> None:
@@ -318,7 +316,7 @@ class VenueSimServer:
         body = (f"37={o.venue_order_id or 'NONE'}{SOH}11={cl}{SOH}"
                 + (f"41={orig}{SOH}" if orig else "") + f"17={exec_id}{SOH}"
                 + self._exec_fields(o.session, exec_type, status)
-                + f"55={o.symbol}{SOH}54={_SIDE_CODE[o.side]}{SOH}38={o.qty}{SOH}"
+                + f"55={o.symbol}{SOH}54={SIDE_CODES[o.side]}{SOH}38={o.qty}{SOH}"
                 + (f"44={fix_price(o.px)}{SOH}" if o.px else "")
                 + (f"32={last[0]}{SOH}31={fix_price(last[1])}{SOH}" if last else "")
                 + f"151={max(left, 0)}{SOH}14={o.cum_qty}{SOH}6={fix_price(avg)}{SOH}"
@@ -428,12 +426,11 @@ class _MarketFeed:
 
         out: list[tuple[str, str, str, tuple[int, ...]]] = []
         for raw in self._sub.poll(4096, types=self._types):
-            typ = int.from_bytes(raw[36:38], "little")
+            ts, _src, typ, _sseq = ROUTE.unpack_from(raw)
             m = decode(typ, raw[80:])
             if typ == self._start:
                 self._load_names(m)
                 continue
-            ts = int.from_bytes(raw[16:24], "little", signed=True)
             if isinstance(m, Quote):
                 out.append(("quote", m.venue, self._names.get(m.symbol_id, ""),
                             (m.bid_px, m.bid_size, m.ask_px, m.ask_size, ts)))

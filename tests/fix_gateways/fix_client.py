@@ -19,8 +19,8 @@ from typing import Any
 
 import quickfix as fix
 
-from fix_gateways.fixmsg import compose
-from fix_gateways.session import Callbacks, exit_now, fields_of, initiator, write_settings
+from fix_gateways.fixmsg import compose, read
+from fix_gateways.session import Callbacks, exit_now, initiator, send_raw, write_settings
 from tests.fix_gateways.qf import settings_text
 
 _out = threading.Lock()
@@ -40,7 +40,7 @@ class Client:
         say({"logout": sid.toString()})
 
     def on_message(self, msg: Any, sid: Any) -> None:
-        say({"got": fields_of(msg)})
+        say({"got": read(msg)})
 
 
 def main() -> None:
@@ -60,9 +60,8 @@ def main() -> None:
         cmd = json.loads(line)
         if "send" in cmd:
             body = "".join(f"{k}={v}\x01" for k, v in cmd["send"].items() if k != "35")
-            ok = fix.Session.sendToTarget(fix.Message(compose(begin, cmd["send"]["35"], body),
-                                                      False), sid)
-            say({"sent": bool(ok)})
+            ok = send_raw(compose(begin, cmd["send"]["35"], body), sid)
+            say({"sent": ok})
         elif "quit" in cmd:
             break
     exit_now(0)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from fix_gateways.config import data_dictionary
-from fix_gateways.session import Callbacks, fields_of, session_name
+from fix_gateways.fixmsg import read
+from fix_gateways.session import Callbacks, session_name
 
 
 def free_port() -> int:
@@ -60,7 +61,7 @@ class Recorder:
 
     def on_message(self, msg: Any, sid: Any) -> None:
         with self._cv:
-            self.messages.append(fields_of(msg))
+            self.messages.append(read(msg))
             self._cv.notify_all()
 
     def wait(self, what: str, n: int, timeout: float = 10.0) -> None:

@@ -88,6 +88,8 @@ def test_encode_decode_round_trip(f: dict[str, Any]) -> None:
     )
     assert got.size == len(raw)
     assert frame_length_at(raw, 0) == len(raw)
+    assert frames.ROUTE.unpack_from(raw) == (
+        f["ts_ns"], f["source_id"], f["type_id"], f["source_seq"])
 
 
 @settings(max_examples=200, deadline=None)
