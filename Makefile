@@ -39,6 +39,8 @@ bench: $(STAMP)
 	$(VENV)/bin/tape bench sequencer
 	$(VENV)/bin/tape bench runtime
 	$(VENV)/bin/tape bench marketdata
+	$(VENV)/bin/tape bench oms
+	$(VENV)/bin/tape bench fix
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -6,7 +6,10 @@ order accepted with algo `DMA` becomes one child on the venue the client named,
 sized and priced as the parent, through the same child-order interface the
 container will use (`NewChild`, `ReplaceChild` on the stream; the OMS checks
 them and sends `ChildOrderSent`). An amendment of the parent is carried to the
-child with a downstream replace. Orders of other algos are left with the OMS
+child with a downstream replace (while the OMS holds the client's replace pending, the
+child is repriced or reduced at once and grown once the replace is in force). A
+child the venue ends on its own ends the DMA order at the OMS; a client's cancel
+is the OMS's to carry out. Orders of other algos are left with the OMS
 (an Alert says so): the algo engine issue replaces this module.
 """
 
@@ -75,10 +78,14 @@ class AlgoEngine(App):
         o = self.s.orders.get(m.order_id)
         if o is None or m.qty <= m.cum_qty:
             return  # not ours, or amended to done (the OMS ends it and cancels the child)
-        if m.qty == o.qty and m.limit_px == o.limit_px:
+        # While the OMS holds the client's replace (`pending`), the child may not grow
+        # beyond the order's present quantity: it takes the new price and any reduction
+        # now, and the new quantity once the replace is in force (a second amendment).
+        qty = min(m.qty, o.qty) if m.pending else m.qty
+        if qty == o.qty and m.limit_px == o.limit_px:
             return
-        o.qty, o.limit_px = m.qty, m.limit_px
-        self.ctx.publish(ReplaceChild(m.order_id, o.child_id, m.qty, m.limit_px))
+        o.qty, o.limit_px = qty, m.limit_px
+        self.ctx.publish(ReplaceChild(m.order_id, o.child_id, qty, m.limit_px))
 
     @handles(ChildRequestRejected)
     def on_child_rejected(self, m: ChildRequestRejected) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from fix_gateways.bench import bench_fix
 from fix_gateways.cli import app as gateway_app
 from fix_gateways.cli import venue_sim_cmd
 from marketdata.bench import bench_marketdata
@@ -42,6 +43,7 @@ bench_app.command("sequencer")(bench_sequencer)
 bench_app.command("runtime")(bench_runtime)
 bench_app.command("marketdata")(bench_marketdata)
 bench_app.command("oms")(bench_oms)
+bench_app.command("fix")(bench_fix)
 app.add_typer(bench_app, name="bench")
 
 

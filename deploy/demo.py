@@ -1,8 +1,11 @@
 """The demo day, as it stands: the day's ref data built, a sequencer on an embedded
 media driver in `sim` time (the market's clock), the sample app and the market
-monitor on the stream, a sample file injected, a recorded day of IBM through the
-ticker plant (the simulator when the recorded data is absent), the day stopped,
-replayed and verified bit for bit, the journal summarised, a volume curve drawn."""
+monitor on the stream, a sample file injected, an order's life in the OMS by
+hand, then the FIX path: the DMA stub, the venue simulator, the venue and client
+gateways, and a DEMO client order over FIX that the venue simulator fills against
+a recorded day of IBM played by the ticker plant (the simulator when the recorded
+data is absent); the day stopped, replayed and verified bit for bit, the journal
+summarised, a volume curve drawn."""
 
 from __future__ import annotations
 
@@ -58,6 +61,43 @@ def _wait_caught_up(day: Path, app: str, timeout_s: float = 60.0) -> None:
     console.print(f"[yellow]{app} did not catch up in time")
 
 
+def _start_fix(day: Path) -> list[subprocess.Popen[bytes]]:
+    """The DMA stub, the venue simulator (following the day's market data), the venue
+    gateway and the client gateway, on the shipped deploy/configs/fix.toml; each waited
+    for until it says it is ready."""
+    import json
+
+    procs = [subprocess.Popen([sys.executable, "-m", "deploy", "app", "run", "algo", "--day",
+                               str(day)])]
+    for argv in (["venue-sim", "--day", str(day)], ["gateway", "venue", "--day", str(day)],
+                 ["gateway", "client", "--day", str(day)]):
+        p = subprocess.Popen([sys.executable, "-m", "deploy", *argv], stdout=subprocess.PIPE)
+        procs.append(p)
+        assert p.stdout is not None
+        for line in p.stdout:
+            if line.startswith(b"{") and "ready" in json.loads(line):
+                console.print(f"{' '.join(argv[:2])}: {line.decode().strip()}",
+                              highlight=False)
+                break
+    return procs
+
+
+def _wait_for_report(day: Path, cl_ord_id: str, timeout_s: float = 30.0) -> None:
+    """Wait until the OMS has answered the client's order `cl_ord_id`."""
+    from sequencer.journal import read_all
+    from sequencer.messages import TYPE_ID, decode
+    from sequencer.messages.executions import ExecutionReport
+
+    er = TYPE_ID[ExecutionReport]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for f in read_all(day):
+            if f.type_id == er and getattr(decode(er, f.payload), "cl_ord_id", "") == cl_ord_id:
+                return
+        time.sleep(0.2)
+    console.print(f"[yellow]no execution report for {cl_ord_id} in time")
+
+
 def run_demo(keep: bool = False) -> int:
     from marketdata.recorded import default_data_dir, tick_file
 
@@ -82,6 +122,7 @@ def run_demo(keep: bool = False) -> int:
     app: subprocess.Popen[bytes] | None = None
     monitor: subprocess.Popen[bytes] | None = None
     oms: subprocess.Popen[bytes] | None = None
+    procs: list[subprocess.Popen[bytes]] = []
     try:
         deadline = time.monotonic() + 30
         while not (day / "sequencer.status.json").exists():
@@ -113,10 +154,25 @@ def run_demo(keep: bool = False) -> int:
         _wait_caught_up(day, "oms")
         for kind in ("ExecutionReport", "ChildOrderSent", "ChildRequestRejected"):
             _tape("journal", "cat", str(day), "--type", kind)
-        console.rule(f"the ticker plant: {DEMO_DATE} for {DEMO_SYMBOL} on the market's clock")
+        console.rule("FIX: the DMA stub, the venue simulator and both gateways join; the "
+                     "DEMO client sends an order over its FIX session")
+        fix_procs = _start_fix(day)
+        procs += fix_procs
+        order = subprocess.Popen([sys.executable, "-m", "deploy", "gateway", "order",
+                                  "--session", "DEMO", "--symbol", DEMO_SYMBOL, "--side", "buy",
+                                  "--qty", "500", "--price", "181", "--venue", "ARCX",
+                                  "--cl-ord-id", "DEMO-1", "--wait", "120"])
+        procs.append(order)
+        _wait_for_report(day, "DEMO-1")
+        console.rule(f"the ticker plant: {DEMO_DATE} for {DEMO_SYMBOL} on the market's clock; "
+                     "the venue simulator fills the order against it")
         feed = ["--feed", "recorded"] if recorded else ["--feed", "sim"]
         _tape("marketdata", "run", "--day", str(day), *feed, "--symbols", DEMO_SYMBOL,
               "--subscribe", DEMO_SYMBOL)
+        try:
+            order.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            console.print("[yellow]the demo order was still working")
         _wait_caught_up(day, "market_monitor")
         _tape("journal", "cat", str(day), "--type", "Alert", "--to", "1000000")
         console.rule("stop the day")
@@ -129,10 +185,13 @@ def run_demo(keep: bool = False) -> int:
                       highlight=False)
         _tape("sequencer", "status", "--day", str(day))
     finally:
-        for p in (app, monitor, oms, seq):
-            if p is not None:
+        for p in (*reversed(procs), app, monitor, oms, seq):
+            if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-                p.wait(timeout=30)
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
         shutil.rmtree(aeron_dir, ignore_errors=True)
     console.rule("tape journal stats")
     _tape("journal", "stats", str(day))
@@ -140,7 +199,7 @@ def run_demo(keep: bool = False) -> int:
     rc = _tape("journal", "verify", str(day), check=False).returncode
     console.rule("tape replay --verify: today's code on the day's journal, bit for bit")
     rc |= _tape("replay", str(day), "--app", "counter", "--app", "market_monitor", "--app",
-                "oms", "--verify", check=False).returncode
+                "oms", "--app", "algo", "--verify", check=False).returncode
     console.rule(f"the volume curve {DEMO_SYMBOL} traded against")
     (day / "reports").mkdir(exist_ok=True)
     rc |= _tape("refdata", "curve", DEMO_SYMBOL, "--date", DEMO_DATE, "--refdata",

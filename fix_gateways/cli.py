@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from fix_gateways.order_tool import order_cmd
 from sequencer.config import ConfigError
 
 app = typer.Typer(help="FIX gateways: clients in (acceptor), venues out (initiator).",
@@ -110,3 +111,6 @@ def venue_sim_cmd(
     server = VenueSimServer(cfg.venue_gateway, where, day=day, scripted_mode=scripted)
     counts = server.run(max_seconds)
     _done("venue simulator", asdict(counts), json_)
+
+
+app.command("order")(order_cmd)

@@ -134,6 +134,18 @@ BR_OTHER: Final = "0"
 BR_UNSUPPORTED_MSG_TYPE: Final = "3"
 BR_REQUIRED_FIELD_MISSING: Final = "5"
 
+# What the stream can carry. Text put on the stream (ClOrdIDs, the symbol, the algo, its
+# parameters, the locate broker) is printable ASCII, at most MAX_TEXT characters: FIX
+# String fields are ASCII, and bytes that are not text (which the stream's encoder
+# refuses) or a 100 KB ClOrdID would otherwise be lost unanswered or copied into every
+# report. Quantities, fixed-point prices and times (ns) are signed 64-bit integers.
+MAX_TEXT: Final = 64
+MAX_INT: Final = 2**63 - 1
+_ID_TAGS: Final = (("11", "ClOrdID"), ("41", "OrigClOrdID"), ("55", "Symbol"))
+_CARRIED_NAMES: Final[dict[str, str]] = {
+    TAG_STRATEGY: "Strategy", TAG_LOCATE_BROKER: "LocateBroker",
+    **{tag: f"algo parameter {name}" for tag, name in ALGO_PARAM_TAGS.items()}}
+
 _MSG_NAMES: Final[dict[str, str]] = {
     "D": "NewOrderSingle", "F": "OrderCancelRequest", "G": "OrderCancelReplaceRequest",
     "H": "OrderStatusRequest", "E": "NewOrderList", "s": "NewOrderCross",
@@ -207,9 +219,47 @@ def _time(transact_ns: int | None) -> str:
 # ---------------------------------------------------------------- inbound
 
 
+def _bad_text(value: str) -> str:
+    """Why `value` cannot go on the stream as text ("" if it can)."""
+    if len(value) > MAX_TEXT:
+        return f"is {len(value):,} characters long, above the {MAX_TEXT} we take"
+    if not (value.isascii() and value.isprintable()):
+        return "holds characters other than printable ASCII"
+    return ""
+
+
 def _business_reject(begin_string: str, f: Fields, reason: str, text: str) -> Refusal:
+    cl_ord_id = f.get("11", "")
     return Refusal(begin_string, "j", reason, text, ref_msg_type=f.get("35", ""),
-                   ref_seq_num=f.get("34", ""), cl_ord_id=f.get("11", ""))
+                   ref_seq_num=f.get("34", ""),
+                   cl_ord_id="" if _bad_text(cl_ord_id) else cl_ord_id)
+
+
+def _unfit_ids(begin_string: str, f: Fields, name: str) -> Refusal | None:
+    """The BusinessMessageReject of a ClOrdID, OrigClOrdID or Symbol the stream cannot
+    carry (an ExecutionReport reject would have to echo it)."""
+    for tag, field in _ID_TAGS:
+        why = _bad_text(f.get(tag, ""))
+        if why:
+            return _business_reject(begin_string, f, BR_OTHER, f"{name}: {field} ({tag}) {why}")
+    return None
+
+
+def _unfit_carried(f: Fields, tags: tuple[str, ...]) -> str:
+    """Why one of the user-defined `tags` present cannot go on the stream ("" if none)."""
+    for tag in tags:
+        why = _bad_text(f.get(tag, ""))
+        if why:
+            return f"{_CARRIED_NAMES[tag]} ({tag}) {why}"
+    return ""
+
+
+def _time_ns(text: str) -> int:
+    """`parse_time`, and ValueError for a time the stream cannot carry."""
+    ns = parse_time(text)
+    if not -MAX_INT <= ns <= MAX_INT:
+        raise ValueError(f"{text!r} is out of range (years 1678 to 2262)")
+    return ns
 
 
 def _missing(begin_string: str, f: Fields, name: str, tags: tuple[tuple[str, str], ...]
@@ -270,6 +320,8 @@ def business_reject(begin_string: str, fields: Fields, text: str, reason: str = 
 def _new_order(v: str, client: str, f: Fields) -> NewOrder | Refusal:
     missing = _missing(v, f, "NewOrderSingle",
                        (("11", "ClOrdID"), ("55", "Symbol"), ("54", "Side")))
+    if missing is None:
+        missing = _unfit_ids(v, f, "NewOrderSingle")
     if missing is not None:
         return missing
     side_code = f["54"]
@@ -300,6 +352,9 @@ def _new_order(v: str, client: str, f: Fields) -> NewOrder | Refusal:
     if qty <= 0:
         return reject("13" if v44 else "0",
                       f"OrderQty (38) must be a whole number of shares above 0, got {qty_text!r}")
+    if qty > MAX_INT:
+        return reject("13" if v44 else "0", f"OrderQty (38) is above the largest we take "
+                      f"({MAX_INT:,})")
     tif_code = f.get("59", "0")
     if v == FIX42 and ord_code in ("5", "B"):  # market / limit on close
         ord_type: OrdType = "market" if ord_code == "5" else "limit"
@@ -328,6 +383,9 @@ def _new_order(v: str, client: str, f: Fields) -> NewOrder | Refusal:
         except ValueError as e:
             return reject("99" if v44 else "0",
                           f"Price (44): {e}; prices take at most 4 decimals", qty)
+        if limit_px > MAX_INT:
+            return reject("99" if v44 else "0", "Price (44) is above the largest we take "
+                          f"({MAX_INT / 10_000:,.0f})", qty)
     algo = f.get(TAG_STRATEGY, "").strip().lower()
     if not algo and TAG_TARGET_STRATEGY in f:
         if f[TAG_TARGET_STRATEGY] != "1":
@@ -338,10 +396,15 @@ def _new_order(v: str, client: str, f: Fields) -> NewOrder | Refusal:
     transact_ns = 0
     if f.get("60"):
         try:
-            transact_ns = parse_time(f["60"])
+            transact_ns = _time_ns(f["60"])
         except ValueError as e:
             return reject("99" if v44 else "0", f"TransactTime (60): {e}", qty)
-    locate = f.get(TAG_LOCATE_BROKER, "") if side in ("sell_short", "sell_short_exempt") else ""
+    short = side in ("sell_short", "sell_short_exempt")
+    why = _unfit_carried(f, (TAG_STRATEGY, *ALGO_PARAM_TAGS) + ((TAG_LOCATE_BROKER,) if short
+                                                                 else ()))
+    if why:
+        return reject("99" if v44 else "0", why, qty)
+    locate = f.get(TAG_LOCATE_BROKER, "") if short else ""
     return NewOrder(client, f["11"], f["55"], side, qty, ord_type, limit_px, tif, algo,
                     _algo_params(f), locate, transact_ns)
 
@@ -350,6 +413,8 @@ def _common(v: str, f: Fields, name: str, tags: tuple[tuple[str, str], ...]
             ) -> tuple[Side, int] | Refusal:
     """Side and TransactTime of an F, G or H, or the BusinessMessageReject."""
     missing = _missing(v, f, name, tags)
+    if missing is None:
+        missing = _unfit_ids(v, f, name)
     if missing is not None:
         return missing
     side, why = _side(v, f.get("54", "1"))
@@ -359,7 +424,7 @@ def _common(v: str, f: Fields, name: str, tags: tuple[tuple[str, str], ...]
     ns = 0
     if f.get("60"):
         try:
-            ns = parse_time(f["60"])
+            ns = _time_ns(f["60"])
         except ValueError as e:
             return _business_reject(v, f, BR_OTHER, f"{name}: TransactTime (60): {e}")
     return side, ns
@@ -396,6 +461,9 @@ def _replace(v: str, client: str, f: Fields) -> ReplaceOrder | Refusal:
         if qty <= 0:
             return _business_reject(v, f, BR_OTHER, f"{name}: OrderQty (38) must be a whole "
                                     f"number of shares above 0, got {f["38"]!r}")
+        if qty > MAX_INT:
+            return _business_reject(v, f, BR_OTHER, f"{name}: OrderQty (38) is above the "
+                                    f"largest we take ({MAX_INT:,})")
     limit_px = 0
     if f.get("44"):
         try:
@@ -403,6 +471,12 @@ def _replace(v: str, client: str, f: Fields) -> ReplaceOrder | Refusal:
         except ValueError as e:
             return _business_reject(v, f, BR_OTHER,
                                     f"{name}: Price (44): {e}; prices take at most 4 decimals")
+        if limit_px > MAX_INT:
+            return _business_reject(v, f, BR_OTHER, f"{name}: Price (44) is above the largest "
+                                    f"we take ({MAX_INT / 10_000:,.0f})")
+    why = _unfit_carried(f, tuple(ALGO_PARAM_TAGS))
+    if why:
+        return _business_reject(v, f, BR_OTHER, f"{name}: {why}")
     return ReplaceOrder(client, f["11"], f["41"], f["55"], side, qty, limit_px, _algo_params(f), ns)
 
 

@@ -22,6 +22,7 @@ stream from the start and skips what each session's store shows it sent.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +31,18 @@ from typing import Any
 import quickfix as fix
 import structlog
 
-from fix_gateways import client_fix
-from fix_gateways.config import BEGIN_STRING, ClientGateway, ClientSession, client_settings
+from fix_gateways import client_fix, tls
+from fix_gateways.config import (
+    BEGIN_STRING,
+    ClientGateway,
+    ClientSession,
+    client_settings,
+    tls_files,
+)
 from fix_gateways.edge import StreamGateway
 from fix_gateways.fixmsg import read
 from fix_gateways.session import Callbacks, acceptor, send_raw, session_name, write_settings
-from fix_gateways.store import sent_keys, store_prefix
+from fix_gateways.store import sent_counts, store_prefix
 from sequencer.messages import TYPE_ID, decode
 from sequencer.messages.executions import CancelReject, ClientSessionStatus, ExecutionReport
 from sequencer.messages.orders import CancelOrder, NewOrder, ReplaceOrder
@@ -75,7 +82,8 @@ class ClientGatewayProcess(StreamGateway):
         self._by_name: dict[str, ClientSession] = {}
         self._order_session: dict[str, str] = {}
         self._drop_sessions: list[str] = []
-        self._sent: dict[str, set[str]] = {}
+        self._sent: dict[str, Counter[str]] = {}  # keys in each session's store at start
+        self._stream_keys: dict[str, dict[str, int]] = {}  # keys routed to it so far
         self._seen_requests: set[str] = set()  # client\0ClOrdID of requests on the stream
         for s in cfg.sessions:
             sid = fix.SessionID(BEGIN_STRING[s.fix_version], cfg.sender_comp_id, s.comp_id)
@@ -86,7 +94,8 @@ class ClientGatewayProcess(StreamGateway):
                 self._drop_sessions.append(name)
             else:
                 self._order_session[s.client] = name
-            self._sent[name] = sent_keys(store_prefix(
+            self._stream_keys[name] = {}
+            self._sent[name] = sent_counts(store_prefix(
                 self.day / "fix" / "client" / "store", BEGIN_STRING[s.fix_version],
                 cfg.sender_comp_id, s.comp_id))
 
@@ -137,19 +146,41 @@ class ClientGatewayProcess(StreamGateway):
         self.run_gateway(max_seconds)
         return self.counts
 
-    def start_sessions(self) -> bool:
-        """One acceptor for the plain sessions and one for TLS (a property of the whole
-        QuickFIX acceptor), as the config needs."""
-        for tls in (False, True):
-            if any(s.tls == tls for s in self.cfg.sessions):
-                name = "client-tls.cfg" if tls else "client.cfg"
-                settings = write_settings(self.day / "fix" / name, client_settings(
-                    self.cfg, self.day, tls=tls, config_dir=self.config_dir))
-                app = Callbacks(self)
-                eng = acceptor(app, settings, tls=tls)
-                eng.start()
-                self.engines += [eng, app]
+    def create_sessions(self) -> bool:
+        """One acceptor for the plain sessions and one for TLS, as the config needs. The
+        PyPI build of QuickFIX has no SSL, so the TLS sessions' acceptor listens in plain
+        on loopback ports, behind the gateway's own TLS relays (`fix_gateways.tls`)."""
+        for use_tls in (False, True):
+            if not any(s.tls == use_tls for s in self.cfg.sessions):
+                continue
+            inner: dict[int, int] | None = None
+            if use_tls:
+                inner = {}
+                for s in self.cfg.sessions:
+                    if s.tls and s.port not in inner:
+                        inner[s.port] = tls.free_loopback_port()
+            name = "client-tls.cfg" if use_tls else "client.cfg"
+            settings = write_settings(self.day / "fix" / name, client_settings(
+                self.cfg, self.day, tls=use_tls, config_dir=self.config_dir,
+                inner_ports=inner))
+            app = Callbacks(self)
+            eng = acceptor(app, settings)
+            self.engines += [eng, app]
+            self.to_start.append(eng)
+            if inner:
+                self._tls_relays(inner)
         return bool(self.engines)
+
+    def _tls_relays(self, inner: dict[int, int]) -> None:
+        """A TLS relay per TLS port, started after the acceptor it leads to."""
+        assert self.cfg.tls is not None
+        cert, key, ca = tls_files(self.cfg.tls, self.config_dir)
+        ctx = tls.server_context(cert, key, ca, self.cfg.tls.verify_client)
+        for outer, port in sorted(inner.items()):
+            relay = tls.TlsRelay((self.cfg.host, outer), ("127.0.0.1", port), server_ctx=ctx,
+                                 name=f"client-{outer}")
+            self.engines.append(relay)
+            self.to_start.append(relay)
 
     def on_frame(self, raw: bytes, source_id: int, type_id: int, source_seq: int) -> None:
         if type_id in _OWN_REQUESTS and source_id != SOURCE_ID:
@@ -187,11 +218,13 @@ class ClientGatewayProcess(StreamGateway):
             self.counts.reports_sent += 1
 
     def _send_once(self, name: str, key: str, raw: str) -> bool:
-        sent = self._sent[name]
-        if key in sent:
+        # The n-th message of a key on the stream is the n-th in the store: a key may
+        # repeat (a second cancel reject for a repeated ClOrdID), so count, not a set.
+        seen = self._stream_keys[name]
+        n = seen[key] = seen.get(key, 0) + 1
+        if n <= self._sent[name].get(key, 0):
             self.counts.reports_skipped += 1
             return False
-        sent.add(key)
         # Sent while the client is logged off, QuickFIX stores it and delivers it by the
         # client's resend request at the next logon (PossDup), as FIX prescribes.
         self._send(raw, self.sid[name])

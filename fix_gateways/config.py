@@ -19,6 +19,7 @@ resends survive a restart of the gateway within the day.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -174,38 +175,58 @@ def _common(day: Path, side: str, heartbeat_s: int) -> dict[str, str]:
         "ResetOnLogout": "N",
         "ResetOnDisconnect": "N",
         "PersistMessages": "Y",
+        # TCP_NODELAY: without it Nagle holds a report back until the peer's next
+        # message acknowledges the last one (half a millisecond at 1,000 orders/s).
+        "SocketNodelay": "Y",
     }
 
 
+def tls_files(tls: Tls, config_dir: Path | None = None) -> tuple[Path, Path, Path]:
+    """The certificate, key and CA files, relative paths taken from the config's folder."""
+    base = config_dir or Path(".")
+    return ((base / tls.cert).resolve(), (base / tls.key).resolve(),
+            (base / tls.ca).resolve())
+
+
 def client_settings(cfg: ClientGateway, day: Path, *, tls: bool,
-                    config_dir: Path | None = None) -> str:
+                    config_dir: Path | None = None,
+                    inner_ports: Mapping[int, int] | None = None) -> str:
     """QuickFIX acceptor settings for the sessions with (or without) TLS: TLS is a
-    property of the whole QuickFIX acceptor, so the gateway runs one of each as needed."""
+    property of the whole QuickFIX acceptor, so the gateway runs one of each as needed.
+
+    `inner_ports` (TLS port -> loopback port) is for TLS terminated by the gateway
+    (`fix_gateways.tls`: the PyPI build of QuickFIX has no SSL): QuickFIX then
+    listens in plain on those loopback ports, behind the gateway's TLS relay. The
+    TLS files are written either way (QuickFIX's own SSL keys)."""
     default = {"ConnectionType": "acceptor", "SocketAcceptHost": cfg.host,
                **_common(day, "client", cfg.heartbeat_s)}
+    head = ""
     if tls:
         assert cfg.tls is not None
-        base = config_dir or Path(".")
-
-        def at(p: str) -> str:
-            return str((base / p).resolve())
-
-        default |= {"ServerCertificateFile": at(cfg.tls.cert),
-                    "ServerCertificateKeyFile": at(cfg.tls.key),
-                    "CertificationAuthoritiesFile": at(cfg.tls.ca),
+        cert, key, ca = tls_files(cfg.tls, config_dir)
+        default |= {"ServerCertificateFile": str(cert),
+                    "ServerCertificateKeyFile": str(key),
+                    "CertificationAuthoritiesFile": str(ca),
                     "CertificateVerifyLevel": "1" if cfg.tls.verify_client else "0"}
+        if inner_ports is not None:
+            default["SocketAcceptHost"] = "127.0.0.1"
+            head = ("# TLS is terminated by the client gateway (fix_gateways/tls.py) on "
+                    f"{cfg.host}, ports " + ", ".join(
+                        f"{outer} -> {inner}" for outer, inner in sorted(inner_ports.items()))
+                    + ": QuickFIX listens in plain on the loopback ports behind it.\n")
     sections = [("DEFAULT", default)]
     for s in cfg.sessions:
         if s.tls != tls:
             continue
+        port = inner_ports.get(s.port, s.port) if tls and inner_ports is not None else s.port
         sections.append(("SESSION", {
             "BeginString": BEGIN_STRING[s.fix_version],
             "SenderCompID": cfg.sender_comp_id,
             "TargetCompID": s.comp_id,
-            "SocketAcceptPort": str(s.port),
+            "SocketAcceptPort": str(port),
             "DataDictionary": str(data_dictionary(s.fix_version, cfg.data_dictionary_dir)),
         }))
-    return _ini(sections)
+    return head + _ini(sections)
 
 
 def venue_settings(cfg: VenueGateway, day: Path) -> str:

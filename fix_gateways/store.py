@@ -16,6 +16,7 @@ ExecID (17), any other message's ClOrdID (11), prefixed by its MsgType (35).
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from fix_gateways.fixmsg import read
@@ -41,14 +42,20 @@ def message_key(raw: str) -> str | None:
 def sent_keys(prefix: Path) -> set[str]:
     """Keys of the application messages a session's store holds (an empty set for a
     session that has not sent anything yet)."""
+    return set(sent_counts(prefix))
+
+
+def sent_counts(prefix: Path) -> Counter[str]:
+    """How many application messages of each key a session's store holds: a key may
+    repeat (two cancel rejects answering requests with the same ClOrdID)."""
     header = prefix.with_name(prefix.name + ".header")
     body = prefix.with_name(prefix.name + ".body")
+    counts: Counter[str] = Counter()
     try:
         index = header.read_text()
         data = body.read_bytes()
     except FileNotFoundError:
-        return set()
-    keys: set[str] = set()
+        return counts
     for entry in index.split():
         parts = entry.split(",")
         if len(parts) != 3:
@@ -56,5 +63,5 @@ def sent_keys(prefix: Path) -> set[str]:
         offset, size = int(parts[1]), int(parts[2])
         key = message_key(data[offset:offset + size].decode("latin-1"))
         if key is not None:
-            keys.add(key)
-    return keys
+            counts[key] += 1
+    return counts

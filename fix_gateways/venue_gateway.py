@@ -9,11 +9,13 @@ NewOrderSingle, OrderCancelRequest or OrderCancelReplaceRequest
 restarted gateway rebuilds the same ids). A venue's execution reports and
 cancel rejects become venue events (`VenueAck`, `VenueFill` with the
 LastLiquidityIndicator translated, ...), published before QuickFIX counts
-the message as received. Logon and logout of a session become `VenueStatus`
-events, so routing avoids a destination that is down.
+the message as received; a fill whose ExecID the stream already holds for the
+child (a resend after a crash in between, or a venue's repeat) is dropped.
+Logon and logout of a session become `VenueStatus` events, so routing avoids a
+destination that is down.
 
-On a restart the gateway reads the stream from the start and sends only what
-each session's store does not show as sent.
+On a restart the gateway reads the stream from the start, before it opens its
+sockets (`edge`), and sends only what each session's store does not show as sent.
 """
 
 # determinism: edge module, FIX sockets, wall clock and threads (QuickFIX's)
@@ -78,6 +80,9 @@ class VenueGatewayProcess(StreamGateway):
         self._sent: dict[str, set[str]] = {}
         self._answered: set[str] = set()  # children this gateway refused (own VenueReject)
         self._up: dict[str, bool] = {}
+        # child\0ExecID of the fills on the stream: a venue's resend of a fill we published
+        # just before a crash (QuickFIX had not counted it received) is not published twice.
+        self._fills: set[str] = set()
         for s in cfg.sessions:
             sid = fix.SessionID(BEGIN_STRING[s.fix_version], cfg.sender_comp_id,
                                 s.target_comp_id)
@@ -108,6 +113,14 @@ class VenueGatewayProcess(StreamGateway):
         with self.lock:
             event = self.orders.from_venue(BEGIN_STRING[s.fix_version], read(msg))
             note = self.orders.note
+            if isinstance(event, VenueFill):
+                key = f"{event.child_id}\x00{event.exec_id}"
+                if key in self._fills:
+                    note = (f"fill {event.exec_id} of child {event.child_id} is on the "
+                            "stream already (a repeat or resend)")
+                    event = None
+                else:
+                    self._fills.add(key)
         if event is None:
             self.counts.ignored += 1
             if note:
@@ -122,15 +135,15 @@ class VenueGatewayProcess(StreamGateway):
         self.run_gateway(max_seconds)
         return self.counts
 
-    def start_sessions(self) -> bool:
+    def create_sessions(self) -> bool:
         if not self.cfg.sessions:
             return False
         settings = write_settings(self.day / "fix" / "venue.cfg",
                                   venue_settings(self.cfg, self.day))
         app = Callbacks(self)
         eng = initiator(app, settings)
-        eng.start()
         self.engines += [eng, app]
+        self.to_start.append(eng)
         return True
 
     def on_frame(self, raw: bytes, source_id: int, type_id: int, source_seq: int) -> None:
@@ -140,6 +153,9 @@ class VenueGatewayProcess(StreamGateway):
             m = decode(type_id, raw[80:])
             if isinstance(m, VenueReject):
                 self._answered.add(m.child_id)
+            elif isinstance(m, VenueFill):
+                with self.lock:
+                    self._fills.add(f"{m.child_id}\x00{m.exec_id}")
             if source_seq <= self.published_before:
                 # Published by an earlier run: it rebuilds the ClOrdID book on catch-up
                 # (this run's events were applied live, by `from_venue`).

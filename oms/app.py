@@ -21,7 +21,11 @@ one transition table):
 - a fill is reported before whatever it causes (a cancel reject, children
   cancelled, the parent done), so the client's view is consistent;
 - cancels and replaces that must wait for children are answered at once with
-  PendingCancel / PendingReplace and finished when the venues answer.
+  PendingCancel / PendingReplace and finished when the venues answer; a client's
+  cancel that a venue refuses (nothing else in flight) gets a CancelReject and the
+  order goes on;
+- a DMA order is its one child: when the venue ends it on its own (a reject, an
+  unsolicited cancel, an IOC remainder), the order is cancelled back to the client.
 
 Parameters (`SetParameter(target="oms", key, value)`): `eod_time` (HH:MM or
 HH:MM:SS exchange-local, default 16:05:00, after the closing auctions
@@ -651,7 +655,7 @@ class Oms(App):
 
     def _take_down(self, p: Parent, why: str, text: str) -> None:
         """Cancel every live child of the parent and tell the algo engine to stop."""
-        if p.state == "pending_replace" and why in ("kill", "eod"):
+        if p.state == "pending_replace" and why in ("kill", "eod", "venue"):
             # The broker takes the order down: the client's replace cannot be carried out.
             pend_cl = p.pend_cl_ord_id
             if p.pend_timer:
@@ -680,8 +684,10 @@ class Oms(App):
                                         c.destination, p.symbol, p.side, c.qty, c.ord_type,
                                         c.limit_px, c.tif))
 
-    def _progress(self, p: Parent) -> None:
-        """After any change to a parent's children: finish what was waiting for them."""
+    def _progress(self, p: Parent, refused: str = "") -> None:
+        """After any change to a parent's children: finish what was waiting for them.
+        `refused`: why, if a venue has just refused to cancel a child (for a client's
+        cancel that the venues leave nothing more to answer)."""
         st = p.state
         if st == "pending_replace":
             if self._fits(p, p.pend_qty, p.pend_px):
@@ -690,10 +696,14 @@ class Oms(App):
                 self._refuse_replace(p)
             return
         if p.live_children:
+            if (st == "pending_cancel" and p.closing == "client" and not self._in_flight(p)
+                    and not self.s.eod_done and not self._killed(p.client, p.symbol)):
+                self._refuse_cancel(p, refused or "a venue refused to cancel the order's "
+                                    "open shares")
             return
         if st == "pending_cancel":
             self._finish(p, "cancel_done", cl_ord_id=p.pend_cl_ord_id, orig=p.cl_ord_id)
-        elif st == "working" and p.closing in ("kill", "eod"):
+        elif st == "working" and p.closing in ("kill", "eod", "venue"):
             client = self.s.clients.get(p.client)
             if p.closing == "eod" and client is not None and client.done_for_day:
                 self._finish(p, "done_for_day", text=p.closing_text)
@@ -751,6 +761,21 @@ class Oms(App):
                             states.ord_status(p.state, p.cum_qty, p.qty), "replace", "other",
                             "the replace could not be carried out: a venue did not release "
                             "the order's open children; the order stands on its old terms")
+        self.ctx.publish(ParentAmended(order_id=p.order_id, qty=p.qty, limit_px=p.limit_px,
+                                       algo_params=p.algo_params, cum_qty=p.cum_qty))
+
+    def _refuse_cancel(self, p: Parent, text: str) -> None:
+        """A venue refused to cancel a child and nothing else is in flight: the client's
+        cancel is rejected (FIX: the order goes back to its status before the cancel)
+        and the order goes on; the algo engine, told to stop by `ParentCanceling`, is
+        given the order's terms again."""
+        pend_cl = p.pend_cl_ord_id
+        self._clear_pending(p)
+        p.closing = p.closing_text = ""
+        self._move(p, "cancel_refused")
+        self._cancel_reject(p.client, p.order_id, pend_cl, p.cl_ord_id,
+                            states.ord_status(p.state, p.cum_qty, p.qty), "cancel",
+                            "broker_option", text)
         self.ctx.publish(ParentAmended(order_id=p.order_id, qty=p.qty, limit_px=p.limit_px,
                                        algo_params=p.algo_params, cum_qty=p.cum_qty))
 
@@ -1040,7 +1065,8 @@ class Oms(App):
         c, p = found
         if c.status in CHILD_LIVE:
             self._close_child(p, c, "rejected", exposure(c))
-            self._progress(p)
+            if not self._dma_ended(p, f"{c.venue} rejected the order: {m.reason}"):
+                self._progress(p)
 
     @handles(VenueCanceled)
     def on_venue_canceled(self, m: VenueCanceled) -> None:
@@ -1050,13 +1076,27 @@ class Oms(App):
         c, p = found
         if c.status not in CHILD_LIVE:
             return
+        requested = c.pending == "cancel"
         self._close_child(p, c, "canceled", exposure(c))
         if m.unsolicited:
             self._alert("warning", "unsolicited_cancel",
                         f"{c.venue} cancelled child {c.child_id} of {p.order_id} "
                         f"({c.cum_qty:,} of {c.qty:,} filled)"
                         + (f": {m.reason}" if m.reason else ""))
-        self._progress(p)
+        if requested or not self._dma_ended(p, f"{c.venue} cancelled the order"
+                                            + (f": {m.reason}" if m.reason else "")):
+            self._progress(p)
+
+    def _dma_ended(self, p: Parent, text: str) -> bool:
+        """A DMA order is its one child at the venue the client named: when the venue
+        ends that child on its own (a reject, its own cancel, an IOC's remainder), the
+        order ends with it, cancelled back to the client with the venue's reason (a
+        pending replace is refused first). Other algos carry on: their engine decides."""
+        if p.algo != "dma" or p.live_children or p.closing or p.state not in (
+                "working", "pending_replace"):
+            return False
+        self._take_down(p, "venue", text)
+        return True
 
     @handles(VenueReplaced)
     def on_venue_replaced(self, m: VenueReplaced) -> None:
@@ -1115,11 +1155,14 @@ class Oms(App):
         if c.pending == m.response_to:
             c.pending = ""
         p.open_qty += exposure(c) - before
-        if m.response_to == "cancel" and (p.closing or p.state == "pending_cancel"):
+        if m.response_to != "cancel":
+            self._progress(p)
+            return
+        self._progress(p, f"{c.venue} refused to cancel the order: {m.reason}")
+        if p.closing or p.state == "pending_cancel":
             self._alert("warning", "cancel_refused",
                         f"{c.venue} refused to cancel child {c.child_id} of {p.order_id} "
                         f"({m.reason}); the order stays pending until the venue answers")
-        self._progress(p)
 
     @handles(VenueStatus)
     def on_venue_status(self, m: VenueStatus) -> None:

@@ -79,7 +79,8 @@ class Parent(msgspec.Struct, gc=False):
     pend_timer: int = 0
     pend_overdue: bool = False  # the replace timeout passed: refuse once nothing is in flight
     # Why the OMS is taking the order down ("" if it is not): "client", "kill",
-    # "eod", "replace" (a replace to at or below the filled quantity).
+    # "eod", "replace" (a replace to at or below the filled quantity), "venue" (the
+    # venue ended a DMA order's child on its own).
     closing: str = ""
     closing_text: str = ""
 

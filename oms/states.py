@@ -40,6 +40,7 @@ Event = Literal[
     "done_for_day",      # end of day, per the client's configuration
     "expire",            # an IOC/FOK or OPG/CLS order whose chance has passed
     "replace_refused",   # the broker drops a pending replace (kill switch, end of day)
+    "cancel_refused",    # a venue will not let go of an open child: the cancel is rejected
 ]
 
 PRECEDENCE: Final[dict[str, int]] = {
@@ -74,6 +75,7 @@ TRANSITIONS: Final[dict[tuple[State, Event], tuple[State, ExecType | None]]] = {
     ("pending_cancel", "cancel_done"): ("canceled", "canceled"),
     ("pending_cancel", "unsolicited_cancel"): ("canceled", "canceled"),
     ("pending_cancel", "done_for_day"): ("canceled", "canceled"),
+    ("pending_cancel", "cancel_refused"): ("working", None),
     ("pending_replace", "fill"): ("pending_replace", "trade"),
     ("pending_replace", "complete"): ("filled", "trade"),
     ("pending_replace", "replace_done"): ("working", "replaced"),

@@ -39,7 +39,12 @@ class TransportConfig(BaseModel):
     output_stream: int = Field(default=1002, ge=1)
     notice_channel: str = "aeron:ipc"
     notice_stream: int = Field(default=1003, ge=1)
-    idle: Literal["backoff", "sleeping", "yielding", "busy_spin"] = "backoff"
+    # backoff: spin, yield, then park up to max_park_us while traffic is recent (fast_idle_ms),
+    # then sleep slow_park_us at a time. yield_then_sleep: yield (no park) while traffic is
+    # recent, then sleep the same way: the lowest latency that still rests when idle, for
+    # a box whose cores the day's processes may keep busy while it trades.
+    idle: Literal["backoff", "yield_then_sleep", "sleeping", "yielding", "busy_spin"] = (
+        "backoff")
     max_park_us: int = Field(default=20, ge=1, le=100_000)
     fast_idle_ms: int = Field(default=5, ge=0, le=60_000)
     slow_park_us: int = Field(default=1000, ge=1, le=1_000_000)

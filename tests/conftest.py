@@ -61,6 +61,7 @@ class Proc:
         )
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.history: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -97,8 +98,13 @@ class Proc:
             f"{self.name} (pid {self.pid}, {state}), no stderr"
         )
 
-    def expect(self, key: str, timeout: float = 30.0) -> dict[str, Any]:
-        """The next stdout message holding `key` (others are kept in `history`)."""
+    def expect(self, key: str, timeout: float = 30.0, keep: bool = False) -> dict[str, Any]:
+        """The next stdout message holding `key` (others are kept in `history`). With
+        `keep`, the others passed over are also set aside for later `expect`s, which
+        look there first (a report that overtook the acknowledgement of its request)."""
+        for i, msg in enumerate(self.pending):
+            if key in msg:
+                return self.pending.pop(i)
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -117,6 +123,8 @@ class Proc:
             self.history.append(msg)
             if key in msg:
                 return msg
+            if keep:
+                self.pending.append(msg)
 
     def send(self, line: str) -> None:
         assert self.popen.stdin is not None

@@ -4,8 +4,9 @@ The venues are those the venue gateway connects to (`fix.toml`'s
 `[[venue_gateway.sessions]]`, mirrored: the venue's CompID is the session's
 target, ours its target here). Each venue is a `market.Venue` (the fill model)
 or, with `--scripted`, a `scripted.ScriptedVenue` that tests drive through
-commands on stdin (one JSON object per line: hold, release, fill, cancel,
-restate, refuse_cancels, allow_cancels, quote, trade).
+commands on stdin (one JSON object per line: hold, release, fill (with
+`exec_id`: a repeat of that fill), cancel, restate, refuse_cancels,
+allow_cancels, quote, trade).
 
 QuickFIX's thread only queues what arrives; one loop owns the venues: it
 applies our requests, follows the day's stream for market data (each venue
@@ -13,7 +14,10 @@ sees its own quotes and trades: `Quote.venue` is its code) when a day is
 given, and answers with execution reports and cancel rejects in the session's
 FIX version. ClOrdIDs: an order is known by its first ClOrdID; a cancel or
 replace names it by OrigClOrdID (any ClOrdID of its chain), and the answer
-carries the request's ClOrdID with the previous one as OrigClOrdID.
+carries the request's ClOrdID with the previous one as OrigClOrdID. A
+NewOrderSingle resent with PossDupFlag (43=Y) for an order the venue holds is
+ignored (a duplicate ClOrdID without it is rejected); one the venue does not
+hold is a new order (printed with `"possdup": true` in scripted mode).
 """
 
 # determinism: edge module, a FIX server with its own threads and sockets
@@ -51,7 +55,10 @@ from sequencer.messages.orders import Side
 
 log = structlog.get_logger("venue_sim")
 
-_LIQ = {"added": "1", "removed": "2", "auction": "4"}  # LastLiquidityInd (851)
+# LastLiquidityInd (851) as FIX 4.4 defines it (1 added, 2 removed; FIX 4.2 has no 851).
+# An auction print (4) came with FIX 5.0: QuickFIX's 4.4 dictionary rejects it, so an
+# auction fill carries no 851.
+_LIQ = {"added": "1", "removed": "2"}
 
 
 @dataclass
@@ -80,13 +87,15 @@ class SimCounts:
     fills: int = 0
     quotes: int = 0
     trades: int = 0
+    possdup_ignored: int = 0  # PossDup resends of orders the venue holds
 
 
 def sim_settings(cfg: VenueGateway, root: Path) -> str:
     default = {"ConnectionType": "acceptor", "SocketAcceptHost": "127.0.0.1",
                "FileStorePath": str(root / "store"), "FileLogPath": str(root / "log"),
                "StartTime": "00:00:00", "EndTime": "00:00:00", "HeartBtInt": "30",
-               "UseDataDictionary": "Y", "ValidateUserDefinedFields": "N"}
+               "UseDataDictionary": "Y", "ValidateUserDefinedFields": "N",
+               "SocketNodelay": "Y"}
     lines = ["[DEFAULT]", *(f"{k}={v}" for k, v in default.items()), ""]
     for s in cfg.sessions:
         lines += ["[SESSION]", f"BeginString={BEGIN_STRING[s.fix_version]}",
@@ -196,6 +205,9 @@ class VenueSimServer:
                 self._reject_new(session, f, f"bad quantity or price: {e}")
                 return
             side = SIDES.get(f.get("54", ""))
+            if f.get("43") == "Y" and (venue, cl) in self._orders:
+                self.counts.possdup_ignored += 1  # a resend of an order we hold
+                return
             if side is None or (venue, cl) in self._orders or qty <= 0:
                 why = ("duplicate ClOrdID" if (venue, cl) in self._orders
                        else "unsupported side" if side is None else "quantity must be above 0")
@@ -207,7 +219,8 @@ class VenueSimServer:
             tif = TIFS.get(f.get("59", "0"), "day")
             post_only = "P" in f.get("18", "").split()
             if self.scripted:  # a test waits for the order before it scripts the venue
-                self._say({"order": cl, "venue": venue, "symbol": o.symbol, "qty": qty})
+                self._say({"order": cl, "venue": venue, "symbol": o.symbol, "qty": qty,
+                           **({"possdup": True} if f.get("43") == "Y" else {})})
             self._emit(v.new_order(cl, o.symbol, side, qty, ord_type, px, tif, post_only,
                                    self._now))
         elif typ in ("F", "G"):
@@ -371,7 +384,8 @@ class VenueSimServer:
                 self._emit(v.release(cmd.get("kind"), oid))
             elif op == "fill" and oid is not None:
                 self._emit(v.fill(oid, int(cmd["qty"]), int(cmd["px"]),
-                                  cmd.get("liquidity", "added"), self._now))
+                                  cmd.get("liquidity", "added"), self._now,
+                                  cmd.get("exec_id", "")))
             elif op == "unsolicited_cancel" and oid is not None:
                 self._emit(v.unsolicited_cancel(oid, cmd.get("reason", "cancelled by the venue"),
                                                 self._now))

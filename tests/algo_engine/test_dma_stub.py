@@ -6,9 +6,17 @@ from __future__ import annotations
 from algo_engine.app import AlgoEngine
 from sequencer.messages import Message
 from sequencer.messages.control import Alert
-from sequencer.messages.executions import ExecutionReport, VenueAck, VenueFill, VenueReplaced
+from sequencer.messages.executions import (
+    ExecutionReport,
+    VenueAck,
+    VenueCanceled,
+    VenueFill,
+    VenueReplaced,
+)
 from sequencer.messages.orders import (
+    CancelOrder,
     ChildOrderSent,
+    ChildRequestRejected,
     NewOrder,
     ParentAccepted,
     ParentAmended,
@@ -94,3 +102,76 @@ def test_other_algos_wait_with_an_alert() -> None:
     b.through(outs)
     assert [a.code for a in of_type(b.algo_out, Alert)] == ["algo_not_running"]
     assert b.algo.s.ignored == 1
+
+
+CHILD = "20131008-1.1"
+
+
+def test_a_replace_up_in_size_and_down_in_price_waits_for_the_child_then_grows_it() -> None:
+    """A buy replaced to more shares at a lower limit: the child (above the new limit)
+    must move first, so the OMS holds the replace pending. The stub reprices the child
+    at its present size (growing it would break the OMS's open + filled <= parent rule
+    while the old quantity stands), and grows it once the replace is in force."""
+    b = Both()
+    b.through(b.oms.client(dma_order()))
+    b.oms.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
+    outs = b.through(b.oms.client(ReplaceOrder(
+        client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
+        qty=1_500, limit_px=PX - 100)))
+    assert [(e.exec_type, e.ord_status) for e in of_type(outs, ExecutionReport)] == [
+        ("pending_replace", "pending_replace")]
+    assert not of_type(outs, ChildRequestRejected)
+    sent = of_type(outs, ChildOrderSent)
+    assert [(c.action, c.qty, c.limit_px) for c in sent] == [("replace", 1_000, PX - 100)]
+    outs = b.through(b.oms.venue(VenueReplaced(child_id=CHILD, qty=1_000, limit_px=PX - 100)))
+    ers = of_type(outs, ExecutionReport)
+    assert [(e.exec_type, e.ord_status, e.order_qty, e.leaves_qty, e.limit_px, e.cl_ord_id,
+             e.orig_cl_ord_id) for e in ers] == [
+        ("replaced", "new", 1_500, 1_500, PX - 100, "D2", "D1")]
+    sent = of_type(outs, ChildOrderSent)
+    assert [(c.action, c.qty, c.limit_px) for c in sent] == [("replace", 1_500, PX - 100)]
+    assert not of_type(outs, ChildRequestRejected)
+    b.through(b.oms.venue(VenueReplaced(child_id=CHILD, qty=1_500, limit_px=PX - 100)))
+    outs = b.through(b.oms.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=1_500,
+                                           px=PX - 100)))
+    assert [(e.exec_type, e.ord_status, e.cum_qty) for e in of_type(outs, ExecutionReport)] == [
+        ("trade", "filled", 1_500)]
+
+
+def test_a_reduction_pending_shrinks_the_child_once() -> None:
+    b = Both()
+    b.through(b.oms.client(dma_order()))
+    b.oms.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
+    b.oms.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=200, px=PX))
+    outs = b.through(b.oms.client(ReplaceOrder(
+        client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
+        qty=600)))
+    assert [(c.action, c.qty) for c in of_type(outs, ChildOrderSent)] == [("replace", 600)]
+    outs = b.through(b.oms.venue(VenueReplaced(child_id=CHILD, qty=600, limit_px=PX)))
+    assert [(e.exec_type, e.order_qty, e.cum_qty, e.leaves_qty)
+            for e in of_type(outs, ExecutionReport)] == [("replaced", 600, 200, 400)]
+    assert of_type(outs, ChildOrderSent) == []  # the child is already what the order is
+
+
+def test_a_client_cancel_and_a_venue_cancel_end_the_dma_order() -> None:
+    b = Both()
+    b.through(b.oms.client(dma_order()))
+    b.oms.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
+    outs = b.through(b.oms.client(CancelOrder(client="ALPHA", cl_ord_id="D2",
+                                              orig_cl_ord_id="D1", symbol="IBM", side="buy")))
+    assert [(c.action, c.child_id) for c in of_type(outs, ChildOrderSent)] == [
+        ("cancel", CHILD)]
+    outs = b.through(b.oms.venue(VenueCanceled(child_id=CHILD)))
+    assert [(e.exec_type, e.cl_ord_id, e.orig_cl_ord_id)
+            for e in of_type(outs, ExecutionReport)] == [("canceled", "D2", "D1")]
+    assert b.algo.s.orders == {}
+    # a second order, cancelled by the venue on its own
+    b.through(b.oms.client(NewOrder(client="ALPHA", cl_ord_id="E1", symbol="IBM", side="buy",
+                                    qty=500, ord_type="limit", limit_px=PX, algo="DMA",
+                                    algo_params=(("venue", "ARCX"),))))
+    outs = b.through(b.oms.venue(VenueCanceled(child_id="20131008-2.1", unsolicited=True,
+                                               reason="symbol halted")))
+    assert [(e.exec_type, e.ord_status, e.cl_ord_id, e.text)
+            for e in of_type(outs, ExecutionReport)] == [
+        ("canceled", "canceled", "E1", "ARCX cancelled the order: symbol halted")]
+    assert b.algo.s.orders == {}

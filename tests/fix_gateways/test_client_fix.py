@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fix_gateways import client_fix as cf
 from fix_gateways.fixmsg import FIX42, FIX44, SOH, Fields, read
+from sequencer.messages import encode
 from sequencer.messages.executions import CancelReject, ExecutionReport
 from sequencer.messages.orders import CancelOrder, NewOrder, OrderStatusRequest, ReplaceOrder
 from tests.fix_gateways.test_fixmsg import validate
@@ -325,3 +328,150 @@ def test_text_is_made_safe() -> None:
     f = built(FIX44, er(text="limit \u20ac150\x01 through"))
     assert f["58"] == "limit ?150? through"
     assert SOH not in f["58"]
+
+
+@BOTH
+@pytest.mark.parametrize(("side", "code"), [("sell_short", "5"), ("sell_short_exempt", "6")])
+def test_fill_of_a_short_sale_while_a_replace_is_pending(v: str, side: str, code: str) -> None:
+    """What the end-to-end crossing shows a client: the fill against the order in force
+    (old ClOrdID, no OrigClOrdID) with OrdStatus pending replace; 4.2's ExecType is a
+    partial fill, 4.4's a trade; the short sale keeps its Side."""
+    f = built(v, er(exec_type="trade", ord_status="pending_replace", side=side, cum_qty=30,
+                    leaves_qty=970, last_qty=30, last_px=1_690_000, avg_px=16_900_000_000))
+    assert pick(f, "20", "150", "39", "11", "41", "54", "32", "31") == {
+        "20": "0" if v == FIX42 else None, "150": "1" if v == FIX42 else "F", "39": "E",
+        "11": "C1", "41": None, "54": code, "32": "30", "31": "169"}
+
+
+# ---------------------------------------------------------------- what the stream can carry
+# Found by the fuzz run (test_fuzz): a NewOrderSingle with bytes that are not UTF-8 in a
+# tag the gateway carries (QuickFIX's Python binding hands them over as lone surrogates),
+# or an OrderQty or Price beyond 64 bits, passed QuickFIX's dictionary and the
+# translation, then failed in the stream's encoder: the client was never answered.
+
+NOT_TEXT = "X\udcff\udcfe"  # the bytes ff fe, as QuickFIX's binding passes them
+BAD_TEXT = [NOT_TEXT, "A\x00B", "tab\there", "\u00e9t\u00e9", "Z" * 65, "C" * 1_200_000]
+
+
+@BOTH
+@pytest.mark.parametrize("tag", ["11", "55"])
+@pytest.mark.parametrize("value", BAD_TEXT, ids=["bytes", "nul", "tab", "utf8", "65", "1.2MB"])
+def test_ids_the_stream_cannot_carry_get_a_business_reject(v: str, tag: str, value: str) -> None:
+    r = cf.from_client(v, "acme", d(**{tag: value}))
+    assert isinstance(r, cf.Refusal)
+    assert (r.msg_type, r.reason) == ("j", "0")
+    name = "ClOrdID (11)" if tag == "11" else "Symbol (55)"
+    why = ("is" if len(value) > cf.MAX_TEXT else "holds characters other than printable ASCII")
+    assert r.text.startswith(f"NewOrderSingle: {name} {why}"), r.text
+    raw = r.answer("unused", NS)
+    validate(raw)
+    raw.encode()  # strict UTF-8: what the binding must be able to send
+    assert pick(read(raw), "35", "45", "372", "379", "380") == {
+        "35": "j", "45": "12", "372": "D", "380": "0",
+        "379": None if tag == "11" else "C1"}  # never echoes what it cannot carry
+
+
+@BOTH
+@pytest.mark.parametrize(("extra", "text"), [
+    ({"7000": "VW\u00c4P"}, "Strategy (7000) holds characters other than printable ASCII"),
+    ({"7000": "D" * 65}, "Strategy (7000) is 65 characters long, above the 64 we take"),
+    ({"7000": "DMA", "7010": "AR\x00CX"}, "algo parameter venue (7010) holds characters"),
+    ({"7000": "VWAP", "7003": NOT_TEXT}, "algo parameter max_pct (7003) holds characters"),
+    ({"54": "5", "5700": "\udcfe\udcff"}, "LocateBroker (5700) holds characters"),
+])
+def test_carried_text_the_stream_cannot_carry_gets_an_execution_report_reject(
+        v: str, extra: dict[str, str], text: str) -> None:
+    r = cf.from_client(v, "acme", d(**extra))
+    assert isinstance(r, cf.Refusal)
+    assert (r.msg_type, r.reason) == ("8", "99" if v == FIX44 else "0")
+    assert r.text.startswith(text), r.text
+    validate(r.raw)
+    assert pick(read(r.raw), "11", "55", "150", "39", "38") == {
+        "11": "C1", "55": "IBM", "150": "8", "39": "8", "38": "1000"}
+
+
+@BOTH
+def test_a_locate_broker_not_carried_is_not_checked(v: str) -> None:
+    m = cf.from_client(v, "acme", d(**{"5700": NOT_TEXT}))  # a buy: no locate to carry
+    assert isinstance(m, NewOrder) and m.locate_broker == ""
+    encode(m)
+
+
+@BOTH
+@pytest.mark.parametrize(("extra", "code44", "text"), [
+    ({"38": "9" * 30}, "13", "OrderQty (38) is above the largest we take"),
+    ({"38": str(2**63) + ".00"}, "13", "OrderQty (38) is above the largest we take"),
+    ({"44": "9" * 30}, "99", "Price (44) is above the largest we take"),
+    ({"44": "922337203685477.5808"}, "99", "Price (44) is above the largest we take"),
+    ({"60": "99991231-23:59:59"}, "99",
+     "TransactTime (60): '99991231-23:59:59' is out of range (years 1678 to 2262)"),
+    ({"60": "00010101-00:00:00"}, "99", "TransactTime (60): '00010101-00:00:00' is out of range"),
+])
+def test_numbers_beyond_64_bits_get_an_execution_report_reject(
+        v: str, extra: dict[str, str], code44: str, text: str) -> None:
+    r = cf.from_client(v, "acme", d(**extra))
+    assert isinstance(r, cf.Refusal)
+    assert (r.msg_type, r.reason) == ("8", code44 if v == FIX44 else "0")
+    assert r.text.startswith(text), r.text
+    validate(r.raw)
+
+
+@BOTH
+def test_the_largest_values_the_stream_carries_are_taken(v: str) -> None:
+    m = cf.from_client(v, "acme", d(**{
+        "11": "K" * cf.MAX_TEXT, "38": str(cf.MAX_INT), "44": "922337203685477.5807",
+        "60": "22620411-23:47:16.854775807", "7000": "VWAP", "7007": "a" * cf.MAX_TEXT}))
+    assert isinstance(m, NewOrder)
+    assert (m.qty, m.limit_px, m.transact_ns) == (cf.MAX_INT, cf.MAX_INT, cf.MAX_INT)
+    encode(m)
+
+
+_G = {"35": "G", "34": "3", "11": "C2", "41": "C1", "55": "IBM", "54": "1", "40": "2"}
+
+
+@BOTH
+@pytest.mark.parametrize(("fields", "text"), [
+    ({**_G, "35": "F", "41": NOT_TEXT}, "OrderCancelRequest: OrigClOrdID (41) holds characters"),
+    ({**_G, "35": "F", "11": "Z" * 65}, "OrderCancelRequest: ClOrdID (11) is 65 characters"),
+    ({**_G, "35": "F", "60": "99991231-23:59:59"},
+     "OrderCancelRequest: TransactTime (60): '99991231-23:59:59' is out of range"),
+    ({**_G, "38": "9" * 30}, "OrderCancelReplaceRequest: OrderQty (38) is above the largest"),
+    ({**_G, "44": "9" * 30}, "OrderCancelReplaceRequest: Price (44) is above the largest"),
+    ({**_G, "7003": "\x07"},
+     "OrderCancelReplaceRequest: algo parameter max_pct (7003) holds characters"),
+    ({"35": "H", "34": "3", "11": "C2", "54": "1", "55": "\u00c9"},
+     "OrderStatusRequest: Symbol (55) holds characters"),
+])
+def test_cancel_replace_status_the_stream_cannot_carry_get_a_business_reject(
+        v: str, fields: Fields, text: str) -> None:
+    r = cf.from_client(v, "acme", fields)
+    assert isinstance(r, cf.Refusal)
+    assert (r.msg_type, r.reason) == ("j", "0")
+    assert r.text.startswith(text), r.text
+    raw = r.answer("unused", NS)
+    validate(raw)
+    assert read(raw).get("379") == (None if len(fields["11"]) > cf.MAX_TEXT else "C2")
+
+
+_VALUES = st.one_of(
+    st.text(max_size=70),
+    st.binary(max_size=70).map(lambda b: b.decode("utf-8", "surrogateescape")),
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(["", "1", "100", "150.25", "20240102-14:30:00", "99991231-23:59:59"]))
+_TAGS = ["11", "41", "55", "54", "38", "40", "44", "59", "60", "847", "7000", "7001", "7003",
+         "7010", "5700"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(msg_type=st.sampled_from(["D", "F", "G", "H"]), v=st.sampled_from([FIX42, FIX44]),
+       extra=st.dictionaries(st.sampled_from(_TAGS), _VALUES, max_size=4))
+def test_whatever_the_translation_takes_the_stream_can_carry(
+        msg_type: str, v: str, extra: dict[str, str]) -> None:
+    """Any values in the tags the gateway reads: a refusal it can send, or a request the
+    stream's encoder takes."""
+    fields = {**d(), "35": msg_type, "41": "C0", **extra}
+    r = cf.from_client(v, "acme", fields)
+    if isinstance(r, cf.Refusal):
+        r.answer("R-1", NS).encode()
+    else:
+        encode(r)

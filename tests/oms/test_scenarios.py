@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sequencer.messages import Message
+from sequencer.messages.admin import EngageKillSwitch
 from sequencer.messages.control import Alert
 from sequencer.messages.executions import (
     CancelReject,
@@ -19,6 +20,7 @@ from sequencer.messages.executions import (
     VenueCanceled,
     VenueCancelRejected,
     VenueFill,
+    VenueReject,
     VenueReplaced,
 )
 from sequencer.messages.orders import (
@@ -209,22 +211,121 @@ def test_cancel_of_an_unknown_order_and_a_second_cancel() -> None:
     assert rej.reason == "duplicate_cl_ord_id"
 
 
-def test_a_cancel_stuck_behind_a_locked_child_is_answered_honestly() -> None:
-    """A child locked in the closing auction: the venue refuses the cancel; the order
-    stays pending cancel until the venue's final answer (here the auction fill)."""
+def test_a_cancel_the_venue_refuses_is_rejected_to_the_client() -> None:
+    """A child locked in the closing auction: the venue refuses the cancel. With nothing
+    else in flight the client's cancel gets a CancelReject (FIX 4.4: the order goes
+    back to its status before the cancel), the order goes on, and the algo engine
+    (told to stop by ParentCanceling) gets the order's terms again."""
     s = Session()
     new(s, qty=1_000)
     child(s, "C1", 1_000)
+    fill(s, "C1", 100)
     cancel(s, "Y", "X")
     outs = s.venue(VenueCancelRejected(child_id="C1", response_to="cancel",
                                        reason="locked in the closing auction"))
     assert ers(outs) == []
+    rej = of_type(outs, CancelReject)
+    assert [(r.order_id, r.cl_ord_id, r.orig_cl_ord_id, r.ord_status, r.response_to,
+             r.reason, r.text) for r in rej] == [
+        (OID, "Y", "X", "partially_filled", "cancel", "broker_option",
+         "XNYS refused to cancel the order: locked in the closing auction")]
+    assert of_type(outs, ParentAmended) == [ParentAmended(
+        order_id=OID, qty=1_000, limit_px=PX, algo_params=(), cum_qty=100, pending=False)]
+    assert not of_type(outs, Alert)
+    p = s.app.s.parents[OID]
+    assert (p.state, p.closing, p.pend_cl_ord_id) == ("working", "", "")
+    outs = fill(s, "C1", 400)
+    assert ers(outs) == [("trade", "partially_filled", "X", "", 1_000, 500, 500, 400, P1, AV1)]
+    # the client may cancel again (a new ClOrdID); this time the venue lets go
+    assert ers(cancel(s, "Z", "X"))[0][:4] == ("pending_cancel", "pending_cancel", "Z", "X")
+    outs = s.venue(VenueCanceled(child_id="C1"))
+    assert ers(outs) == [("canceled", "canceled", "Z", "X", 1_000, 500, 0, 0, 0, AV1)]
+
+
+def test_a_refused_cancel_waits_for_the_other_children() -> None:
+    """Two children: one refuses, the other's cancel is still in flight; the client is
+    answered once the last venue has answered: the order stands with the refusing one."""
+    s = Session()
+    new(s, qty=1_000)
+    child(s, "C1", 500)
+    child(s, "C2", 500)
+    cancel(s, "Y", "X")
+    outs = s.venue(VenueCancelRejected(child_id="C1", response_to="cancel", reason="locked"))
+    assert not of_type(outs, CancelReject) and ers(outs) == []
+    assert [a.code for a in of_type(outs, Alert)] == ["cancel_refused"]
+    outs = s.venue(VenueCanceled(child_id="C2"))
+    assert ers(outs) == []
+    assert [(r.cl_ord_id, r.ord_status, r.text) for r in of_type(outs, CancelReject)] == [
+        ("Y", "new", "a venue refused to cancel the order's open shares")]
+    p = s.app.s.parents[OID]
+    assert (p.state, p.live_children, p.open_qty) == ("working", 1, 500)
+
+
+def test_a_refused_cancel_stays_pending_under_a_kill_switch() -> None:
+    s = Session()
+    new(s, qty=1_000)
+    child(s, "C1", 1_000)
+    cancel(s, "Y", "X")
+    s.ops(EngageKillSwitch(scope="symbol", value="IBM", reason="test"))
+    outs = s.venue(VenueCancelRejected(child_id="C1", response_to="cancel", reason="locked"))
+    assert not of_type(outs, CancelReject)
     assert [a.code for a in of_type(outs, Alert)] == ["cancel_refused"]
     assert s.app.s.parents[OID].state == "pending_cancel"
-    outs = fill(s, "C1", 400)
-    assert ers(outs) == [("trade", "pending_cancel", "X", "", 1_000, 400, 600, 400, P1, AV1)]
-    outs = s.venue(VenueCanceled(child_id="C1", reason="auction done"))
-    assert ers(outs) == [("canceled", "canceled", "Y", "X", 1_000, 400, 0, 0, 0, AV1)]
+
+
+def dma(s: Session, tif: str = "day") -> list[Message]:
+    return s.client(NewOrder(client="ALPHA", cl_ord_id="X", symbol="IBM", side="buy",
+                             qty=1_000, ord_type="limit", limit_px=PX, algo="dma",
+                             algo_params=(("venue", "XNYS"),), tif=tif))  # type: ignore[arg-type]
+
+
+def test_a_dma_order_ends_with_its_child_at_the_venue() -> None:
+    """DMA: the venue's own cancel of the one child (after a fill) cancels the order back
+    to the client with the venue's reason; a venue reject of the child likewise."""
+    s = Session()
+    dma(s)
+    child(s, "C1", 1_000, px=PX)
+    fill(s, "C1", 300, px=PX)
+    outs = s.venue(VenueCanceled(child_id="C1", unsolicited=True, reason="halted"))
+    assert ers(outs) == [("canceled", "canceled", "X", "", 1_000, 300, 0, 0, 0, PX * AVG)]
+    assert of_type(outs, ExecutionReport)[0].text == "XNYS cancelled the order: halted"
+    assert [a.code for a in of_type(outs, Alert)] == ["unsolicited_cancel"]
+    assert [d.ord_status for d in of_type(outs, ParentDone)] == ["canceled"]
+    s2 = Session()
+    dma(s2, tif="opg")
+    child(s2, "C1", 1_000, px=PX, ack=False)
+    outs = s2.venue(VenueReject(child_id="C1", reason="the opening auction is over"))
+    assert ers(outs) == [("canceled", "canceled", "X", "", 1_000, 0, 0, 0, 0, 0)]
+    assert of_type(outs, ExecutionReport)[0].text == (
+        "XNYS rejected the order: the opening auction is over")
+
+
+def test_a_dma_order_with_a_replace_pending_refuses_it_then_ends() -> None:
+    s = Session()
+    dma(s)
+    child(s, "C1", 1_000, px=PX)
+    assert ers(replace(s, "Y", "X", px=PX - 100))[0][:2] == ("pending_replace",
+                                                             "pending_replace")
+    outs = s.venue(VenueCanceled(child_id="C1", unsolicited=True, reason="halted"))
+    assert [(r.cl_ord_id, r.orig_cl_ord_id, r.response_to, r.ord_status)
+            for r in of_type(outs, CancelReject)] == [("Y", "X", "replace", "new")]
+    assert ers(outs) == [("canceled", "canceled", "X", "", 1_000, 0, 0, 0, 0, 0)]
+
+
+def test_the_venue_cancelling_on_request_or_other_algos_end_nothing() -> None:
+    """Our own cancel of a DMA child (the algo's CancelChild) or a venue's cancel of a
+    VWAP child leave the order working: the algo decides what comes next."""
+    s = Session()
+    dma(s)
+    child(s, "C1", 1_000, px=PX)
+    s.algo(CancelChild(parent_id=OID, child_id="C1"))
+    outs = s.venue(VenueCanceled(child_id="C1"))
+    assert ers(outs) == [] and s.app.s.parents[OID].state == "working"
+    s2 = Session()
+    new(s2, qty=1_000)
+    child(s2, "C1", 1_000)
+    outs = s2.venue(VenueCanceled(child_id="C1", unsolicited=True, reason="halted"))
+    assert ers(outs) == [] and s2.app.s.parents[OID].state == "working"
 
 
 # ------------------------------------------------------------------ replace

@@ -19,7 +19,8 @@ def test_nothing_leaves_a_final_state() -> None:
 def test_a_pending_request_ends_only_by_its_answer_a_fill_or_the_broker() -> None:
     for (state, event), (nxt, _x) in TRANSITIONS.items():
         if state == "pending_cancel" and nxt != "pending_cancel":
-            assert event in ("cancel_done", "complete", "unsolicited_cancel", "done_for_day")
+            assert event in ("cancel_done", "complete", "unsolicited_cancel", "done_for_day",
+                             "cancel_refused")
         if state == "pending_replace" and nxt != "pending_replace":
             assert event in ("replace_done", "replace_filled", "complete", "unsolicited_cancel",
                              "done_for_day", "replace_refused")

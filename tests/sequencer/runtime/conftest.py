@@ -77,8 +77,10 @@ def start_app(stack: Stack, *extra: str) -> Proc:
 
 
 def wait_app_at(stack: Stack, app: Proc, seq: int, timeout: float = 30.0,
-                since_ns: int = 0) -> dict[str, Any]:
-    """Wait until the app (still running) reports having handled every frame up to `seq`."""
+                since_ns: int = 0, hashed: bool = False) -> dict[str, Any]:
+    """Wait until the app (still running) reports having handled every frame up to `seq`;
+    with `hashed`, also its state hash taken there (the runner refreshes it once the
+    stream is quiet, as it is after SystemStop)."""
 
     def ready() -> dict[str, Any] | None:
         if not app.alive():
@@ -87,7 +89,8 @@ def wait_app_at(stack: Stack, app: Proc, seq: int, timeout: float = 30.0,
         st = app_status(stack.day)
         if st is None or st["updated_wall_ns"] <= since_ns:
             return None
-        return st if st["caught_up"] and st["seq"] >= seq else None
+        return st if (st["caught_up"] and st["seq"] >= seq
+                      and (not hashed or st["state_hash_seq"] == st["seq"])) else None
 
     st: dict[str, Any] = wait_for(
         ready, f"the app to catch up to seq {seq}", timeout,
@@ -258,7 +261,7 @@ def recorded_day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordedD
         wait_for(ready, "3 echoes and 2 heartbeats on the stream", 30,
                  app.describe)
         stop_seq = stop_day(stack)
-        st = wait_app_at(stack, app, stop_seq)
+        st = wait_app_at(stack, app, stop_seq, hashed=True)
         assert app.terminate() == 0, app.describe()
         stack.stop_sequencer(seqr)
     finally:

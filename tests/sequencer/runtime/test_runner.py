@@ -78,7 +78,7 @@ def test_late_app_catches_up_then_follows_live_and_outputs_each_once(stack: Stac
     wait_for(lambda: echoes_complete(day) and len(app_outputs(day).heartbeats) >= 2,
              "an echo of every note and 2 heartbeats", 30, app.describe)
     stop_seq = stop_day(stack)
-    st = wait_app_at(stack, app, stop_seq)
+    st = wait_app_at(stack, app, stop_seq, hashed=True)
 
     # Every frame handled once: as many frames as the last seq, journal first, then live.
     assert st["caught_up"] and st["frames"] == st["seq"] == stop_seq, st
@@ -129,7 +129,7 @@ def test_snapshot_then_restart_replays_only_the_tail(stack: Stack) -> None:
     wait_for(lambda: echoes_complete(day), "the echo of the note sent while the app was down",
              30, app.describe)
     stop_seq = stop_day(stack)
-    st = wait_app_at(stack, app, stop_seq, since_ns=since)
+    st = wait_app_at(stack, app, stop_seq, since_ns=since, hashed=True)
 
     journal_len = sum(1 for _ in read_all(day / "journal"))
     assert journal_len == stop_seq
@@ -184,7 +184,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(stack: Stack) -> 
     wait_for(lambda: echoes_complete(day), "an echo of every note", 60,
              lambda: f"{app.describe()}\nstatus {app_status(day)}")
     stop_seq = stop_day(stack)
-    st = wait_app_at(stack, app, stop_seq, since_ns=since)
+    st = wait_app_at(stack, app, stop_seq, since_ns=since, hashed=True)
 
     out = check_outputs(day)
     assert len(out.notes) == done["notes"] >= 20, (len(out.notes), done)

@@ -1,0 +1,162 @@
+"""`tape gateway order`: one order over a client's FIX session, and its reports.
+
+For ops and the demo: log on to the client gateway as one of the client
+sessions of `fix.toml` (by CompID), send one NewOrderSingle (DMA to a venue,
+or VWAP), print each execution report as it arrives, and stop when the order
+is done (filled, canceled, rejected, expired) or after `--wait` seconds.
+The tool keeps no sequence numbers of its own: it logs on with
+ResetSeqNumFlag (141=Y), so both sides start the session again at 1.
+
+Exit 0 when the order was accepted (done or still working at the end), 1 when
+it was rejected or not answered, 2 for bad usage.
+"""
+
+# determinism: edge module, a FIX client tool (sockets, wall clock, QuickFIX threads)
+
+from __future__ import annotations
+
+import json
+import queue
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from fix_gateways.fixmsg import SOH, compose, fix_time, read
+from fix_gateways.session import Callbacks, exit_now, initiator, send_raw, write_settings
+
+_DONE = {"2": "filled", "4": "canceled", "8": "rejected", "C": "expired", "3": "done"}
+_STATUS = {"0": "new", "1": "partially filled", "2": "filled", "4": "canceled", "5": "replaced",
+           "6": "pending cancel", "8": "rejected", "A": "pending new", "C": "expired",
+           "E": "pending replace", "3": "done for day"}
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def on_logon(self, sid: Any) -> None:
+        self.events.put(("logon", sid))
+
+    def on_logout(self, sid: Any) -> None:
+        self.events.put(("logout", sid))
+
+    def on_message(self, msg: Any, sid: Any) -> None:
+        self.events.put(("message", read(msg)))
+
+
+def _settings(root: Path, begin: str, sender: str, target: str, host: str, port: int,
+              dictionary: Path) -> str:
+    return "\n".join([
+        "[DEFAULT]", "ConnectionType=initiator", f"FileStorePath={root / 'store'}",
+        f"FileLogPath={root / 'log'}", "StartTime=00:00:00", "EndTime=00:00:00",
+        "HeartBtInt=30", "ReconnectInterval=1", "ResetOnLogon=Y", "UseDataDictionary=Y",
+        f"DataDictionary={dictionary}", "ValidateUserDefinedFields=N", "",
+        "[SESSION]", f"BeginString={begin}", f"SenderCompID={sender}",
+        f"TargetCompID={target}", f"SocketConnectHost={host}", f"SocketConnectPort={port}",
+    ]) + "\n"
+
+
+def order_cmd(
+    session: Annotated[str, typer.Option(help="The client session's CompID in fix.toml.")],
+    symbol: Annotated[str, typer.Option(help="The symbol.")],
+    side: Annotated[str, typer.Option(help="buy | sell | short")],
+    qty: Annotated[int, typer.Option(help="Shares.")],
+    price: Annotated[str | None, typer.Option(
+        help="Limit price (a market order without it).")] = None,
+    algo: Annotated[str, typer.Option(help="DMA | VWAP")] = "DMA",
+    venue: Annotated[str | None, typer.Option(help="DMA's venue (MIC).")] = None,
+    cl_ord_id: Annotated[str | None, typer.Option(
+        help="The ClOrdID (default: from the clock).")] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to follow the order.")] = 30.0,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="The gateways' TOML file (default: deploy/configs/fix.toml).")
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Each report as a JSON line.")] = False,
+) -> None:
+    """Send one order over a client's FIX session and print its execution reports."""
+    from fix_gateways.config import BEGIN_STRING, data_dictionary, load_fix_config
+    from sequencer.config import ConfigError
+
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    try:
+        cfg, _path = load_fix_config(config)
+    except ConfigError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    gw = cfg.client_gateway
+    s = next((x for x in gw.sessions if x.comp_id == session and not x.drop_copy), None)
+    if s is None:
+        err.print(f"[red]error:[/red] no order session with CompID {session!r} in the config")
+        raise typer.Exit(2)
+    side_code = {"buy": "1", "sell": "2", "short": "5"}.get(side)
+    if side_code is None or qty <= 0 or wait <= 0:
+        err.print("[red]error:[/red] --side must be buy, sell or short; --qty and --wait "
+                  "positive")
+        raise typer.Exit(2)
+    if algo.upper() == "DMA" and not venue:
+        err.print("[red]error:[/red] a DMA order needs --venue")
+        raise typer.Exit(2)
+    begin = BEGIN_STRING[s.fix_version]
+    root = Path(tempfile.mkdtemp(prefix=f"tape-order-{session}-"))
+    client = _Client()
+    app = Callbacks(client)
+    settings = write_settings(root / "order.cfg", _settings(
+        root, begin, s.comp_id, gw.sender_comp_id, gw.host, s.port,
+        data_dictionary(s.fix_version, gw.data_dictionary_dir)))
+    engine = initiator(app, settings)
+    engine.start()
+    rc = _follow(client, begin, s.fix_version, symbol, side_code, qty, price, algo, venue,
+                 cl_ord_id or f"T{time.time_ns() // 1_000_000}", wait, json_, out, err)
+    exit_now(rc)  # QuickFIX's engine is not torn down: see fix_gateways.session.logout_all
+    del engine, app
+
+
+def _follow(client: _Client, begin: str, version: str, symbol: str, side: str, qty: int,
+            price: str | None, algo: str, venue: str | None, cl: str, wait: float,
+            json_: bool, out: Console, err: Console) -> int:
+    deadline = time.monotonic() + wait
+    sid: Any = None
+    status = ""
+    while time.monotonic() < deadline:
+        try:
+            kind, value = client.events.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if kind == "logon" and sid is None:
+            sid = value
+            body = (f"11={cl}{SOH}55={symbol}{SOH}54={side}{SOH}38={qty}{SOH}"
+                    f"40={'2' if price else '1'}{SOH}"
+                    + (f"44={price}{SOH}" if price else "")
+                    + f"59=0{SOH}60={fix_time(time.time_ns())}{SOH}7000={algo.upper()}{SOH}"
+                    + (f"7010={venue}{SOH}" if venue else "")
+                    + (f"21=1{SOH}" if version == "4.2" else ""))
+            send_raw(compose(begin, "D", body), sid)
+            err.print(f"logged on as {sid.toString()}; sent {cl}: {symbol} {qty} "
+                      f"{price or 'market'} {algo} {venue or ''}")
+        elif kind == "logout" and sid is not None:
+            err.print("[yellow]the session logged out")
+            break
+        elif kind == "message" and value.get("35") in ("8", "9") and value.get("11") == cl:
+            status = value.get("39", "")
+            if json_:
+                out.print(json.dumps(value))
+            else:
+                fill = (f", filled {value.get('32')} @ {value.get('31')}"
+                        if value.get("32") not in (None, "0") else "")
+                out.print(f"{_STATUS.get(status, status)}: cum {value.get('14')} of "
+                          f"{value.get('38')}, avg {value.get('6')}{fill}"
+                          + (f" ({value['58']})" if "58" in value else ""))
+            if status in _DONE:
+                break
+    if sid is None:
+        err.print("[red]error:[/red] could not log on to the client gateway")
+        return 1
+    if not status:
+        err.print("[red]error:[/red] no execution report within the wait")
+        return 1
+    return 1 if status == "8" else 0
