@@ -35,7 +35,13 @@ from sequencer.frames import ROUTE
 from sequencer.messages import TYPE_ID, Message, encode
 from sequencer.messages.control import SystemStop
 from sequencer.runtime.runner import recorded_outputs
-from sequencer.transport import StreamPublisher, StreamSubscriber, connect, make_idle
+from sequencer.transport import (
+    HeapFreezer,
+    StreamPublisher,
+    StreamSubscriber,
+    connect,
+    make_idle,
+)
 
 _STOP = TYPE_ID[SystemStop]
 _route = ROUTE.unpack_from
@@ -118,8 +124,10 @@ class StreamGateway:
 
     def _loop(self, sub: StreamSubscriber, idle: Any, max_seconds: float | None) -> None:
         end = None if max_seconds is None else time.monotonic() + max_seconds
+        heap = HeapFreezer()
         while self._running and not self.stopped_by_stream:
             self._step(sub, idle)
+            heap.tick()
             if end is not None and time.monotonic() >= end:
                 break
 

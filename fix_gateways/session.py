@@ -81,9 +81,11 @@ def write_settings(path: Path, text: str) -> Any:
     return fix.SessionSettings(str(path))
 
 
-def acceptor(app: Callbacks, settings: Any, *, tls: bool = False) -> Any:
-    cls = fix.SSLSocketAcceptor if tls else fix.SocketAcceptor
-    return cls(app, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
+def acceptor(app: Callbacks, settings: Any) -> Any:
+    """A plain acceptor: the PyPI build of quickfix has no SSL (`fix_gateways.tls`
+    terminates TLS in front of it)."""
+    return fix.SocketAcceptor(app, fix.FileStoreFactory(settings), settings,
+                              fix.FileLogFactory(settings))
 
 
 def initiator(app: Callbacks, settings: Any) -> Any:

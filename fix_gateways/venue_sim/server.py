@@ -52,6 +52,7 @@ from fix_gateways.session import (
 from fix_gateways.venue_sim import market, scripted
 from sequencer.frames import ROUTE
 from sequencer.messages.orders import Side
+from sequencer.transport import HeapFreezer
 
 log = structlog.get_logger("venue_sim")
 
@@ -163,8 +164,10 @@ class VenueSimServer:
         feed = _MarketFeed(self.day) if self.day is not None else None
         self._running = True
         end = None if max_seconds is None else time.monotonic() + max_seconds
+        heap = HeapFreezer()
         try:
             while self._running:
+                heap.tick()
                 busy = False
                 try:
                     kind, item = self._inbox.get(timeout=0.0005)

@@ -31,6 +31,7 @@ from sequencer.runtime.engine import AppEngine, DeterminismError
 from sequencer.runtime.registry import load, refdata_loader
 from sequencer.runtime.snapshots import SnapshotStore
 from sequencer.transport import (
+    HeapFreezer,
     StreamPublisher,
     StreamSubscriber,
     TransportError,
@@ -140,6 +141,7 @@ class AppRunner:
         engine = self.engine
         end = None if max_seconds is None else time.monotonic() + max_seconds
         status_at = 0.0
+        heap = HeapFreezer()
         while self._running:
             batch = sub.poll(4096)
             if batch:
@@ -161,6 +163,7 @@ class AppRunner:
                 self._write_status(sub, fresh_hash=(now - self._busy_at >= HASH_QUIET_S
                                                     and now >= self._hash_due))
                 status_at = now + 0.5
+                heap.tick()
             if end is not None and now >= end:
                 break
         self._write_status(sub, fresh_hash=True)
