@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from fix_gateways.fixmsg import SOH, compose
-from fix_gateways.session import Callbacks, acceptor, exit_now, send_raw, write_settings
+from fix_gateways.session import (
+    Callbacks,
+    acceptor,
+    exit_now,
+    one_session,
+    send_raw,
+    write_settings,
+)
 
 BEGIN = "FIX.4.4"
 ECHO_ID = "ECHO"  # not the gateway's CompID: QuickFIX keeps sessions in one registry
@@ -32,21 +39,7 @@ def settings_text(kind: str, root: Path, port: int, dictionary: Path | None,
     and `acceptor_id` on loopback."""
     sender, target = (acceptor_id, CLIENT_ID) if kind == "acceptor" else (CLIENT_ID,
                                                                             acceptor_id)
-    lines = [
-        "[DEFAULT]", f"ConnectionType={kind}", f"FileStorePath={root / 'store'}",
-        f"FileLogPath={root / 'log'}", "StartTime=00:00:00", "EndTime=00:00:00",
-        "HeartBtInt=30", "ReconnectInterval=1", "SocketNodelay=Y",
-        "ValidateUserDefinedFields=N", "",
-        "[SESSION]", f"BeginString={BEGIN}", f"SenderCompID={sender}",
-        f"TargetCompID={target}",
-    ]
-    lines += (["UseDataDictionary=Y", f"DataDictionary={dictionary}"] if dictionary
-              else ["UseDataDictionary=N"])
-    if kind == "acceptor":
-        lines += ["SocketAcceptHost=127.0.0.1", f"SocketAcceptPort={port}"]
-    else:
-        lines += ["SocketConnectHost=127.0.0.1", f"SocketConnectPort={port}"]
-    return "\n".join(lines) + "\n"
+    return one_session(kind, root, BEGIN, sender, target, port, dictionary)
 
 
 class Echo:

@@ -26,7 +26,14 @@ import typer
 from rich.console import Console
 
 from fix_gateways.fixmsg import SOH, compose, fix_time, read
-from fix_gateways.session import Callbacks, exit_now, initiator, send_raw, write_settings
+from fix_gateways.session import (
+    Callbacks,
+    exit_now,
+    initiator,
+    one_session,
+    send_raw,
+    write_settings,
+)
 
 _DONE = {"2": "filled", "4": "canceled", "8": "rejected", "C": "expired", "3": "done"}
 _STATUS = {"0": "new", "1": "partially filled", "2": "filled", "4": "canceled", "5": "replaced",
@@ -46,18 +53,6 @@ class _Client:
 
     def on_message(self, msg: Any, sid: Any) -> None:
         self.events.put(("message", read(msg)))
-
-
-def _settings(root: Path, begin: str, sender: str, target: str, host: str, port: int,
-              dictionary: Path) -> str:
-    return "\n".join([
-        "[DEFAULT]", "ConnectionType=initiator", f"FileStorePath={root / 'store'}",
-        f"FileLogPath={root / 'log'}", "StartTime=00:00:00", "EndTime=00:00:00",
-        "HeartBtInt=30", "ReconnectInterval=1", "ResetOnLogon=Y", "UseDataDictionary=Y",
-        f"DataDictionary={dictionary}", "ValidateUserDefinedFields=N", "",
-        "[SESSION]", f"BeginString={begin}", f"SenderCompID={sender}",
-        f"TargetCompID={target}", f"SocketConnectHost={host}", f"SocketConnectPort={port}",
-    ]) + "\n"
 
 
 def order_cmd(
@@ -105,9 +100,10 @@ def order_cmd(
     root = Path(tempfile.mkdtemp(prefix=f"tape-order-{session}-"))
     client = _Client()
     app = Callbacks(client)
-    settings = write_settings(root / "order.cfg", _settings(
-        root, begin, s.comp_id, gw.sender_comp_id, gw.host, s.port,
-        data_dictionary(s.fix_version, gw.data_dictionary_dir)))
+    settings = write_settings(root / "order.cfg", one_session(
+        "initiator", root, begin, s.comp_id, gw.sender_comp_id, s.port,
+        data_dictionary(s.fix_version, gw.data_dictionary_dir), host=gw.host,
+        ResetOnLogon="Y"))
     engine = initiator(app, settings)
     engine.start()
     rc = _follow(client, begin, s.fix_version, symbol, side_code, qty, price, algo, venue,

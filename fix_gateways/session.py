@@ -81,6 +81,29 @@ def write_settings(path: Path, text: str) -> Any:
     return fix.SessionSettings(str(path))
 
 
+def one_session(kind: str, root: Path, begin: str, sender: str, target: str, port: int,
+                dictionary: Path | None, host: str = "127.0.0.1", **extra: str) -> str:
+    """QuickFIX settings text for a single session (a tool's, a bench's or a test's
+    counterparty; the gateways generate theirs from fix.toml in `config`): store and
+    log under `root`, always on, TCP_NODELAY, the data dictionary if one is given,
+    and any `extra` keys in [DEFAULT]."""
+    lines = [
+        "[DEFAULT]", f"ConnectionType={kind}", f"FileStorePath={root / 'store'}",
+        f"FileLogPath={root / 'log'}", "StartTime=00:00:00", "EndTime=00:00:00",
+        "HeartBtInt=30", "ReconnectInterval=1", "SocketNodelay=Y",
+        "ValidateUserDefinedFields=N", *(f"{k}={v}" for k, v in extra.items()), "",
+        "[SESSION]", f"BeginString={begin}", f"SenderCompID={sender}",
+        f"TargetCompID={target}",
+    ]
+    lines += (["UseDataDictionary=Y", f"DataDictionary={dictionary}"] if dictionary
+              else ["UseDataDictionary=N"])
+    if kind == "acceptor":
+        lines += [f"SocketAcceptHost={host}", f"SocketAcceptPort={port}"]
+    else:
+        lines += [f"SocketConnectHost={host}", f"SocketConnectPort={port}"]
+    return "\n".join(lines) + "\n"
+
+
 def acceptor(app: Callbacks, settings: Any) -> Any:
     """A plain acceptor: the PyPI build of quickfix has no SSL (`fix_gateways.tls`
     terminates TLS in front of it)."""

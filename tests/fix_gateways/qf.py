@@ -11,7 +11,7 @@ from typing import Any
 
 from fix_gateways.config import data_dictionary
 from fix_gateways.fixmsg import read
-from fix_gateways.session import Callbacks, session_name
+from fix_gateways.session import Callbacks, one_session, session_name
 
 
 def free_port() -> int:
@@ -22,20 +22,8 @@ def free_port() -> int:
 
 def settings_text(kind: str, root: Path, begin: str, sender: str, target: str, port: int,
                   **extra: str) -> str:
-    version = begin.removeprefix("FIX.")
-    lines = [
-        "[DEFAULT]", f"ConnectionType={kind}", f"FileStorePath={root / 'store'}",
-        f"FileLogPath={root / 'log'}", "StartTime=00:00:00", "EndTime=00:00:00",
-        "HeartBtInt=30", "ReconnectInterval=1", "UseDataDictionary=Y",
-        "ValidateUserDefinedFields=N", *(f"{k}={v}" for k, v in extra.items()), "",
-        "[SESSION]", f"BeginString={begin}", f"SenderCompID={sender}", f"TargetCompID={target}",
-        f"DataDictionary={data_dictionary(version)}",
-    ]
-    if kind == "acceptor":
-        lines += ["SocketAcceptHost=127.0.0.1", f"SocketAcceptPort={port}"]
-    else:
-        lines += ["SocketConnectHost=127.0.0.1", f"SocketConnectPort={port}"]
-    return "\n".join(lines) + "\n"
+    return one_session(kind, root, begin, sender, target, port,
+                       data_dictionary(begin.removeprefix("FIX.")), **extra)
 
 
 class Recorder:
