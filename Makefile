@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(VENV)/bin/tape bench marketdata
 	$(VENV)/bin/tape bench oms
 	$(VENV)/bin/tape bench fix
+	$(VENV)/bin/tape bench backtest
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -1,48 +1,111 @@
-"""The algo container, as a stub: DMA orders only, one child per parent.
+"""The algo container: a strategy per parent order, driven only by the stream.
 
-Until the algo engine issue builds the real container (market data, timers,
-strategies, invariants), this app gives the platform a routing path: a parent
-order accepted with algo `DMA` becomes one child on the venue the client named,
-sized and priced as the parent, through the same child-order interface the
-container will use (`NewChild`, `ReplaceChild` on the stream; the OMS checks
-them and sends `ChildOrderSent`). An amendment of the parent is carried to the
-child with a downstream replace (while the OMS holds the client's replace pending, the
-child is repriced or reduced at once and grown once the replace is in force). A
-child the venue ends on its own ends the DMA order at the OMS; a client's cancel
-is the OMS's to carry out. Orders of other algos are left with the OMS
-(an Alert says so): the algo engine issue replaces this module.
+Inputs: the OMS's parent events (`ParentAccepted`, `ParentAmended`,
+`ParentCanceling`, `ParentDone`), the child events (`ChildOrderSent`,
+`ChildRequestRejected` from the OMS; `VenueAck`, `VenueFill`, `VenueCanceled`,
+`VenueReplaced`, `VenueRestated`, `VenueReject`, `VenueCancelRejected` from the
+venue gateway), venue sessions (`VenueStatus`), market data of subscribed
+symbols (`MarketSnapshot`, `Quote`, `Trade`, `TradingStatus`) and timers.
+Outputs: child requests to the OMS (`NewChild`, `ReplaceChild`, `CancelChild`),
+`Subscribe`, `AlgoDecision` (the strategies' record) and `Alert`s.
+
+The container, whatever a strategy does:
+- never lets the open quantity of a parent's children exceed what the parent has
+  left, nor a child's limit leave the parent's, nor a child go to a venue that is
+  down (`algo_engine.guard`; a request that would is refused with
+  `InvariantError` and an Alert, and nothing is sent);
+- respects a parent's cancel and amendment at once: nothing new while either is
+  carried out; on an amendment the strategy is handed the new terms first, then
+  the container amends in place (downstream replace) any child that still does
+  not fit, or cancels it where a replace cannot be sent;
+- stops a strategy that raises (an Alert says why), cancels its children and
+  leaves the parent with the OMS for ops to decide;
+- picks the destination of each child: the venue's destinations whose sessions
+  are up, in turn (round-robin), from the ref data's destination table (before
+  the venue gateway has reported any session of the venue, the first by
+  priority that is not down).
+
+Strategies: `algo_engine.strategies.STRATEGIES` (DMA and VWAP). A parent whose
+algo the container does not run waits with the OMS (an Alert says so).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
 
-from sequencer.messages.control import Alert, Severity
+from algo_engine import guard
+from algo_engine.context import OrderContext
+from algo_engine.market import Book
+from algo_engine.orders import Child, Parent
+from algo_engine.strategies import STRATEGIES, AnyStrategy
+from algo_engine.strategy import InvariantError, Strategy, Style
+from refdata.model import local_midnight_ns
+from sequencer.messages.control import Alert, Severity, SystemStart
+from sequencer.messages.executions import (
+    VenueAck,
+    VenueCanceled,
+    VenueCancelRejected,
+    VenueFill,
+    VenueReject,
+    VenueReplaced,
+    VenueRestated,
+    VenueStatus,
+)
+from sequencer.messages.marketdata import (
+    MarketSnapshot,
+    Quote,
+    Subscribe,
+    Trade,
+    TradingStatus,
+)
 from sequencer.messages.orders import (
+    CancelChild,
+    ChildOrderSent,
     ChildRequestRejected,
     NewChild,
+    OrdType,
     ParentAccepted,
     ParentAmended,
+    ParentCanceling,
     ParentDone,
     ReplaceChild,
+    TimeInForce,
 )
 from sequencer.runtime.app import App, handles
 
 NAME = "algo"
 
+#: style -> (order type, time in force); "dma" takes the parent's
+_STYLES: dict[str, tuple[OrdType, TimeInForce]] = {
+    "passive": ("limit", "day"),
+    "take": ("limit", "ioc"),
+    "open_auction": ("limit", "opg"),
+    "close_auction": ("limit", "cls"),
+}
 
-class DmaOrder(msgspec.Struct):
-    child_id: str
-    venue: str
-    qty: int
-    limit_px: int
+
+class Counts(msgspec.Struct):
+    parents: int = 0
+    children: int = 0
+    refused_by_container: int = 0  # invariant breaches stopped here
+    refused_by_oms: int = 0
+    failed_strategies: int = 0
+    ignored: int = 0  # parents of algos the container does not run
 
 
 class AlgoState(msgspec.Struct):
-    orders: dict[str, DmaOrder] = msgspec.field(default_factory=dict)  # parent id -> its child
-    ignored: int = 0  # parents of algos this stub does not run
+    session_date: str = ""
+    parents: dict[str, Parent] = msgspec.field(default_factory=dict)
+    strategies: dict[str, AnyStrategy] = msgspec.field(default_factory=dict)
+    children: dict[str, Child] = msgspec.field(default_factory=dict)
+    books: dict[int, Book] = msgspec.field(default_factory=dict)
+    down: dict[str, str] = msgspec.field(default_factory=dict)  # destination -> why
+    up: dict[str, str] = msgspec.field(default_factory=dict)  # destination -> its venue
+    turn: dict[str, int] = msgspec.field(default_factory=dict)  # venue -> next dest index
+    counts: Counts = msgspec.field(default_factory=Counts)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -55,53 +118,451 @@ class AlgoEngine(App):
 
     def __init__(self) -> None:
         self.s = AlgoState()
+        self._ctxs: dict[str, OrderContext] = {}
 
-    def _alert(self, severity: Severity, code: str, text: str) -> None:
+    # ================================================================ helpers
+
+    def alert(self, severity: Severity, code: str, text: str) -> None:
         self.ctx.publish(Alert(severity=severity, source=NAME, text=text, code=code))
+
+    def _octx(self, p: Parent) -> OrderContext:
+        c = self._ctxs.get(p.order_id)
+        if c is None or c.parent is not p:
+            c = self._ctxs[p.order_id] = OrderContext(self, p)
+        return c
+
+    def _call(self, p: Parent, method: str, *args: Any) -> None:
+        """Run a strategy handler; a strategy that raises is stopped, its children
+        cancelled, and the parent left with the OMS."""
+        strat = self.s.strategies.get(p.order_id)
+        if strat is None or p.failed:
+            return
+        try:
+            getattr(strat, method)(self._octx(p), *args)
+        except Exception as e:  # any strategy bug must leave the order safe
+            self._fail(p, f"{type(e).__name__}: {e}")
+
+    def _fail(self, p: Parent, why: str) -> None:
+        p.failed = why
+        self.s.counts.failed_strategies += 1
+        self.alert("error", "strategy_failed",
+                   f"the {p.algo.upper()} strategy of {p.order_id} stopped ({why}); its "
+                   "children are cancelled and the order waits with the OMS")
+        for c in self._live_children(p):
+            if c.pending != "cancel":
+                self._send_cancel(p, c, "strategy stopped")
+
+    def _live_children(self, p: Parent) -> list[Child]:
+        cs = self.s.children
+        return [cs[i] for i in p.children if i in cs and cs[i].live]
+
+    def terms(self, p: Parent) -> guard.ParentTerms:
+        return guard.ParentTerms(
+            side=p.side, qty=p.cap_qty(), cum_qty=p.cum_qty, ord_type=p.ord_type,
+            limit_px=p.cap_px(), open_child_qty=sum(c.exposure for c in self._live_children(p)),
+            frozen=p.frozen != "")
+
+    # ================================================================ the day
+
+    @handles(SystemStart)
+    def on_system_start(self, m: SystemStart) -> None:
+        self.s.session_date = m.session_date.isoformat()
+
+    # ================================================================ venues and routing
+
+    def venue_up(self, venue: str) -> bool:
+        dests = self._destinations(venue)
+        return any(d not in self.s.down for d in dests)
+
+    def _destinations(self, venue: str) -> list[str]:
+        rd = self.ctx.refdata
+        if rd is None:
+            return [f"DMA-{venue}"]
+        return [d.name for d in rd.destinations_for(venue)]
+
+    def _venues_down(self, venue: str) -> frozenset[str]:
+        return frozenset() if self.venue_up(venue) else frozenset((venue,))
+
+    def _pick_destination(self, venue: str) -> str:
+        """The venue's destinations whose sessions the venue gateway reported up, in
+        turn; before any report for the venue (a backtest has no gateway), the first
+        by priority that is not down."""
+        dests = [d for d in self._destinations(venue) if d not in self.s.down]
+        up = [d for d in dests if d in self.s.up]
+        if not up:
+            return dests[0] if dests else ""
+        i = self.s.turn.get(venue, 0)
+        self.s.turn[venue] = i + 1
+        return up[i % len(up)]
+
+    @handles(VenueStatus)
+    def on_venue_status(self, m: VenueStatus) -> None:
+        if m.status == "down":
+            self.s.down[m.destination] = m.reason or "session down"
+            self.s.up.pop(m.destination, None)
+        else:
+            self.s.down.pop(m.destination, None)
+            self.s.up[m.destination] = m.venue
+
+    # ================================================================ market data
+
+    def subscribe(self, symbol: str, order_id: str) -> Book:
+        rd = self.ctx.refdata
+        sym = rd.by_name(symbol)
+        b = self.s.books.get(sym.id)
+        if b is None:
+            venue = rd.venue(sym.primary_venue)
+            midnight = local_midnight_ns(dt.date.fromisoformat(self.s.session_date),
+                                         venue.timezone)
+            b = self.s.books[sym.id] = Book(sym.id, midnight + venue.open_ms * 1_000_000,
+                                            midnight + venue.close_ms * 1_000_000)
+            self.ctx.publish(Subscribe(symbol_id=sym.id, subscriber=NAME))
+        if order_id not in b.subscribers:
+            b.subscribers.append(order_id)
+        return b
+
+    @handles(MarketSnapshot)
+    def on_snapshot(self, m: MarketSnapshot) -> None:
+        b = self.s.books.get(m.symbol_id)
+        if b is None:
+            return
+        for q in m.quotes:
+            b.on_quote(q)
+        for t in m.trades:
+            if t.exch_time_ns >= b.last_ns:
+                b.last_px, b.last_ns = t.price, t.exch_time_ns
+        self._status(b, m.status)
+
+    @handles(Quote)
+    def on_quote(self, q: Quote) -> None:
+        b = self.s.books.get(q.symbol_id)
+        if b is not None:
+            b.on_quote(q)
+
+    @handles(Trade)
+    def on_trade(self, t: Trade) -> None:
+        b = self.s.books.get(t.symbol_id)
+        if b is None:
+            return
+        opened = b.opened
+        b.on_trade(t, self.ctx.now)
+        if b.opened and not opened:
+            self._market_event(b, "opened")
+
+    @handles(TradingStatus)
+    def on_trading_status(self, m: TradingStatus) -> None:
+        b = self.s.books.get(m.symbol_id)
+        if b is not None:
+            self._status(b, m.status)
+
+    def _status(self, b: Book, status: str) -> None:
+        if status != b.status:
+            b.status = status
+            self._market_event(b, status)
+
+    def _market_event(self, b: Book, event: str) -> None:
+        for oid in list(b.subscribers):
+            p = self.s.parents.get(oid)
+            if p is not None:
+                self._call(p, "on_market", b.symbol_id, event)
+
+    # ================================================================ parent events
 
     @handles(ParentAccepted)
     def on_parent_accepted(self, m: ParentAccepted) -> None:
-        if m.algo != "dma":
-            self.s.ignored += 1
-            self._alert("warning", "algo_not_running",
-                        f"order {m.order_id} ({m.algo.upper()}) waits with the OMS: this "
-                        "build runs DMA orders only")
+        cls = STRATEGIES.get(m.algo)
+        if cls is None:
+            self.s.counts.ignored += 1
+            self.alert("warning", "algo_not_running",
+                       f"order {m.order_id} ({m.algo.upper() or 'care'}) waits with the OMS: "
+                       f"the algo engine runs {', '.join(a.upper() for a in STRATEGIES)}")
             return
-        venue = dict(m.algo_params).get("venue", "")
-        child = DmaOrder(f"{m.order_id}.1", venue, m.qty, m.limit_px)
-        self.s.orders[m.order_id] = child
-        self.ctx.publish(NewChild(m.order_id, child.child_id, venue, m.qty, m.ord_type,
-                                  m.limit_px, m.tif))
+        symbol_id = 0
+        rd = self.ctx.refdata
+        if rd is not None:
+            sym = rd.find(m.symbol)
+            symbol_id = sym.id if sym is not None else 0
+        p = Parent(m.order_id, m.client, m.symbol, symbol_id, m.side, m.qty, m.ord_type,
+                   m.limit_px, m.tif, m.algo, dict(m.algo_params), self.ctx.now)
+        self.s.parents[m.order_id] = p
+        self.s.counts.parents += 1
+        try:
+            strat = cls.from_params(p)
+        except ValueError as e:
+            self.s.strategies[m.order_id] = cls()
+            self._fail(p, f"bad parameters: {e}")
+            return
+        self.s.strategies[m.order_id] = strat
+        self._call(p, "on_start")
 
     @handles(ParentAmended)
     def on_parent_amended(self, m: ParentAmended) -> None:
-        o = self.s.orders.get(m.order_id)
-        if o is None or m.qty <= m.cum_qty:
-            return  # not ours, or amended to done (the OMS ends it and cancels the child)
-        # While the OMS holds the client's replace (`pending`), the child may not grow
-        # beyond the order's present quantity: it takes the new price and any reduction
-        # now, and the new quantity once the replace is in force (a second amendment).
-        qty = min(m.qty, o.qty) if m.pending else m.qty
-        if qty == o.qty and m.limit_px == o.limit_px:
+        p = self.s.parents.get(m.order_id)
+        if p is None:
             return
-        o.qty, o.limit_px = qty, m.limit_px
-        self.ctx.publish(ReplaceChild(m.order_id, o.child_id, qty, m.limit_px))
+        p.cum_qty = max(p.cum_qty, m.cum_qty)
+        if m.pending:
+            p.frozen = "amend"
+            p.pend_qty, p.pend_px = m.qty, m.limit_px
+        else:
+            p.frozen = "" if p.frozen == "amend" else p.frozen
+            p.qty, p.limit_px = m.qty, m.limit_px
+            p.pend_qty = p.pend_px = 0
+            if m.algo_params:
+                p.params = dict(m.algo_params)
+        self._call(p, "on_amend")
+        self._fit(p)
 
-    @handles(ChildRequestRejected)
-    def on_child_rejected(self, m: ChildRequestRejected) -> None:
-        if m.parent_id in self.s.orders:
-            self._alert("warning", "dma_child_refused",
-                        f"the OMS refused the {m.request} of DMA child {m.child_id}: {m.reason}")
+    def _fit(self, p: Parent) -> None:
+        """Make every live child fit the parent's terms now in force (an amendment the
+        strategy did not carry out itself): reprice or shrink it in place, or cancel it
+        where a replace cannot be sent."""
+        cap_px = p.cap_px()
+        room = p.cap_qty() - p.cum_qty
+        for c in self._live_children(p):
+            if c.pending:
+                continue  # the OMS cancels what does not fit after its replace timeout
+            px = c.limit_px
+            if c.ord_type == "limit" and p.ord_type == "limit" and guard.price_outside(
+                    self.terms(p), c.ord_type, px):
+                px = cap_px
+            open_qty = c.open_qty
+            keep = min(open_qty, max(room, 0))
+            room -= keep
+            if keep == open_qty and px == c.limit_px:
+                continue
+            if keep <= 0 or c.status != "live":
+                self._send_cancel(p, c, "does not fit the amended order")
+            else:
+                self._send_replace(p, c, c.cum_qty + keep, px)
+
+    @handles(ParentCanceling)
+    def on_parent_canceling(self, m: ParentCanceling) -> None:
+        p = self.s.parents.get(m.order_id)
+        if p is None:
+            return
+        p.frozen = "cancel"
+        self._call(p, "on_canceling")
 
     @handles(ParentDone)
     def on_parent_done(self, m: ParentDone) -> None:
-        self.s.orders.pop(m.order_id, None)
+        p = self.s.parents.pop(m.order_id, None)
+        self.s.strategies.pop(m.order_id, None)
+        self._ctxs.pop(m.order_id, None)
+        if p is None:
+            return
+        for cid in p.children:
+            self.s.children.pop(cid, None)
+        for b in self.s.books.values():
+            if m.order_id in b.subscribers:
+                b.subscribers.remove(m.order_id)
+
+    # ================================================================ child requests
+
+    def new_child(self, p: Parent, venue: str, style: Style, qty: int, px: int) -> str:
+        if style == "dma":
+            ord_type, tif = p.ord_type, p.tif
+        else:
+            ord_type, tif = _STYLES[style]
+            if p.ord_type == "market" and px == 0:
+                ord_type = "market"
+        why = guard.check_new(self.terms(p), qty, ord_type, px if ord_type == "limit" else 0,
+                              venue, self._venues_down(venue))
+        dest = self._pick_destination(venue) if not why else ""
+        if not why and not dest:
+            why = f"venue {venue} has no destination"
+        if why:
+            self._refuse(p, f"new child of {qty:,} at {venue}: {why}")
+        child_id = f"{p.order_id}.{p.next_child}"
+        p.next_child += 1
+        c = Child(child_id, p.order_id, venue, dest, style, ord_type, tif, qty,
+                  px if ord_type == "limit" else 0, self.ctx.now)
+        self.s.children[child_id] = c
+        p.children.append(child_id)
+        self.s.counts.children += 1
+        self.ctx.publish(NewChild(p.order_id, child_id, venue, qty, ord_type, c.limit_px, tif,
+                                  dest))
+        return child_id
+
+    def _refuse(self, p: Parent, why: str) -> None:
+        self.s.counts.refused_by_container += 1
+        self.alert("warning", "algo_invariant", f"{p.algo.upper()} {p.order_id}: {why}")
+        raise InvariantError(why)
+
+    def _own_child(self, p: Parent, child_id: str) -> Child:
+        c = self.s.children.get(child_id)
+        if c is None or c.parent_id != p.order_id:
+            self._refuse(p, f"no child {child_id} of this order")
+            raise AssertionError  # unreachable: _refuse raises
+        return c
+
+    def replace_child(self, p: Parent, child_id: str, qty: int, px: int) -> None:
+        c = self._own_child(p, child_id)
+        if c.status != "live" or c.pending:
+            self._refuse(p, f"child {child_id} cannot be amended now ("
+                         + (f"a {c.pending} is in flight" if c.pending else c.status) + ")")
+        new_qty = qty or c.qty
+        new_px = px or c.limit_px
+        why = guard.check_replace(self.terms(p), c.open_qty, new_qty - c.cum_qty, c.ord_type,
+                                  new_px if c.ord_type == "limit" else 0)
+        if not why and new_qty <= c.cum_qty:
+            why = f"a child cannot be amended to {new_qty:,}, at or below its filled quantity"
+        if why:
+            self._refuse(p, f"replace of {child_id}: {why}")
+        if new_qty == c.qty and new_px == c.limit_px:
+            return
+        self._send_replace(p, c, new_qty, new_px)
+
+    def _send_replace(self, p: Parent, c: Child, qty: int, px: int) -> None:
+        c.pending, c.pend_qty, c.pend_px = "replace", qty, px
+        self.ctx.publish(ReplaceChild(p.order_id, c.child_id, qty,
+                                      px if c.ord_type == "limit" else 0))
+
+    def cancel_child(self, p: Parent, child_id: str, reason: str) -> None:
+        c = self._own_child(p, child_id)
+        if c.live and c.pending != "cancel":
+            self._send_cancel(p, c, reason)
+
+    def _send_cancel(self, p: Parent, c: Child, reason: str) -> None:
+        c.pending = "cancel"
+        self.ctx.publish(CancelChild(p.order_id, c.child_id, reason))
+
+    # ================================================================ child events
+
+    def _child_event(self, child_id: str) -> tuple[Child, Parent] | None:
+        c = self.s.children.get(child_id)
+        if c is None:
+            return None
+        p = self.s.parents.get(c.parent_id)
+        return None if p is None else (c, p)
+
+    def _end(self, c: Child, p: Parent, why: str) -> None:
+        if c.status == "done":
+            return
+        c.status = "done"
+        c.pending = ""
+        c.end_reason = why
+        self._call(p, "on_child_done", c)
+
+    @handles(ChildOrderSent)
+    def on_child_sent(self, m: ChildOrderSent) -> None:
+        if m.action == "new":
+            got = self._child_event(m.child_id)
+            if got is not None and got[0].status == "sent":
+                got[0].status = "live"
+
+    @handles(ChildRequestRejected)
+    def on_child_rejected(self, m: ChildRequestRejected) -> None:
+        got = self._child_event(m.child_id)
+        if got is None:
+            return
+        c, p = got
+        self.s.counts.refused_by_oms += 1
+        self.alert("warning", "child_refused",
+                   f"the OMS refused the {m.request} of {p.algo.upper()} child {m.child_id}: "
+                   f"{m.reason}")
+        if m.request == "new":
+            self._end(c, p, f"refused by the OMS: {m.reason}")
+        else:
+            c.pending = ""
+            c.pend_qty = c.pend_px = 0
+
+    @handles(VenueAck)
+    def on_venue_ack(self, m: VenueAck) -> None:
+        got = self._child_event(m.child_id)
+        if got is not None and got[0].status == "sent":
+            got[0].status = "live"
+
+    @handles(VenueFill)
+    def on_venue_fill(self, m: VenueFill) -> None:
+        got = self._child_event(m.child_id)
+        if got is None:
+            return
+        c, p = got
+        c.status = "live" if c.status == "sent" else c.status
+        c.cum_qty += m.qty
+        c.notional += m.qty * m.px
+        p.cum_qty += m.qty
+        p.notional += m.qty * m.px
+        self._call(p, "on_fill", c, m.qty, m.px, m.liquidity)
+        if c.cum_qty >= c.qty and c.pending != "replace":
+            self._end(c, p, "filled")
+
+    @handles(VenueReject)
+    def on_venue_reject(self, m: VenueReject) -> None:
+        got = self._child_event(m.child_id)
+        if got is not None:
+            self._end(got[0], got[1], f"rejected by the venue: {m.reason}")
+
+    @handles(VenueCanceled)
+    def on_venue_canceled(self, m: VenueCanceled) -> None:
+        got = self._child_event(m.child_id)
+        if got is not None:
+            self._end(got[0], got[1], m.reason or "cancelled")
+
+    @handles(VenueReplaced)
+    def on_venue_replaced(self, m: VenueReplaced) -> None:
+        got = self._child_event(m.child_id)
+        if got is None:
+            return
+        c, p = got
+        c.qty, c.limit_px = m.qty, m.limit_px
+        c.pending = ""
+        c.pend_qty = c.pend_px = 0
+        if c.cum_qty >= c.qty:
+            self._end(c, p, "filled")
+
+    @handles(VenueRestated)
+    def on_venue_restated(self, m: VenueRestated) -> None:
+        got = self._child_event(m.child_id)
+        if got is None:
+            return
+        c, p = got
+        c.qty, c.limit_px = m.qty, m.limit_px
+        if c.cum_qty >= c.qty:
+            self._end(c, p, f"restated to done: {m.reason}")
+
+    @handles(VenueCancelRejected)
+    def on_venue_cancel_rejected(self, m: VenueCancelRejected) -> None:
+        got = self._child_event(m.child_id)
+        if got is not None:
+            c = got[0]
+            c.pending = ""
+            c.pend_qty = c.pend_px = 0
+
+    # ================================================================ timers
+
+    def on_timer(self, token: Any) -> None:
+        if not isinstance(token, str) or "|" not in token:
+            return
+        order_id, _, why = token.partition("|")
+        p = self.s.parents.get(order_id)
+        if p is not None:
+            self._call(p, "on_timer", why)
+
+    # ================================================================ state
 
     def snapshot(self) -> bytes:
         return _encoder.encode(self.s)
 
     def restore(self, data: bytes) -> None:
         self.s = _decoder.decode(data)
+        self._ctxs = {}
 
     def describe(self) -> dict[str, Any]:
-        return {"dma_orders": len(self.s.orders), "ignored": self.s.ignored}
+        s = self.s
+        return {
+            "parents": {oid: {"algo": p.algo, "symbol": p.symbol, "side": p.side,
+                              "qty": p.qty, "cum_qty": p.cum_qty, "frozen": p.frozen,
+                              "failed": p.failed,
+                              "strategy": msgspec.to_builtins(s.strategies.get(oid))}
+                        for oid, p in s.parents.items()},
+            "live_children": sum(1 for c in s.children.values() if c.live),
+            "books": {sid: {"bid": b.bid, "ask": b.ask, "volume": b.volume,
+                            "status": b.status} for sid, b in s.books.items()},
+            "down": dict(s.down),
+            "counts": msgspec.to_builtins(s.counts),
+        }
+
+
+__all__ = ["AlgoEngine", "AlgoState", "Strategy"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from deploy.backtest.cli import backtest_cmd, bench_backtest
 from fix_gateways.bench import bench_fix
 from fix_gateways.cli import app as gateway_app
 from fix_gateways.cli import venue_sim_cmd
@@ -36,6 +37,7 @@ app.add_typer(refdata_app, name="refdata")
 app.add_typer(oms_app, name="oms")
 app.add_typer(gateway_app, name="gateway")
 app.command("venue-sim")(venue_sim_cmd)
+app.command("backtest")(backtest_cmd)
 
 bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline run alongside.",
                         no_args_is_help=True)
@@ -44,6 +46,7 @@ bench_app.command("runtime")(bench_runtime)
 bench_app.command("marketdata")(bench_marketdata)
 bench_app.command("oms")(bench_oms)
 bench_app.command("fix")(bench_fix)
+bench_app.command("backtest")(bench_backtest)
 app.add_typer(bench_app, name="bench")
 
 

@@ -5,7 +5,8 @@ hand, then the FIX path: the DMA stub, the venue simulator, the venue and client
 gateways, and a DEMO client order over FIX that the venue simulator fills against
 a recorded day of IBM played by the ticker plant (the simulator when the recorded
 data is absent); the day stopped, replayed and verified bit for bit, the journal
-summarised, a volume curve drawn."""
+summarised; VWAP orders backtested on the recorded day (`tape backtest`, into
+DAY/backtest); a volume curve drawn."""
 
 from __future__ import annotations
 
@@ -200,6 +201,13 @@ def run_demo(keep: bool = False) -> int:
     console.rule("tape replay --verify: today's code on the day's journal, bit for bit")
     rc |= _tape("replay", str(day), "--app", "counter", "--app", "market_monitor", "--app",
                 "oms", "--app", "algo", "--verify", check=False).returncode
+    if recorded:
+        console.rule(f"tape backtest: VWAP orders on the recorded {DEMO_DATE}, scored against "
+                     "the market's interval VWAP")
+        bt_orders = resources.files("deploy") / "samples" / "backtest_orders.csv"
+        with resources.as_file(bt_orders) as bpath:
+            rc |= _tape("backtest", "--date", DEMO_DATE, "--orders", str(bpath), "--out",
+                        str(day / "backtest"), check=False).returncode
     console.rule(f"the volume curve {DEMO_SYMBOL} traded against")
     (day / "reports").mkdir(exist_ok=True)
     rc |= _tape("refdata", "curve", DEMO_SYMBOL, "--date", DEMO_DATE, "--refdata",

@@ -184,3 +184,29 @@ class ParentDone(Message, tag=433, frozen=True):
     order_id: str
     ord_status: str
     cum_qty: int
+
+
+# ---------------------------------------------------------------- the algo engine's record
+
+
+class AlgoDecision(Message, tag=440, frozen=True):
+    """A strategy's decision about a parent, put on the stream so that the replay
+    debugger, `tape journal cat` and the reports show why the order traded as it did.
+
+    `kind` says which decision: "schedule" (the plan: window, scheduled shares),
+    "interval" (an interval's target: the shares the order should have done by
+    `end_ns` by the latest volume prediction), "auction" (an auction child),
+    "finish" (crossing the spread for what the interval still lacks), "reprice",
+    "limit_out" (an interval the market spends beyond the limit, removed),
+    "cap" (the need-not-complete or participation cap), "complete"."""
+
+    order_id: str
+    kind: str
+    start_ns: int = 0
+    end_ns: int = 0
+    target_qty: int = 0  # shares the order should have done by end_ns
+    done_qty: int = 0  # shares done when deciding
+    scheduled_qty: int = 0  # the shares the order means to do in its whole window
+    expected_volume: int = 0  # the market's predicted volume over [start_ns, end_ns)
+    px: int = 0  # a price decided on (a child's limit), 0 if none
+    text: str = ""

@@ -1,10 +1,13 @@
-"""The DMA stub of the algo container, driven by the real OMS: a DMA parent becomes one
+"""DMA, a strategy of the algo container, driven by the real OMS: a DMA parent becomes one
 child on the client's venue, an amendment a downstream replace of that child."""
 
 from __future__ import annotations
 
+import pytest
+
 from algo_engine.app import AlgoEngine
-from sequencer.messages import Message
+from algo_engine.strategies import STRATEGIES
+from sequencer.messages import TYPE_ID, Message
 from sequencer.messages.control import Alert
 from sequencer.messages.executions import (
     ExecutionReport,
@@ -14,13 +17,13 @@ from sequencer.messages.executions import (
     VenueReplaced,
 )
 from sequencer.messages.orders import (
+    CancelChild,
     CancelOrder,
     ChildOrderSent,
     ChildRequestRejected,
+    NewChild,
     NewOrder,
-    ParentAccepted,
-    ParentAmended,
-    ParentDone,
+    ReplaceChild,
     ReplaceOrder,
 )
 from sequencer.runtime.engine import AppEngine
@@ -30,7 +33,8 @@ PX = 182_0000
 
 
 class Both:
-    """The OMS session of the OMS tests, with the algo stub answering its outputs."""
+    """The OMS session of the OMS tests, with the algo container answering its outputs: the
+    container sees the OMS's outputs and the venue events, the OMS its child requests."""
 
     def __init__(self) -> None:
         self.oms = Session()
@@ -43,21 +47,38 @@ class Both:
         self.algo_out.append(msg)
         return len(self.algo_out)
 
+    def _to_algo(self, msg: Message) -> list[Message]:
+        """Hand `msg` to the container (if it handles it); its requests, not yet sent."""
+        name = self.algo.handler_names.get(TYPE_ID[type(msg)])
+        if name is None:
+            return []
+        before = len(self.algo_out)
+        self.algo.ctx.now = self.oms.now
+        getattr(self.algo, name)(msg)
+        return [r for r in self.algo_out[before:] if isinstance(r, (NewChild, ReplaceChild,
+                                                                  CancelChild))]
+
+    def _to_oms(self, requests: list[Message]) -> list[Message]:
+        done: list[Message] = []
+        for req in requests:
+            done += self.through(self.oms.algo(req))
+        return done
+
     def through(self, outs: list[Message]) -> list[Message]:
-        """Hand the OMS's outputs to the stub, and the stub's requests back to the OMS."""
+        """Hand the OMS's outputs to the container, and its requests back to the OMS."""
         done: list[Message] = list(outs)
         for o in outs:
-            before = len(self.algo_out)
-            if isinstance(o, ParentAccepted):
-                self.algo.on_parent_accepted(o)
-            elif isinstance(o, ParentAmended):
-                self.algo.on_parent_amended(o)
-            elif isinstance(o, ParentDone):
-                self.algo.on_parent_done(o)
-            for req in self.algo_out[before:]:
-                if not isinstance(req, Alert):
-                    done += self.through(self.oms.algo(req))
+            done += self._to_oms(self._to_algo(o))
         return done
+
+    def alerts(self) -> list[str]:
+        return [a.code for a in of_type(self.algo_out, Alert)]
+
+    def venue(self, msg: Message) -> list[Message]:
+        """A venue event: on the stream, both the OMS and the container see it."""
+        requests = self._to_algo(msg)
+        done = self.through(self.oms.venue(msg))
+        return done + self._to_oms(requests)
 
 
 def dma_order(qty: int = 1_000, venue: str = "ARCX") -> NewOrder:
@@ -71,37 +92,40 @@ def test_a_dma_order_is_one_child_on_the_named_venue_and_fills_through() -> None
     sent = of_type(outs, ChildOrderSent)
     assert [(c.action, c.child_id, c.venue, c.destination, c.qty, c.limit_px) for c in sent] == [
         ("new", "20131008-1.1", "ARCX", "DMA-ARCX", 1_000, PX)]
-    b.oms.venue(VenueAck(child_id="20131008-1.1", venue_order_id="A1"))
-    outs = b.through(b.oms.venue(VenueFill(child_id="20131008-1.1", exec_id="F1", qty=1_000,
-                                           px=PX)))
+    b.venue(VenueAck(child_id="20131008-1.1", venue_order_id="A1"))
+    outs = b.venue(VenueFill(child_id="20131008-1.1", exec_id="F1", qty=1_000, px=PX))
     ers = of_type(outs, ExecutionReport)
     assert [(e.exec_type, e.ord_status, e.cum_qty) for e in ers] == [("trade", "filled", 1_000)]
-    assert b.algo.s.orders == {}
+    assert b.algo.s.parents == {}
+    assert b.alerts() == []  # nothing refused, no strategy stopped
 
 
 def test_an_amendment_moves_the_child_with_a_replace() -> None:
     b = Both()
     b.through(b.oms.client(dma_order()))
-    b.oms.venue(VenueAck(child_id="20131008-1.1", venue_order_id="A1"))
+    b.venue(VenueAck(child_id="20131008-1.1", venue_order_id="A1"))
     outs = b.through(b.oms.client(ReplaceOrder(
         client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
         qty=600)))
     sent = of_type(outs, ChildOrderSent)
     assert [(c.action, c.child_id, c.qty) for c in sent] == [("replace", "20131008-1.1", 600)]
-    outs = b.through(b.oms.venue(VenueReplaced(child_id="20131008-1.1", qty=600,
-                                               limit_px=PX)))
+    outs = b.venue(VenueReplaced(child_id="20131008-1.1", qty=600, limit_px=PX))
     ers = of_type(outs, ExecutionReport)
     assert [(e.exec_type, e.ord_status, e.order_qty, e.cl_ord_id) for e in ers] == [
         ("replaced", "new", 600, "D2")]
+    assert b.alerts() == []  # nothing refused, no strategy stopped
 
 
-def test_other_algos_wait_with_an_alert() -> None:
+def test_other_algos_wait_with_an_alert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An algo the OMS accepts but the container does not run (here VWAP, taken out of the
+    container's table) waits with the OMS, and ops are told."""
+    monkeypatch.delitem(STRATEGIES, "vwap")
     b = Both()
     outs = b.oms.client(NewOrder(client="ALPHA", cl_ord_id="V1", symbol="IBM", side="buy",
                                  qty=1_000, ord_type="limit", limit_px=PX, algo="vwap"))
     b.through(outs)
     assert [a.code for a in of_type(b.algo_out, Alert)] == ["algo_not_running"]
-    assert b.algo.s.ignored == 1
+    assert b.algo.s.counts.ignored == 1
 
 
 CHILD = "20131008-1.1"
@@ -114,7 +138,7 @@ def test_a_replace_up_in_size_and_down_in_price_waits_for_the_child_then_grows_i
     while the old quantity stands), and grows it once the replace is in force."""
     b = Both()
     b.through(b.oms.client(dma_order()))
-    b.oms.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
+    b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
     outs = b.through(b.oms.client(ReplaceOrder(
         client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
         qty=1_500, limit_px=PX - 100)))
@@ -123,7 +147,7 @@ def test_a_replace_up_in_size_and_down_in_price_waits_for_the_child_then_grows_i
     assert not of_type(outs, ChildRequestRejected)
     sent = of_type(outs, ChildOrderSent)
     assert [(c.action, c.qty, c.limit_px) for c in sent] == [("replace", 1_000, PX - 100)]
-    outs = b.through(b.oms.venue(VenueReplaced(child_id=CHILD, qty=1_000, limit_px=PX - 100)))
+    outs = b.venue(VenueReplaced(child_id=CHILD, qty=1_000, limit_px=PX - 100))
     ers = of_type(outs, ExecutionReport)
     assert [(e.exec_type, e.ord_status, e.order_qty, e.leaves_qty, e.limit_px, e.cl_ord_id,
              e.orig_cl_ord_id) for e in ers] == [
@@ -131,47 +155,49 @@ def test_a_replace_up_in_size_and_down_in_price_waits_for_the_child_then_grows_i
     sent = of_type(outs, ChildOrderSent)
     assert [(c.action, c.qty, c.limit_px) for c in sent] == [("replace", 1_500, PX - 100)]
     assert not of_type(outs, ChildRequestRejected)
-    b.through(b.oms.venue(VenueReplaced(child_id=CHILD, qty=1_500, limit_px=PX - 100)))
-    outs = b.through(b.oms.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=1_500,
-                                           px=PX - 100)))
+    b.venue(VenueReplaced(child_id=CHILD, qty=1_500, limit_px=PX - 100))
+    outs = b.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=1_500, px=PX - 100))
     assert [(e.exec_type, e.ord_status, e.cum_qty) for e in of_type(outs, ExecutionReport)] == [
         ("trade", "filled", 1_500)]
+    assert b.alerts() == []  # nothing refused, no strategy stopped
 
 
 def test_a_reduction_pending_shrinks_the_child_once() -> None:
     b = Both()
     b.through(b.oms.client(dma_order()))
-    b.oms.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
-    b.oms.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=200, px=PX))
+    b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
+    b.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=200, px=PX))
     outs = b.through(b.oms.client(ReplaceOrder(
         client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
         qty=600)))
     assert [(c.action, c.qty) for c in of_type(outs, ChildOrderSent)] == [("replace", 600)]
-    outs = b.through(b.oms.venue(VenueReplaced(child_id=CHILD, qty=600, limit_px=PX)))
+    outs = b.venue(VenueReplaced(child_id=CHILD, qty=600, limit_px=PX))
     assert [(e.exec_type, e.order_qty, e.cum_qty, e.leaves_qty)
             for e in of_type(outs, ExecutionReport)] == [("replaced", 600, 200, 400)]
     assert of_type(outs, ChildOrderSent) == []  # the child is already what the order is
+    assert b.alerts() == []  # nothing refused, no strategy stopped
 
 
 def test_a_client_cancel_and_a_venue_cancel_end_the_dma_order() -> None:
     b = Both()
     b.through(b.oms.client(dma_order()))
-    b.oms.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
+    b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
     outs = b.through(b.oms.client(CancelOrder(client="ALPHA", cl_ord_id="D2",
                                               orig_cl_ord_id="D1", symbol="IBM", side="buy")))
     assert [(c.action, c.child_id) for c in of_type(outs, ChildOrderSent)] == [
         ("cancel", CHILD)]
-    outs = b.through(b.oms.venue(VenueCanceled(child_id=CHILD)))
+    outs = b.venue(VenueCanceled(child_id=CHILD))
     assert [(e.exec_type, e.cl_ord_id, e.orig_cl_ord_id)
             for e in of_type(outs, ExecutionReport)] == [("canceled", "D2", "D1")]
-    assert b.algo.s.orders == {}
+    assert b.algo.s.parents == {}
     # a second order, cancelled by the venue on its own
     b.through(b.oms.client(NewOrder(client="ALPHA", cl_ord_id="E1", symbol="IBM", side="buy",
                                     qty=500, ord_type="limit", limit_px=PX, algo="DMA",
                                     algo_params=(("venue", "ARCX"),))))
-    outs = b.through(b.oms.venue(VenueCanceled(child_id="20131008-2.1", unsolicited=True,
-                                               reason="symbol halted")))
+    outs = b.venue(VenueCanceled(child_id="20131008-2.1", unsolicited=True,
+                                 reason="symbol halted"))
     assert [(e.exec_type, e.ord_status, e.cl_ord_id, e.text)
             for e in of_type(outs, ExecutionReport)] == [
         ("canceled", "canceled", "E1", "ARCX cancelled the order: symbol halted")]
-    assert b.algo.s.orders == {}
+    assert b.algo.s.parents == {}
+    assert b.alerts() == []  # nothing refused, no strategy stopped

@@ -30,7 +30,7 @@ FLAT = expected_shares([1 / 400] * 390, 5 / 400, 5 / 400)
 def model(prior: float = 400_000.0, as_expected_until: int = 0) -> VolumeModel:
     """A model of a 400,000-share day whose buckets before `as_expected_until` traded
     exactly what the curve expects (1,000 a minute, 5,000 in the open)."""
-    m = VolumeModel(FLAT, prior, prior_weight_days=0.25)
+    m = VolumeModel(FLAT, prior, prior_weight_days=0.25, floor_weight=0.0)
     for b in range(as_expected_until):
         m.observe(b, round(FLAT[b] * 400_000))
     return m
@@ -85,6 +85,23 @@ def test_the_volume_model_blends_the_prior_with_what_the_day_shows() -> None:
     w = Window.of(30, 90)
     assert m.window_volume(w, now=61, upto=91) == pytest.approx(
         30 * 2_000 + m.predicted_total(61) * 30 / 400)
+
+
+def test_a_light_day_is_expected_to_make_up_half_of_it_towards_the_prior() -> None:
+    light = VolumeModel(FLAT, 400_000.0, prior_weight_days=0.1, floor_weight=0.5)
+    for b in range(61):
+        light.observe(b, 500)  # half of what the curve expects of a 400,000 day
+    done, seen = 65 / 400, 61 * 500
+    blend = (seen + 0.1 * 400_000) / (done + 0.1)
+    floor = (400_000 - seen) / (1 - done)  # what would keep the whole day at the prior
+    assert blend < floor
+    assert light.predicted_total(61) == pytest.approx(blend + 0.5 * (floor - blend))
+    # a busy day is above the floor: the blend stands
+    busy = VolumeModel(FLAT, 400_000.0, prior_weight_days=0.1, floor_weight=0.5)
+    for b in range(61):
+        busy.observe(b, 4_000)
+    assert busy.predicted_total(61) == pytest.approx(
+        (61 * 4_000 + 0.1 * 400_000) / (done + 0.1))
 
 
 def test_a_busier_morning_moves_the_target_forward() -> None:

@@ -1,0 +1,125 @@
+"""`OrderContext`: the one door through which a strategy acts, for one parent order.
+
+It is the container seen from a strategy: the order's terms and children, the
+market books, stream time, timers, the order's seeded random generator, ref
+data, subscriptions, and the requests for children, each checked against the
+container's invariants before anything is published.
+"""
+
+from __future__ import annotations
+
+import random  # determinism: allowed, the order's generator seeded from the day's seed
+from typing import TYPE_CHECKING, Any
+
+from algo_engine.market import Book
+from algo_engine.orders import Child, Parent
+from algo_engine.strategy import Style
+from algo_engine.vwap.schedule import order_rng
+from sequencer.messages.control import Severity
+from sequencer.messages.orders import AlgoDecision
+
+if TYPE_CHECKING:
+    from algo_engine.app import AlgoEngine
+
+
+class OrderContext:
+    def __init__(self, engine: AlgoEngine, parent: Parent) -> None:
+        self._e = engine
+        self.parent = parent
+        self._rng: random.Random | None = None
+
+    # ---- time, ref data, randomness
+
+    @property
+    def now(self) -> int:
+        """Stream time (ns) of the frame or timer being handled."""
+        return self._e.ctx.now
+
+    @property
+    def refdata(self) -> Any:
+        """The day's ref data (`refdata.model.RefData`): security master, statistics,
+        volume curves, declared tables."""
+        return self._e.ctx.refdata
+
+    @property
+    def rng(self) -> random.Random:
+        """The order's own generator, seeded from the day's seed and the order id. Its
+        draws must be made in the same order in every run (they are: handlers run in
+        stream order); it is rebuilt from the seed after a restore, so a strategy
+        draws what it needs up front (as VWAP does its intervals)."""
+        if self._rng is None:
+            self._rng = order_rng(self._e.ctx.day_seed, self.parent.order_id)
+        return self._rng
+
+    @property
+    def day_seed(self) -> int:
+        """The day's seed (`SystemStart`): mix it with a key of the strategy's own, as
+        `algo_engine.vwap.schedule.order_rng` does, for draws that survive a restart."""
+        return self._e.ctx.day_seed
+
+    @property
+    def session_date(self) -> str:
+        return self._e.s.session_date
+
+    # ---- market data
+
+    def subscribe(self, symbol: str) -> Book:
+        """The book of `symbol` (any symbol of the security master), subscribing to it
+        if nobody has; a new subscription starts from the ticker plant's snapshot."""
+        return self._e.subscribe(symbol, self.parent.order_id)
+
+    def book(self, symbol_id: int | None = None) -> Book:
+        """A subscribed symbol's book (the order's own symbol by default)."""
+        return self._e.s.books[self.parent.symbol_id if symbol_id is None else symbol_id]
+
+    # ---- timers
+
+    def set_timer(self, at_ns: int, token: str) -> int:
+        """Wake `on_timer(c, token)` once stream time reaches `at_ns`."""
+        return self._e.ctx.set_timer(at_ns, f"{self.parent.order_id}|{token}")
+
+    def cancel_timer(self, timer_id: int) -> bool:
+        return self._e.ctx.cancel_timer(timer_id)
+
+    # ---- children
+
+    def children(self, live_only: bool = True) -> list[Child]:
+        cs = self._e.s.children
+        out = [cs[i] for i in self.parent.children if i in cs]
+        return [c for c in out if c.live] if live_only else out
+
+    def child(self, child_id: str) -> Child:
+        return self._e.s.children[child_id]
+
+    def open_qty(self) -> int:
+        """The most the live children can still fill (in-flight replaces counted)."""
+        return sum(c.exposure for c in self.children())
+
+    def venue_up(self, venue: str) -> bool:
+        return self._e.venue_up(venue)
+
+    def send(self, venue: str, style: Style, qty: int, px: int = 0) -> str:
+        """Ask for a new child; returns its id. Raises `InvariantError` (and alerts)
+        for a request that breaks an invariant; nothing is sent then."""
+        return self._e.new_child(self.parent, venue, style, qty, px)
+
+    def replace(self, child_id: str, qty: int = 0, px: int = 0) -> None:
+        """Amend a live child in place: `qty` its new total (filled included), `px` its
+        new limit (0 leaves either unchanged)."""
+        self._e.replace_child(self.parent, child_id, qty, px)
+
+    def cancel(self, child_id: str, reason: str = "") -> None:
+        self._e.cancel_child(self.parent, child_id, reason)
+
+    # ---- the record
+
+    def decide(self, kind: str, *, start_ns: int = 0, end_ns: int = 0, target_qty: int = 0,
+               scheduled_qty: int = 0, expected_volume: int = 0, px: int = 0,
+               text: str = "") -> None:
+        """Put a decision on the stream (`AlgoDecision`) for the debugger and reports."""
+        self._e.ctx.publish(AlgoDecision(
+            self.parent.order_id, kind, start_ns, end_ns, target_qty, self.parent.cum_qty,
+            scheduled_qty, expected_volume, px, text))
+
+    def alert(self, severity: Severity, code: str, text: str) -> None:
+        self._e.alert(severity, code, f"{self.parent.order_id}: {text}")

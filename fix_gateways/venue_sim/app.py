@@ -1,0 +1,229 @@
+"""The venue simulator as an app on the stream, for backtests: the fill model without FIX.
+
+`tape backtest` runs a recorded day in one process, as fast as it goes; there the
+venue gateway and the FIX venue simulator are replaced by this app, which reads
+the OMS's `ChildOrderSent` and the day's market data from the stream and answers
+with the venue events the venue gateway would have put there (`VenueAck`,
+`VenueFill`, `VenueCanceled`, ...), as the venue gateway's source. The fills are
+the fill model's (`fix_gateways.venue_sim.market`, whose docstring states the
+rules): each venue sees its own quotes and prints; the primary venue's opening
+and closing prints run its auctions; the other venues open when the symbol's
+trading starts and close with it.
+
+A deterministic app like any other: a replay of the backtest's journal runs it
+and checks its outputs byte for byte. Its state (the fill model's books) is not
+snapshotted: a restart replays the day from its start.
+
+Quotes of a venue where none of our orders rests for the symbol are kept aside and
+handed to the fill model just before our next request there, which gives the
+fill model the same market state at a fraction of the work (a quote with none of
+our orders resting changes nothing but the state).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fix_gateways.venue_sim.market import (
+    Ack,
+    Cancelled,
+    CancelRejected,
+    Fill,
+    Reject,
+    Replaced,
+    Restated,
+    Venue,
+    VenueConfig,
+    VenueEvent,
+)
+from sequencer.messages.control import SystemStart
+from sequencer.messages.executions import (
+    VenueAck,
+    VenueCanceled,
+    VenueCancelRejected,
+    VenueFill,
+    VenueReject,
+    VenueReplaced,
+    VenueRestated,
+)
+from sequencer.messages.marketdata import (
+    CLOSING_PRINT,
+    OPENING_PRINT,
+    REGULAR_WAY,
+    MarketSnapshot,
+    Quote,
+    Trade,
+    TradingStatus,
+)
+from sequencer.messages.orders import ChildOrderSent
+from sequencer.runtime.app import App, handles
+
+NAME = "venue_sim"
+OPEN_FALLBACK_NS = 900_000_000_000  # no opening print 15 minutes into trading: open anyway
+
+
+class SimVenueApp(App):
+    name = NAME
+    source_id = 70  # it plays the venue gateway
+
+    def __init__(self) -> None:
+        self.venues: dict[str, Venue] = {}
+        self.live: dict[tuple[str, str], dict[str, None]] = {}  # (venue, symbol) -> children
+        self.where: dict[str, tuple[str, str]] = {}  # child -> (venue, symbol)
+        self.aside: dict[tuple[str, str], tuple[int, int, int, int, int]] = {}
+        self.names: dict[int, str] = {}
+        self.primary: dict[int, str] = {}
+        self.trading_since: dict[int, int] = {}  # symbol id -> when trading started
+        self.events = 0
+
+    # ---------------------------------------------------------------- set up
+
+    @handles(SystemStart)
+    def on_system_start(self, m: SystemStart) -> None:
+        rd = self.ctx.refdata
+        if rd is None:
+            return
+        self.venues = {v.code: Venue(v.code, VenueConfig(pre_open=True))
+                       for v in rd.data.venues if v.routable}
+        for s in rd.data.symbols:
+            self.names[s.id] = s.name
+            self.primary[s.id] = s.primary_venue
+
+    # ---------------------------------------------------------------- our orders
+
+    def _flush(self, key: tuple[str, str]) -> None:
+        q = self.aside.pop(key, None)
+        if q is not None:
+            self._emit(self.venues[key[0]].on_quote(key[1], *q))
+
+    @handles(ChildOrderSent)
+    def on_child(self, m: ChildOrderSent) -> None:
+        v = self.venues.get(m.venue)
+        now = self.ctx.now
+        if v is None:
+            self.ctx.publish(VenueReject(m.child_id, f"no simulated venue {m.venue}"))
+            return
+        key = (m.venue, m.symbol)
+        self._flush(key)
+        if m.action == "new":
+            self.live.setdefault(key, {})[m.child_id] = None
+            self.where[m.child_id] = key
+            self._emit(v.new_order(m.child_id, m.symbol, m.side, m.qty, m.ord_type,
+                                   m.limit_px, m.tif, ts_ns=now))
+        elif m.action == "cancel":
+            self._emit(v.cancel(m.child_id, now))
+        else:
+            self._emit(v.replace(m.child_id, m.qty, m.limit_px, now))
+
+    def _done(self, child_id: str) -> None:
+        key = self.where.pop(child_id, None)
+        if key is not None:
+            self.live.get(key, {}).pop(child_id, None)
+
+    def _emit(self, events: list[VenueEvent]) -> None:
+        pub = self.ctx.publish
+        for e in events:
+            self.events += 1
+            if isinstance(e, Fill):
+                pub(VenueFill(e.order_id, e.exec_id, e.qty, e.px, e.liquidity, e.leaves_qty))
+                if e.leaves_qty == 0:
+                    self._done(e.order_id)
+            elif isinstance(e, Ack):
+                pub(VenueAck(e.order_id, e.venue_order_id))
+            elif isinstance(e, Cancelled):
+                pub(VenueCanceled(e.order_id, e.unsolicited, e.reason))
+                self._done(e.order_id)
+            elif isinstance(e, Reject):
+                pub(VenueReject(e.order_id, e.reason))
+                self._done(e.order_id)
+            elif isinstance(e, Replaced):
+                pub(VenueReplaced(e.order_id, e.qty, e.px))
+                if e.leaves_qty == 0:
+                    self._done(e.order_id)
+            elif isinstance(e, CancelRejected):
+                pub(VenueCancelRejected(e.order_id, e.response_to, e.reason))
+            elif isinstance(e, Restated):
+                pub(VenueRestated(e.order_id, e.qty, e.px, e.reason))
+                if e.leaves_qty == 0:
+                    self._done(e.order_id)
+
+    # ---------------------------------------------------------------- the market
+
+    @handles(Quote)
+    def on_quote(self, q: Quote) -> None:
+        name = self.names.get(q.symbol_id)
+        if name is None or q.venue not in self.venues:
+            return
+        key = (q.venue, name)
+        row = (q.bid_px, q.bid_size, q.ask_px, q.ask_size, self.ctx.now)
+        if self.live.get(key):
+            self._emit(self.venues[q.venue].on_quote(name, *row))
+        else:
+            self.aside[key] = row
+
+    @handles(MarketSnapshot)
+    def on_snapshot(self, m: MarketSnapshot) -> None:
+        for q in m.quotes:
+            self.on_quote(q)
+        if m.status not in ("pre_open", "opening_auction"):
+            self._open_all(m.symbol_id, primary_too=True)
+
+    @handles(Trade)
+    def on_trade(self, t: Trade) -> None:
+        name = self.names.get(t.symbol_id)
+        if name is None or not t.flags & REGULAR_WAY:
+            return
+        now = self.ctx.now
+        primary = self.primary[t.symbol_id]
+        if t.flags & OPENING_PRINT:
+            v = self.venues.get(primary)
+            if v is not None and v.phase(name) == "pre_open":
+                self._flush((primary, name))
+                self._emit(v.run_auction(name, "opening", t.price, t.size, now))
+            return
+        if t.flags & CLOSING_PRINT:
+            v = self.venues.get(primary)
+            if v is not None and v.phase(name) != "closed":
+                self._flush((primary, name))
+                self._emit(v.run_auction(name, "closing", t.price, t.size, now))
+            return
+        since = self.trading_since.get(t.symbol_id)
+        if since is not None and now - since > OPEN_FALLBACK_NS:
+            self._open_all(t.symbol_id, primary_too=True)
+        key = (t.venue, name)
+        if self.live.get(key):
+            self._flush(key)
+            self._emit(self.venues[t.venue].on_trade(name, t.price, t.size, now))
+
+    @handles(TradingStatus)
+    def on_status(self, m: TradingStatus) -> None:
+        if m.status == "trading" and m.symbol_id not in self.trading_since:
+            self.trading_since[m.symbol_id] = self.ctx.now
+            self._open_all(m.symbol_id, primary_too=False)
+        elif m.status == "closed":
+            self._close_all(m.symbol_id)
+
+    def _open_all(self, symbol_id: int, primary_too: bool) -> None:
+        """Open the symbol on the venues without its opening auction (the primary too
+        when its print never came)."""
+        name = self.names.get(symbol_id)
+        if name is None:
+            return
+        for code, v in self.venues.items():
+            if (primary_too or code != self.primary[symbol_id]) and v.phase(name) == "pre_open":
+                self._flush((code, name))
+                self._emit(v.run_auction(name, "opening", 0, 0, self.ctx.now))
+
+    def _close_all(self, symbol_id: int) -> None:
+        """The session is over: the venues without the closing print expire our orders."""
+        name = self.names.get(symbol_id)
+        if name is None:
+            return
+        for code, v in self.venues.items():
+            if code != self.primary[symbol_id] and v.phase(name) != "closed":
+                self._flush((code, name))
+                self._emit(v.run_auction(name, "closing", 0, 0, self.ctx.now))
+
+    def describe(self) -> dict[str, Any]:
+        return {"venues": list(self.venues), "events": self.events,
+                "live": sum(len(v) for v in self.live.values())}
