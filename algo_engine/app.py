@@ -366,10 +366,13 @@ class AlgoEngine(App):
             ord_type, tif = _STYLES[style]
             if p.ord_type == "market" and px == 0:
                 ord_type = "market"
+        # A DMA child to a down venue goes on to the OMS, which refuses it and so ends the
+        # order back to the client (a DMA order is its one child); nothing reaches the venue.
+        down = frozenset() if style == "dma" else self._venues_down(venue)
         why = guard.check_new(self.terms(p), qty, ord_type, px if ord_type == "limit" else 0,
-                              venue, self._venues_down(venue))
+                              venue, down)
         dest = self._pick_destination(venue) if not why else ""
-        if not why and not dest:
+        if not why and not dest and style != "dma":
             why = f"venue {venue} has no destination"
         if why:
             self._refuse(p, f"new child of {qty:,} at {venue}: {why}")

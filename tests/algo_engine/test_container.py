@@ -113,9 +113,6 @@ TOLERATE_FIT_AFTER_FAILURE = True
 #: (`test_a_child_filled_while_a_replace_is_in_flight_ends`,
 #: `test_a_child_filled_completely_cannot_be_replaced_from_on_fill`).
 TOLERATE_FILLED_CHILD_LEFT_LIVE = True
-#: `ParentCanceling` during a pending amendment makes the container forget the amendment's
-#: tighter terms (`test_a_cancel_during_a_pending_amendment_keeps_its_tighter_limit`).
-TOLERATE_CANCEL_FORGETS_AMENDMENT = True
 #: On an amendment the container leaves alone a child with a request in flight (the
 #: strategy's own replace from on_amend included), and does not count its size against the
 #: room the other children must fit in (`test_an_amendment_fits_children_in_flight_too`).
@@ -185,6 +182,7 @@ class World:
     raised: list[str] = field(default_factory=list)  # parents whose strategy let one escape
     told_done: list[str] = field(default_factory=list)  # on_child_done, by child id
     child_ids: dict[str, list[str]] = field(default_factory=dict)  # parent -> its children
+    careless: bool = True  # False: the strategy catches every refusal and has no bug
 
 
 class Chaos(Strategy, tag="chaos"):
@@ -236,12 +234,15 @@ class Chaos(Strategy, tag="chaos"):
             raise
 
     def _act(self, c: OrderContext, act: Act) -> None:
-        if isinstance(act, Boom):
-            raise RuntimeError("chaos: a bug in the strategy")
         w = self.world
+        if isinstance(act, Boom):
+            if w.careless:
+                raise RuntimeError("chaos: a bug in the strategy")
+            return
         p = c.parent
         req = Req(p.order_id, type(act).__name__.lower(), len(w.outputs))
         w.log.append(req)
+        req.outcome = "skipped"  # no child to act on yet
         try:
             if isinstance(act, Send):
                 room = p.cap_qty() - p.cum_qty - c.open_qty()
@@ -249,16 +250,21 @@ class Chaos(Strategy, tag="chaos"):
                 req.child_id = c.send(act.venue, act.style, qty, _px(act.px, p))
             elif isinstance(act, Amend):
                 cid = self._pick(c, act.child)
+                if not cid:
+                    return
                 ch = self._find(c, cid)
                 room = p.cap_qty() - p.cum_qty - c.open_qty()
                 qty = _qty(act.qty, room, ch.qty if ch else 0, ch.cum_qty if ch else 0)
                 c.replace(cid, qty, _px(act.px, p))
             else:
-                c.cancel(self._pick(c, act.child), "chaos")
+                cid = self._pick(c, act.child)
+                if not cid:
+                    return
+                c.cancel(cid, "chaos")
             req.outcome = "ok"
         except InvariantError:
             req.outcome = "refused"
-            if not act.catch:
+            if w.careless and not act.catch:
                 raise
         except Exception as e:
             req.outcome, req.error = "error", f"{type(e).__name__}: {e}"
@@ -267,9 +273,11 @@ class Chaos(Strategy, tag="chaos"):
             req.after = len(w.outputs)
 
     def _pick(self, c: OrderContext, i: int) -> str:
+        """One of the order's children ("" if it has none yet), one of another order's, or
+        one that does not exist."""
         mine = [ch.child_id for ch in c.children(live_only=False)]
-        if i >= 0 and mine:
-            return mine[i % len(mine)]
+        if i >= 0:
+            return mine[i % len(mine)] if mine else ""
         if i == -2:
             theirs = [cid for oid, cids in self.world.child_ids.items()
                       if oid != c.parent.order_id for cid in cids]
@@ -384,6 +392,7 @@ class MChild:
     child_id: str
     parent: str
     venue: str
+    destination: str  # "": the OMS refuses it
     ord_type: str
     qty: int
     px: int
@@ -422,8 +431,8 @@ class MParent:
     def cap_qty(self) -> int:
         return min(self.qty, self.pend_qty) if self.amending else self.qty
 
-    def cap_px(self, forget_amendment: bool = False) -> int:
-        if self.amending and self.ord_type == "limit" and not forget_amendment:
+    def cap_px(self) -> int:
+        if self.amending and self.ord_type == "limit":
             return min(self.limit, self.pend_px) if self.side == "buy" else max(self.limit,
                                                                                self.pend_px)
         return self.limit
@@ -432,12 +441,12 @@ class MParent:
     def frozen(self) -> bool:
         return self.canceling or self.amending
 
-    def priced_inside(self, ord_type: str, px: int, forget_amendment: bool = False) -> bool:
+    def priced_inside(self, ord_type: str, px: int) -> bool:
         if self.ord_type == "market":
             return ord_type == "market" or px > 0
         if ord_type != "limit" or px <= 0:
             return False
-        cap = self.cap_px(forget_amendment)
+        cap = self.cap_px()
         return px <= cap if self.side == "buy" else px >= cap
 
 
@@ -479,7 +488,11 @@ class Model:
                 p.amending = p.canceling = False
                 p.qty, p.limit = msg.qty, msg.limit_px
         elif isinstance(msg, ParentCanceling):
-            self.parents[msg.order_id].canceling = True
+            # The OMS takes an order down during a pending amendment only on its own (kill
+            # switch, end of day, venue: a client's cancel waits for the replace), and then
+            # refuses the amendment: the old terms stand.
+            p = self.parents[msg.order_id]
+            p.canceling, p.amending = True, False
         elif isinstance(msg, VenueStatus):
             (self.down.add if msg.status == "down" else self.down.discard)(msg.destination)
         elif isinstance(msg, ChildOrderSent):
@@ -548,15 +561,21 @@ class Model:
         p = self.parents[m.parent_id]
         assert not p.failed, f"a new child {m.child_id} of {p.oid} after its strategy stopped"
         assert not p.frozen, f"a new child {m.child_id} of {p.oid} while frozen"
-        assert f"DMA-{m.venue}" not in self.down, f"a new child to {m.venue}, down"
-        assert m.destination == f"DMA-{m.venue}"
+        if f"DMA-{m.venue}" in self.down:
+            # Only a "dma" child goes on to a venue that is down, with no destination: the
+            # OMS refuses it (it ends a DMA order back to the client); nothing reaches the
+            # venue. Its order type and time in force are the parent's.
+            assert m.destination == "", f"a new child to {m.venue}, down, via {m.destination}"
+            assert (m.ord_type, m.tif) == (p.ord_type, "day"), m
+        else:
+            assert m.destination == f"DMA-{m.venue}"
         assert m.qty > 0
         assert m.child_id not in self.children
         assert p.priced_inside(m.ord_type, m.limit_px), (
             f"{p.side} {p.ord_type} parent at {p.cap_px()}: a {m.ord_type} child at "
             f"{m.limit_px}")
-        self.children[m.child_id] = MChild(m.child_id, p.oid, m.venue, m.ord_type, m.qty,
-                                           m.limit_px)
+        self.children[m.child_id] = MChild(m.child_id, p.oid, m.venue, m.destination,
+                                           m.ord_type, m.qty, m.limit_px)
         self.world.child_ids.setdefault(p.oid, []).append(m.child_id)
         assert self.open(p.oid) <= p.cap_qty() - p.cum, (
             f"{p.oid}: open {self.open(p.oid)} > cap {p.cap_qty()} - filled {p.cum}")
@@ -574,9 +593,7 @@ class Model:
                 f"a replace of {c.child_id} ({c.status}, {c.pend or 'nothing'} in flight)")
         assert m.qty > c.filled, f"a replace of {c.child_id} to {m.qty}, filled {c.filled}"
         px = m.limit_px or c.px
-        assert p.priced_inside(c.ord_type, px if c.ord_type == "limit" else 0) or (
-            TOLERATE_CANCEL_FORGETS_AMENDMENT and p.canceling and p.amending
-            and p.priced_inside(c.ord_type, px, forget_amendment=True)), (
+        assert p.priced_inside(c.ord_type, px if c.ord_type == "limit" else 0), (
             f"{p.side} parent at {p.cap_px()}: {c.child_id} replaced to {px}")
         c.pend, c.pend_qty, c.pend_px = "replace", m.qty, px
         if m.qty > c.qty:
@@ -590,7 +607,9 @@ class Model:
             self.logged += 1
             made = outs[r.before:r.after]
             assert r.outcome != "error", r.error
-            if r.outcome == "refused":
+            if r.outcome == "skipped":
+                assert made == []
+            elif r.outcome == "refused":
                 self.refused += 1
                 assert [(type(m), getattr(m, "code", "")) for m in made] == [
                     (Alert, "algo_invariant")], made
@@ -656,43 +675,42 @@ class Model:
 # ====================================================================== hypothesis
 
 
-_qty_spec = st.one_of(
-    st.tuples(st.just("part"), st.integers(1, 4)),  # a part of the room (send or grow)
-    st.tuples(st.just("part"), st.integers(1, 4)),
-    st.tuples(st.just("shrink"), st.integers(0, 4)),  # a part of a child's open shares
-    st.tuples(st.just("room"), st.integers(-3, 2)),  # all the room, give or take
-    st.tuples(st.just("filled"), st.integers(-2, 2)),  # around a child's filled shares
-    st.tuples(st.just("abs"), st.sampled_from([0, -1, -100, 1, 100, 10**9, 2**62])),
-)
+_part = st.tuples(st.just("part"), st.integers(1, 4))  # a part of the room (send or grow)
+_shrink = st.tuples(st.just("shrink"), st.integers(0, 4))  # a part of a child's open shares
+_room = st.tuples(st.just("room"), st.integers(-3, 2))  # all the room, give or take
+_filled = st.tuples(st.just("filled"), st.integers(-2, 2))  # around a child's filled shares
+_abs = st.tuples(st.just("abs"), st.sampled_from([0, -1, -100, 1, 100, 10**9, 2**62]))
+_send_qty = st.one_of(_part, _part, _part, _part, _room, _abs, _filled)
+_replace_qty = st.one_of(_part, _part, _shrink, _shrink, _room, _filled, _abs)
 _px_spec = st.one_of(
     st.tuples(st.sampled_from(["lim", "cap"]), st.integers(0, 5)),
     st.tuples(st.sampled_from(["lim", "cap"]), st.integers(-3, 5)),
     st.tuples(st.just("abs"), st.sampled_from([0, -TICK, 1, 10**9])),
 )
-_catch = st.sampled_from([True] * 11 + [False])  # mostly careful: a stopped one does nothing
+_catch = st.sampled_from([True] * 7 + [False])
 _which = st.sampled_from([0, 1, 2, 3, 4, 5, 0, 1, 2, -1, -2])  # a child of the order's
 _acts: dict[str, st.SearchStrategy[Act]] = {
-    "send": st.builds(Send, st.sampled_from(VENUES), st.sampled_from(STYLES), _qty_spec,
+    "send": st.builds(Send, st.sampled_from(VENUES), st.sampled_from(STYLES), _send_qty,
                       _px_spec, _catch),
-    "amend": st.builds(Amend, _which, _qty_spec, _px_spec, _catch),
+    "amend": st.builds(Amend, _which, _replace_qty, _px_spec, _catch),
     "cancel": st.builds(Cancel, _which, _catch),
     "boom": st.just(Boom()),
 }
-_act = st.sampled_from(["send"] * 20 + ["amend"] * 14 + ["cancel"] * 5 + ["boom"]).flatmap(
+_act = st.sampled_from(["send"] * 10 + ["amend"] * 7 + ["cancel"] * 2 + ["boom"]).flatmap(
     _acts.__getitem__)
 _burst = st.lists(_act, max_size=4)
 
 #: what the stream brings: (kind, which parent or child, a number, a flag)
 _event = st.tuples(
-    st.sampled_from(["tick"] * 6 + ["sent"] * 4 + ["fill"] * 3 + ["replaced"] * 3 + [
-        "amend"] * 3 + ["amend_done"] * 2 + [
-        "cxl", "oms_rej", "venue_rej", "new_rej", "amend_refused", "canceling",
-        "cancel_refused", "venue"]),
+    st.sampled_from(["tick"] * 10 + ["sent"] * 4 + ["fill"] * 5 + ["replaced"] * 4 + [
+        "amend"] * 3 + ["amend_done"] * 2 + ["cancel_refused"] * 2 + [
+        "cxl", "oms_rej", "venue_rej", "new_rej", "amend_refused", "canceling", "venue"]),
     st.integers(0, 50), st.integers(-2_000, 2_000), st.booleans())
 
 _parent = st.tuples(st.sampled_from(["buy", "sell", "sell_short"]),
                     st.sampled_from(["limit", "limit", "market"]),
-                    st.integers(1, 3_000), st.integers(-50, 50))
+                    st.one_of(*[st.integers(100, 5_000)] * 4, st.sampled_from([1, 2, 3, 7, 10])),
+                    st.integers(-50, 50))
 
 
 class Driver:
@@ -721,19 +739,29 @@ class Driver:
         cands = [c for c in self.model.children.values() if ok(c)]
         return cands[i % len(cands)] if cands else None
 
+    def _sent(self, c: MChild) -> None:
+        """The OMS's answer to a new child: sent on, or refused (no destination)."""
+        if not c.destination:
+            self.feed(ChildRequestRejected(c.parent, c.child_id, "new", "venue down"))
+            return
+        self.feed(ChildOrderSent("new", c.parent, c.child_id, c.venue, c.destination, "IBM",
+                                 "buy", c.qty, "limit" if c.ord_type == "limit" else "market",
+                                 c.px))
+
     def step(self, kind: str, i: int, n: int, flag: bool) -> None:
         m = self.model
         oids = list(m.parents)
         p = m.parents[oids[i % len(oids)]]
         if kind == "tick":
+            if flag:  # the OMS has sent on what was asked of it
+                for c in list(m.children.values()):
+                    if c.status == "sent" and not c.pend:
+                        self._sent(c)
             self.feed(ClockTick(), CONTROL, SECOND)
         elif kind == "sent":
-            c = self._child(i, lambda c: c.status == "sent")
+            c = self._child(i, lambda c: c.status == "sent" and not c.pend)
             if c:
-                self.feed(ChildOrderSent("new", c.parent, c.child_id, c.venue,
-                                         f"DMA-{c.venue}", "IBM", "buy", c.qty,
-                                         "limit" if c.ord_type == "limit" else "market",
-                                         c.px))
+                self._sent(c)
         elif kind == "fill":
             c = self._child(i, lambda c: c.status == "live")
             if c:
@@ -789,14 +817,15 @@ class Driver:
 @pytest.mark.usefixtures("chaos")
 @settings(deadline=None, max_examples=3000,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(parents=st.lists(_parent, min_size=1, max_size=2),
+@given(careless=st.sampled_from([False, False, True]),
+       parents=st.lists(_parent, min_size=1, max_size=2),
        down=st.frozensets(st.sampled_from(VENUES), max_size=1),
-       bursts=st.lists(_burst, min_size=5, max_size=60),
-       events=st.lists(_event, min_size=10, max_size=80))
+       bursts=st.lists(_burst, min_size=15, max_size=60),
+       events=st.lists(_event, min_size=15, max_size=80))
 def test_whatever_the_strategy_does_the_order_stays_safe(
-        parents: list[tuple[str, str, int, int]], down: frozenset[str],
+        careless: bool, parents: list[tuple[str, str, int, int]], down: frozenset[str],
         bursts: list[list[Act]], events: list[tuple[str, int, int, bool]]) -> None:
-    world = World(bursts=deque(bursts))
+    world = World(bursts=deque(bursts), careless=careless)
     rig = Rig(world)
     model = Model(world)
     drive = Driver(rig, model)
@@ -877,7 +906,25 @@ def test_a_child_to_a_venue_that_is_down_is_refused() -> None:
     assert said[-1] == "new child of 100 at ARCX: venue ARCX is down"
     rig.venue(VenueStatus("DMA-ARCX", "ARCX", "up"))
     outs = rig.tick()
-    assert [m.venue for m in of(outs, NewChild)] == ["ARCX"] and codes(outs) == []
+    assert [(m.venue, m.destination) for m in of(outs, NewChild)] == [("ARCX", "DMA-ARCX")]
+    assert codes(outs) == []
+
+
+@pytest.mark.usefixtures("chaos")
+def test_a_dma_child_to_a_venue_that_is_down_goes_to_the_oms_without_a_destination() -> None:
+    """The one exception (app.py): a "dma" child goes on with no destination, for the OMS to
+    refuse (which ends a DMA order back to its client); nothing reaches the venue."""
+
+    def hook(event: str, c: OrderContext) -> None:
+        if event == "start":
+            c.send("ARCX", "dma", 100, PX)
+
+    rig = hooked(hook)
+    rig.venue(VenueStatus("DMA-ARCX", "ARCX", "down"))
+    outs = rig.accept()
+    assert [(m.venue, m.destination, m.ord_type, m.tif) for m in of(outs, NewChild)] == [
+        ("ARCX", "", "limit", "day")]
+    assert codes(outs) == []
 
 
 @pytest.mark.usefixtures("chaos")
@@ -1056,3 +1103,139 @@ def test_children_go_round_robin_over_the_venues_destinations_that_are_up() -> N
     got = dests(4)
     assert sorted(got) == ["ALT-XNYS", "ALT-XNYS", "DMA-XNYS", "DMA-XNYS"]
     assert got[0] != got[1] and got[1] != got[2] and got[2] != got[3]
+
+
+# ====================================================================== container bugs
+# Each fails today (xfail, strict: once the container is fixed, the test passes and pytest
+# says so; then drop the mark and the matching TOLERATE_ flag at the top of the file).
+
+
+@pytest.mark.usefixtures("chaos")
+@pytest.mark.xfail(strict=True, reason="container bug: _fit amends the children of a stopped "
+                   "strategy")
+def test_a_stopped_strategys_children_are_cancelled_not_amended() -> None:
+    """A strategy stopped, the venue refuses to cancel its child (too late), the client
+    amends: the container must not amend the child (`ReplaceChild`) of a stopped strategy;
+    it may cancel it again."""
+
+    def hook(event: str, c: OrderContext) -> None:
+        if event == "start":
+            c.send("ARCX", "passive", 500, PX)
+        elif event == "timer":
+            raise RuntimeError("bug")
+
+    rig = hooked(hook)
+    rig.accept()
+    rig.sent("ORD-A.1")
+    assert [type(m) for m in rig.tick()] == [Alert, CancelChild]
+    rig.venue(VenueCancelRejected("ORD-A.1", "cancel", "too late"))
+    outs = rig.feed(ParentAmended(A, 300, PX - TICK, (), 0, pending=True))
+    assert of(outs, ReplaceChild) == []
+
+
+@pytest.mark.usefixtures("chaos")
+@pytest.mark.xfail(strict=True, reason="container bug: a child filled while its replace is "
+                   "in flight never ends when the replace is refused")
+def test_a_child_filled_while_a_replace_is_in_flight_ends() -> None:
+    """The strategy grows its child; the child fills completely at its old size before the
+    venue answers, and the venue refuses the replace (the order is filled). The child has
+    ended: the strategy must hear it (`on_child_done`), and the container must not count
+    it live (nor cancel it when the strategy stops)."""
+    done: list[str] = []
+
+    def hook(event: str, c: OrderContext) -> None:
+        if event == "start":
+            c.send("ARCX", "passive", 500, PX)
+        elif event == "timer" and c.child("ORD-A.1").qty == 500:
+            c.replace("ORD-A.1", 800)
+        elif event == "child_done":
+            done.append("ORD-A.1")
+
+    rig = hooked(hook)
+    rig.accept()
+    rig.sent("ORD-A.1")
+    assert [(m.child_id, m.qty) for m in of(rig.tick(), ReplaceChild)] == [("ORD-A.1", 800)]
+    rig.venue(VenueFill("ORD-A.1", "E1", 500, PX))
+    rig.venue(VenueCancelRejected("ORD-A.1", "replace", "order filled"))
+    assert not rig.app.s.children["ORD-A.1"].live
+    assert done == ["ORD-A.1"]
+
+
+@pytest.mark.usefixtures("chaos")
+@pytest.mark.xfail(strict=True, reason="container bug: on_fill runs before a filled child "
+                   "ends, so the strategy can replace a filled child (which then never ends)")
+def test_a_child_filled_completely_cannot_be_replaced_from_on_fill() -> None:
+    """A strategy that tops its child up on every fill: on the fill that completes the
+    child, the child is done; a replace of it must be refused, not sent."""
+    said: list[str] = []
+
+    def hook(event: str, c: OrderContext) -> None:
+        if event == "start":
+            c.send("ARCX", "passive", 500, PX)
+        elif event == "fill":
+            ch = c.child("ORD-A.1")
+            try:
+                c.replace(ch.child_id, ch.qty + 100)
+            except InvariantError as e:
+                said.append(str(e))
+
+    rig = hooked(hook)
+    rig.accept()
+    rig.sent("ORD-A.1")
+    outs = rig.venue(VenueFill("ORD-A.1", "E1", 500, PX))
+    assert of(outs, ReplaceChild) == []
+    assert not rig.app.s.children["ORD-A.1"].live
+
+
+@pytest.mark.usefixtures("chaos")
+@pytest.mark.xfail(strict=True, reason="container bug: on an amendment _fit neither counts "
+                   "the children with a request in flight against the room nor acts on them")
+def test_an_amendment_fits_children_in_flight_too() -> None:
+    """Two children, 600 and 400; the strategy is shrinking the first to 550 when the client
+    amends the order to 700 (pending). The second must shrink to what the first leaves
+    (150 at most), not stay at 400: otherwise the OMS's replace timeout cancels children."""
+
+    def hook(event: str, c: OrderContext) -> None:
+        if event == "start":
+            c.send("ARCX", "passive", 600, PX)
+            c.send("XNYS", "passive", 400, PX)
+        elif event == "timer" and c.child("ORD-A.1").qty == 600 and not c.child(
+                "ORD-A.1").pending:
+            c.replace("ORD-A.1", 550)
+
+    rig = hooked(hook)
+    rig.accept()
+    rig.sent("ORD-A.1")
+    rig.sent("ORD-A.2")
+    assert [(m.child_id, m.qty) for m in of(rig.tick(), ReplaceChild)] == [("ORD-A.1", 550)]
+    outs = rig.feed(ParentAmended(A, 700, PX, (), 0, pending=True))
+    fitted = [m for m in outs if isinstance(m, (ReplaceChild, CancelChild))
+              and m.child_id == "ORD-A.2"]
+    assert fitted and (isinstance(fitted[0], CancelChild) or fitted[0].qty <= 150)
+
+
+@pytest.mark.usefixtures("chaos")
+@pytest.mark.xfail(strict=True, reason="container bug: an in-force ParentAmended after "
+                   "ParentCanceling (the OMS refused the client's cancel) leaves the order "
+                   "frozen")
+def test_a_refused_cancel_gives_the_order_back_to_the_strategy() -> None:
+    """The OMS refuses a client's cancel (a venue would not let go of a child) and gives
+    the algo engine the order's terms again (`ParentAmended`, in force): the order goes
+    on, so the strategy may send children again."""
+    said: list[str] = []
+
+    def hook(event: str, c: OrderContext) -> None:
+        if event == "start":
+            c.send("ARCX", "passive", 300, PX)
+        elif event == "timer":
+            try:
+                c.send("XNYS", "passive", 100, PX)
+            except InvariantError as e:
+                said.append(str(e))
+
+    rig = hooked(hook)
+    rig.accept()
+    rig.feed(ParentCanceling(A, "client cancel"))
+    rig.feed(ParentAmended(A, 1_000, PX, (), 0))  # the OMS's _refuse_cancel
+    outs = rig.tick()
+    assert said == [] and [m.venue for m in of(outs, NewChild)] == ["XNYS"]
