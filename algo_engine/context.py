@@ -1,20 +1,18 @@
 """`OrderContext`: the one door through which a strategy acts, for one parent order.
 
 It is the container seen from a strategy: the order's terms and children, the
-market books, stream time, timers, the order's seeded random generator, ref
+market books, stream time, timers, the day's seed, ref
 data, subscriptions, and the requests for children, each checked against the
 container's invariants before anything is published.
 """
 
 from __future__ import annotations
 
-import random  # determinism: allowed, the order's generator seeded from the day's seed
 from typing import TYPE_CHECKING, Any
 
 from algo_engine.market import Book
 from algo_engine.orders import Child, Parent
 from algo_engine.strategy import Style
-from algo_engine.vwap.schedule import order_rng
 from sequencer.messages.control import Severity
 from sequencer.messages.orders import AlgoDecision
 
@@ -26,7 +24,6 @@ class OrderContext:
     def __init__(self, engine: AlgoEngine, parent: Parent) -> None:
         self._e = engine
         self.parent = parent
-        self._rng: random.Random | None = None
 
     # ---- time, ref data, randomness
 
@@ -42,19 +39,10 @@ class OrderContext:
         return self._e.ctx.refdata
 
     @property
-    def rng(self) -> random.Random:
-        """The order's own generator, seeded from the day's seed and the order id. Its
-        draws must be made in the same order in every run (they are: handlers run in
-        stream order); it is rebuilt from the seed after a restore, so a strategy
-        draws what it needs up front (as VWAP does its intervals)."""
-        if self._rng is None:
-            self._rng = order_rng(self._e.ctx.day_seed, self.parent.order_id)
-        return self._rng
-
-    @property
     def day_seed(self) -> int:
         """The day's seed (`SystemStart`): mix it with a key of the strategy's own, as
-        `algo_engine.vwap.schedule.order_rng` does, for draws that survive a restart."""
+        `algo_engine.vwap.schedule.order_rng` does (a generator made from the seed and a
+        key when needed, not kept, so a restored order draws the same)."""
         return self._e.ctx.day_seed
 
     @property

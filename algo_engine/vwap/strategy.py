@@ -22,11 +22,12 @@ How it trades (`schedule` holds the arithmetic):
 - Each continuous interval: the target is where the whole order should be by
   the interval's end by the latest volume prediction (catch-up: the target less
   what is done, so a shortfall is made up and a lead not repeated), capped by
-  `max_pct` of the interval's predicted volume. The shares are posted passively
-  at the near touch (one child, amended in place from interval to interval). A
-  passive child left away from the touch on two checks in a row (a sustained
-  move) is re-priced to the touch, within the limit. In the interval's last part
-  what is still missing of the target is taken at the far touch (IOC).
+  `max_pct` of the interval's predicted volume. The shares are shown passively at
+  the near touch, in slices that keep what is due `PACE_LEAD_MIN` minute ahead on
+  show (older slices keep their queue places). A slice left away from the touch
+  on two checks in a row (a sustained move) is re-priced to the touch, within the
+  limit. In the interval's last part what is still missing of the target is
+  taken at the far touch (IOC), split over the venues showing it.
 - A limit order skips an interval whose market is beyond its limit when it starts
   (the interval's volume leaves the schedule: the rest of the order is spread over
   volume it can trade), and never prices a child beyond the limit.

@@ -102,7 +102,7 @@ def backtest_cmd(
         raise _fail(str(e), 2) from None
     except KeyError as e:
         raise _fail(f"unknown symbol: {e}", 2) from None
-    report: Any = write_report(day, plots=plots)
+    report = write_report(day, plots=plots)
     run = res.run
     figures = {"frames": run.frames, "rows": run.rows, "wall_s": round(run.wall_s, 3),
                "frames_per_s": round(run.frames_per_s), "journal_sha256": run.journal_sha256}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.backtest.orders import ClientRequest
+from deploy.backtest.report import BacktestReport, build_report, plot_orders
 from deploy.backtest.runner import DayRun, RunResult, session_ns, window_feed
 from sequencer.runtime.app import App
 
@@ -29,7 +30,6 @@ class DayResult:
     run: RunResult
     feed_s: float
     refdata_s: float
-    report: object | None  # deploy.backtest.report.BacktestReport when made
 
 
 def apps(ticker_only: bool = False) -> list[App]:
@@ -83,13 +83,11 @@ def run_day(day: Path, date: dt.date, requests: list[ClientRequest], *,
                  end_ns=session_ns(date, DAY_END),
                  subscribe=names if ticker_only else list(symbols or []),
                  progress=progress)
-    return DayResult(run.run(), feed_s, refdata_s, None)
+    return DayResult(run.run(), feed_s, refdata_s)
 
 
-def write_report(day: Path, plots: bool = True) -> object:
+def write_report(day: Path, plots: bool = True) -> BacktestReport:
     """The day's quality report: `reports/backtest.json` and a PNG per order."""
-    from deploy.backtest.report import build_report, plot_orders
-
     report = build_report(day)
     out = day / "reports"
     out.mkdir(exist_ok=True)
