@@ -226,6 +226,10 @@ class AlgoEngine(App):
         b = self.s.books.get(m.symbol_id)
         if b is None:
             return
+        if m.volume and not b.volume and self.ctx.refdata is not None:
+            curve = self.ctx.refdata.curve(m.symbol_id)
+            b.spread_before(m.volume, self.ctx.now,
+                            (curve.open_auction, *curve.minute_shares, curve.close_auction))
         for q in m.quotes:
             b.on_quote(q)
         for t in m.trades:
@@ -305,7 +309,9 @@ class AlgoEngine(App):
             p.frozen = "amend"
             p.pend_qty, p.pend_px = m.qty, m.limit_px
         else:
-            p.frozen = "" if p.frozen == "amend" else p.frozen
+            # In force: an amendment carried out, or the order given back after the OMS
+            # refused a replace or a cancel (it accepts neither while the other is open).
+            p.frozen = ""
             p.qty, p.limit_px = m.qty, m.limit_px
             p.pend_qty = p.pend_px = 0
             if m.algo_params:
@@ -313,15 +319,35 @@ class AlgoEngine(App):
         self._call(p, "on_amend")
         self._fit(p)
 
-    def _fit(self, p: Parent) -> None:
+    def _fit(self, p: Parent, refused: Child | None = None, request: str = "") -> None:
         """Make every live child fit the parent's terms now in force (an amendment the
         strategy did not carry out itself): reprice or shrink it in place, or cancel it
-        where a replace cannot be sent."""
+        where a replace cannot be sent.
+
+        A child with a replace in flight keeps what it will have open once the replace is
+        carried out if that fits, else is cancelled; the others fit in what is left (a
+        child being cancelled takes no room). Once a request is answered, `_refit` looks
+        again; the child whose `request` was `refused` is not asked the same again (a
+        refused replace becomes a cancel, a refused cancel is left to the OMS's replace
+        timeout). The children of a stopped strategy are cancelled, never amended."""
+        live = self._live_children(p)
+        if p.failed:
+            for c in live:
+                if c.pending != "cancel":
+                    self._send_cancel(p, c, "strategy stopped")
+            return
         cap_px = p.cap_px()
         room = p.cap_qty() - p.cum_qty
-        for c in self._live_children(p):
+        for c in live:  # a replace in flight keeps its place if it fits, else is cancelled
+            if c.pending == "replace":
+                will_be = max(0, c.pend_qty - c.cum_qty)  # refused: _refit looks again
+                if will_be <= room:
+                    room -= will_be
+                else:
+                    self._send_cancel(p, c, "does not fit the amended order")
+        for c in live:
             if c.pending:
-                continue  # the OMS cancels what does not fit after its replace timeout
+                continue
             px = c.limit_px
             if c.ord_type == "limit" and p.ord_type == "limit" and guard.price_outside(
                     self.terms(p), c.ord_type, px):
@@ -331,10 +357,21 @@ class AlgoEngine(App):
             room -= keep
             if keep == open_qty and px == c.limit_px:
                 continue
-            if keep <= 0 or c.status != "live":
+            if c is refused and request == "cancel":
+                continue
+            if keep <= 0 or c.status != "live" or (c is refused and request == "replace"):
                 self._send_cancel(p, c, "does not fit the amended order")
             else:
                 self._send_replace(p, c, c.cum_qty + keep, px)
+
+    def _refit(self, c: Child, p: Parent, refused: str = "") -> None:
+        """A request of the child was answered (`refused`: the request refused): end it
+        if it is filled, and fit the parent's children again in case an amendment came
+        while the request was in flight."""
+        if c.cum_qty >= c.qty:
+            self._end(c, p, "filled")
+        elif c.live and not p.failed and p.frozen != "cancel":
+            self._fit(p, c, refused)
 
     @handles(ParentCanceling)
     def on_parent_canceling(self, m: ParentCanceling) -> None:
@@ -366,13 +403,15 @@ class AlgoEngine(App):
             ord_type, tif = _STYLES[style]
             if p.ord_type == "market" and px == 0:
                 ord_type = "market"
-        # A DMA child to a down venue goes on to the OMS, which refuses it and so ends the
-        # order back to the client (a DMA order is its one child); nothing reaches the venue.
-        down = frozenset() if style == "dma" else self._venues_down(venue)
+        # A DMA order's child to a down venue goes on to the OMS, which refuses it and so
+        # ends the order back to the client (a DMA order is its one child); nothing reaches
+        # the venue. Any other strategy is refused here.
+        dma = style == "dma" and p.algo == "dma"
+        down = frozenset() if dma else self._venues_down(venue)
         why = guard.check_new(self.terms(p), qty, ord_type, px if ord_type == "limit" else 0,
                               venue, down)
         dest = self._pick_destination(venue) if not why else ""
-        if not why and not dest and style != "dma":
+        if not why and not dest and not dma:
             why = f"venue {venue} has no destination"
         if why:
             self._refuse(p, f"new child of {qty:,} at {venue}: {why}")
@@ -442,10 +481,14 @@ class AlgoEngine(App):
     def _end(self, c: Child, p: Parent, why: str) -> None:
         if c.status == "done":
             return
+        self._mark_done(c, why)
+        self._call(p, "on_child_done", c)
+
+    @staticmethod
+    def _mark_done(c: Child, why: str) -> None:
         c.status = "done"
         c.pending = ""
         c.end_reason = why
-        self._call(p, "on_child_done", c)
 
     @handles(ChildOrderSent)
     def on_child_sent(self, m: ChildOrderSent) -> None:
@@ -469,6 +512,7 @@ class AlgoEngine(App):
         else:
             c.pending = ""
             c.pend_qty = c.pend_px = 0
+            self._refit(c, p, m.request)
 
     @handles(VenueAck)
     def on_venue_ack(self, m: VenueAck) -> None:
@@ -487,9 +531,14 @@ class AlgoEngine(App):
         c.notional += m.qty * m.px
         p.cum_qty += m.qty
         p.notional += m.qty * m.px
+        # A filled child is done before the strategy hears of the fill, so that it cannot
+        # amend it from on_fill (unless a replace is in flight: its answer decides).
+        filled = c.cum_qty >= c.qty and c.pending != "replace" and c.status != "done"
+        if filled:
+            self._mark_done(c, "filled")
         self._call(p, "on_fill", c, m.qty, m.px, m.liquidity)
-        if c.cum_qty >= c.qty and c.pending != "replace":
-            self._end(c, p, "filled")
+        if filled:
+            self._call(p, "on_child_done", c)
 
     @handles(VenueReject)
     def on_venue_reject(self, m: VenueReject) -> None:
@@ -512,8 +561,7 @@ class AlgoEngine(App):
         c.qty, c.limit_px = m.qty, m.limit_px
         c.pending = ""
         c.pend_qty = c.pend_px = 0
-        if c.cum_qty >= c.qty:
-            self._end(c, p, "filled")
+        self._refit(c, p)
 
     @handles(VenueRestated)
     def on_venue_restated(self, m: VenueRestated) -> None:
@@ -532,6 +580,7 @@ class AlgoEngine(App):
             c = got[0]
             c.pending = ""
             c.pend_qty = c.pend_px = 0
+            self._refit(c, got[1], m.response_to)
 
     # ================================================================ timers
 

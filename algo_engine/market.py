@@ -4,11 +4,14 @@ One `Book` per subscribed symbol: the NBBO (as the ticker plant appends it to ev
 quote), each venue's latest quote, the last regular-way trade, the trading phase,
 and the day's regular-way volume per VWAP bucket (opening auction, the 390
 minutes, closing auction: `algo_engine.vwap.schedule`). A subscription starts from
-the plant's `MarketSnapshot` and follows `Quote`, `Trade` and `TradingStatus`.
+the plant's `MarketSnapshot` (a late one spreads the day's volume so far over the
+buckets gone, by the curve) and follows `Quote`, `Trade` and `TradingStatus`.
 Integers only; the update path is a few attribute stores per message.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import msgspec
 
@@ -70,6 +73,29 @@ class Book(msgspec.Struct):
             return
         self.volume += t.size
         self.buckets[bucket] += t.size
+
+    def spread_before(self, volume: int, now: int, shares: Sequence[float]) -> None:
+        """A late subscription: the `volume` the day traded before `now` (the plant's
+        snapshot says how much, not when) spread over the buckets before it in
+        proportion to the curve's `shares` (the bucket `now` falls in by the part of it
+        gone), so that the day's volume so far counts as traded, not as nothing."""
+        cur = self.bucket_at(now)
+        weights = list(shares[:cur])
+        if 0 < cur < CLOSE_BUCKET:
+            weights.append(shares[cur] * (now - self.time_of(cur)) / MINUTE_NS)
+        total = sum(weights)
+        if volume <= 0 or total <= 0:
+            return
+        # cumulative rounding: the parts add up to `volume` exactly
+        acc = 0.0
+        given = 0
+        for b, w in enumerate(weights):
+            acc += w
+            upto = round(volume * acc / total)
+            self.buckets[b] += upto - given
+            given = upto
+        self.volume += volume
+        self.opened = self.opened or now >= self.open_ns
 
     def bucket_at(self, now: int) -> int:
         """The bucket stream time `now` falls in (0 before the open, 391 from the close)."""

@@ -156,8 +156,9 @@ class PlantCore:
                 self._snapshot(sym.id, "resubscribe", seq, emit)
 
     def snapshot_of(self, symbol_id: int, reason: str = "") -> MarketSnapshot:
-        """Every venue's live quote and last regular-way trade, by venue code. (From a
-        consolidated feed, a side that a better price has since superseded is not live.)"""
+        """Every venue's live quote and last regular-way trade, by venue code, and the
+        session volume so far. (From a consolidated feed, a side that a better price has
+        since superseded is not live.)"""
         qs = self.quotes.get(symbol_id, {})
         live = []
         for v in sorted(qs):
@@ -175,12 +176,14 @@ class PlantCore:
                     q, nbbo_bid_px=best.bid_px, nbbo_bid_size=best.bid_size,
                     nbbo_ask_px=best.ask_px, nbbo_ask_size=best.ask_size))
         ts = self.trades.get(symbol_id, {})
+        fig = self.session.get(symbol_id)
         return MarketSnapshot(
             symbol_id=symbol_id,
             quotes=tuple(live),
             trades=tuple(ts[v] for v in sorted(ts)),
             status=self._status,
             reason=reason,
+            volume=fig.volume if fig is not None else 0,
         )
 
     def best(self, symbol_id: int) -> Best:

@@ -26,8 +26,9 @@ How it trades (`schedule` holds the arithmetic):
   the near touch, in slices that keep what is due `PACE_LEAD_MIN` minute ahead on
   show (older slices keep their queue places). A slice left away from the touch
   on two checks in a row (a sustained move) is re-priced to the touch, within the
-  limit. In the interval's last part what is still missing of the target is
-  taken at the far touch (IOC), split over the venues showing it.
+  limit. In the interval's last part the passive slices are cancelled and what
+  is then missing of the target is taken at the far touch (IOC), split over the
+  venues showing it (slices left up would show the taken shares a second time).
 - A limit order skips an interval whose market is beyond its limit when it starts
   (the interval's volume leaves the schedule: the rest of the order is spread over
   volume it can trade), and never prices a child beyond the limit.
@@ -452,7 +453,8 @@ class Vwap(Strategy, tag="vwap"):
         self._pace(c, book)
 
     def _finish(self, c: OrderContext, book: Book, k: int) -> None:
-        """Take what the interval still lacks at the far touch."""
+        """Take what the interval still lacks at the far touch, once its passive children
+        are cancelled."""
         p = c.parent
         if k != self.k or self.phase not in ("continuous", "late") or p.frozen:
             return
@@ -474,20 +476,18 @@ class Vwap(Strategy, tag="vwap"):
                 # stays at the limit)
                 self._at(c, c.now + RETRY_NS, "fin", k)
                 return
+        # The passive children would show again the shares the take buys (a print through
+        # the touch would fill both): cancel them all and take once they are done, for
+        # exactly what the interval still lacks then.
+        waiting = False
+        for ch in self._passive(c):
+            if ch.pending != "cancel":
+                c.cancel(ch.child_id, "crossing the spread to finish the interval")
+            waiting = True
+        if waiting:
+            self.want_take = short
+            return
         room = p.cap_qty() - p.cum_qty - c.open_qty()
-        if room < short:
-            # the passive children hold the shares the take needs: cancel the newest
-            # (the oldest keep their place in the queues), take once they are done
-            freed = 0
-            for ch in reversed(self._passive(c)):
-                if room + freed >= short:
-                    break
-                if ch.pending != "cancel":
-                    c.cancel(ch.child_id, "crossing the spread to finish the interval")
-                freed += ch.exposure
-            if freed:
-                self.want_take = short
-                return
         qty = min(short, room)
         if qty <= 0:
             return

@@ -86,11 +86,14 @@ class Unsubscribe(Message, tag=304, frozen=True):
 
 class MarketSnapshot(Message, tag=305, frozen=True):
     """A symbol's state when a subscription starts (or restarts): the latest quote
-    and the last regular-way trade from each exchange, in exchange order, and
-    the trading phase. Updates follow as `Quote` and `Trade`."""
+    and the last regular-way trade from each exchange, in exchange order, the
+    trading phase, and the session's regular-way volume so far (so that a late
+    subscriber knows how much the day has traded). Updates follow as `Quote` and
+    `Trade`."""
 
     symbol_id: int
     quotes: tuple[Quote, ...]
     trades: tuple[Trade, ...]
     status: Status
     reason: str = ""
+    volume: int = 0

@@ -22,22 +22,26 @@ the strategy did:
 - every child's price is within the parent's limit then in force (the tighter of
   the old and new one while an amendment is pending; no market child of a limit
   parent);
-- no `NewChild` went to a venue that is down; no `NewChild` and no growing
+- no `NewChild` names a destination of a venue that is down (a "dma" child goes
+  on with no destination, for the OMS to refuse); no `NewChild` and no growing
   `ReplaceChild` while the parent is frozen (being cancelled, or an amendment
   pending);
 - every refused request raised `InvariantError` in the strategy, published
-  exactly one Alert "algo_invariant" and nothing else;
+  exactly one Alert "algo_invariant" and nothing else; every other request
+  published exactly the one message it asked for (or nothing);
 - a strategy that let an exception escape is stopped (one Alert
   "strategy_failed"), each of its children then live gets a `CancelChild`,
   and nothing new or amended is ever sent for it again;
-- once none of a parent's children has a request in flight, they fit the
-  parent's terms in force (what the container owes after an amendment);
+- after an amendment (and the strategy's `on_amend`) the children the container
+  can act on are inside the new limit or being repriced, and their sizes fit
+  the new quantity (shrunk in place or cancelled);
 - the strategy hears of each child's end once (`on_child_done`).
 
 Example tests pin down the single cases: a child beyond the leaves, a venue
-that is down, a sell below its limit, a strategy that raises, the in-place
-shrink and reprice of an amendment, and round-robin over a venue's
-destinations.
+that is down, a sell below its limit, market children of a market order, a
+strategy that raises, the in-place shrink and reprice of an amendment, and
+round-robin over a venue's destinations. The last tests pin container bugs the
+property test found (now fixed).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from typing import Any, ClassVar
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import algo_engine.strategies
@@ -100,23 +104,6 @@ VENUES = ("ARCX", "XNYS", "BATS")
 STYLES: tuple[Style, ...] = ("passive", "take", "open_auction", "close_auction", "dma")
 A, B = "ORD-A", "ORD-B"
 
-# Container bugs the property test steps around (so that it keeps looking for others); each
-# has an example test marked xfail(strict=True) at the end of the file. Set to False once
-# fixed.
-#: After a strategy is stopped, an amendment still makes the container shrink or reprice
-#: (ReplaceChild) a child whose cancel was refused
-#: (`test_a_stopped_strategys_children_are_cancelled_not_amended`).
-TOLERATE_FIT_AFTER_FAILURE = True
-#: A child that filled completely stays live in the container when a replace of it was in
-#: flight (the venue then refuses the replace), or when the strategy replaces it from
-#: `on_fill` of its last fill: the strategy never hears it ended, and it may be replaced
-#: (`test_a_child_filled_while_a_replace_is_in_flight_ends`,
-#: `test_a_child_filled_completely_cannot_be_replaced_from_on_fill`).
-TOLERATE_FILLED_CHILD_LEFT_LIVE = True
-#: On an amendment the container leaves alone a child with a request in flight (the
-#: strategy's own replace from on_amend included), and does not count its size against the
-#: room the other children must fit in (`test_an_amendment_fits_children_in_flight_too`).
-TOLERATE_FIT_IGNORES_IN_FLIGHT = True
 
 # ====================================================================== the chaos strategy
 
@@ -377,7 +364,7 @@ def codes(msgs: list[Message]) -> list[str]:
 @pytest.fixture
 def chaos(monkeypatch: pytest.MonkeyPatch) -> None:
     """The container runs `Chaos` for the algo "chaos" (the very dict app.py imported)."""
-    monkeypatch.setitem(algo_engine.strategies.STRATEGIES, "chaos", Chaos)  # type: ignore[arg-type]
+    monkeypatch.setitem(algo_engine.strategies.STRATEGIES, "chaos", Chaos)
 
 
 def hooked(hook: Callable[[str, OrderContext], None], refdata: Any = None) -> Rig:
@@ -401,7 +388,6 @@ class MChild:
     pend: str = ""  # "", cancel, replace
     pend_qty: int = 0
     pend_px: int = 0
-    zombie: bool = False  # filled, but left live by the container (a known bug)
 
     @property
     def done(self) -> bool:
@@ -505,8 +491,6 @@ class Model:
             c.status = "done" if c.filled >= c.qty else "live"  # the venue's order is done
             if c.done and c.pend == "cancel":
                 c.pend = ""  # moot (a replace in flight stays for the venue to refuse)
-            elif c.done and c.pend == "replace" and TOLERATE_FILLED_CHILD_LEFT_LIVE:
-                c.zombie = True
         elif isinstance(msg, (VenueCanceled, VenueReject)):
             c = self.children[msg.child_id]
             c.status, c.pend = "done", ""
@@ -584,13 +568,9 @@ class Model:
         p = self.parents[m.parent_id]
         c = self.children[m.child_id]
         assert c.parent == p.oid
-        assert not p.failed or (TOLERATE_FIT_AFTER_FAILURE and m.qty <= c.qty), (
-            f"a replace of {c.child_id} after {p.oid}'s strategy stopped")
-        if TOLERATE_FILLED_CHILD_LEFT_LIVE and c.done and c.filled >= c.qty and not c.pend:
-            c.zombie = True
-        else:
-            assert c.status == "live" and not c.pend, (
-                f"a replace of {c.child_id} ({c.status}, {c.pend or 'nothing'} in flight)")
+        assert not p.failed, f"a replace of {c.child_id} after {p.oid}'s strategy stopped"
+        assert c.status == "live" and not c.pend, (
+            f"a replace of {c.child_id} ({c.status}, {c.pend or 'nothing'} in flight)")
         assert m.qty > c.filled, f"a replace of {c.child_id} to {m.qty}, filled {c.filled}"
         px = m.limit_px or c.px
         assert p.priced_inside(c.ord_type, px if c.ord_type == "limit" else 0), (
@@ -634,16 +614,16 @@ class Model:
             if p.failed:
                 continue  # a stopped strategy hears nothing more
             missing = [c.child_id for c in self.kids(oid)
-                       if c.done and not c.pend and not c.zombie and c.child_id not in told]
+                       if c.done and not c.pend and c.child_id not in told]
             assert not missing, f"the strategy of {oid} never heard {missing} ended"
 
-    def amended(self, oid: str, in_flight: dict[str, MChild], by_strategy: set[str]) -> None:
+    def amended(self, oid: str, in_flight: dict[str, MChild]) -> None:
         """After an amendment (and the strategy's on_amend) the container made the children
         fit the terms now in force. It cannot replace a child whose request is in flight
-        (`in_flight`, before the amendment); each other child is inside the limit or being
-        repriced or cancelled, and their sizes, as they will be once the requests now in
-        flight are carried out, fit in the room that the children in flight before leave.
-        `by_strategy`: the children the strategy replaced from on_amend."""
+        (`in_flight`, before the amendment; it may cancel it); each other child is inside
+        the limit or being repriced or cancelled, and their sizes, as they will be once the
+        requests in flight are carried out, fit in the room that the children in flight
+        before leave (the strategy's own replaces from on_amend count in full)."""
         p = self.parents[oid]
         if p.canceling:
             return  # the OMS is cancelling every child
@@ -652,21 +632,19 @@ class Model:
         for c in self.kids(oid):
             if c.done:
                 continue
-            before = in_flight.get(c.child_id)
-            if before is not None:
-                flight += before.exposure() if before.pend == "replace" else 0
+            if c.child_id in in_flight:  # what it will be once its request is carried out
+                flight += max(0, c.pend_qty - c.filled) if c.pend == "replace" else 0
             elif c.pend == "cancel":
                 pass
             elif c.pend == "replace":
-                if not (TOLERATE_FIT_IGNORES_IN_FLIGHT and c.child_id in by_strategy):
-                    total += max(0, c.pend_qty - c.filled)
+                total += max(0, c.pend_qty - c.filled)
                 assert p.priced_inside(c.ord_type, c.pend_px), (
                     f"{c.child_id} replaced to {c.pend_px}, limit {p.cap_px()}")
             else:
                 total += max(0, c.qty - c.filled)
                 assert p.priced_inside(c.ord_type, c.px), (
                     f"{oid} amended to limit {p.cap_px()}: {c.child_id} left at {c.px}")
-        room = max(0, p.cap_qty() - p.cum - (0 if TOLERATE_FIT_IGNORES_IN_FLIGHT else flight))
+        room = max(0, p.cap_qty() - p.cum - flight)
         assert total <= room, (
             f"{oid} amended to {p.cap_qty()} (filled {p.cum}, {flight} in flight): the "
             f"children the container could amend will have {total} open: {self.kids(oid)}")
@@ -723,17 +701,13 @@ class Driver:
         self.execs = 0
 
     def feed(self, msg: Message, source: int = OMS, after_ns: int = MS) -> None:
-        w = self.model.world
         in_flight = {cid: copy.copy(c) for cid, c in self.model.children.items()
                      if c.pend and not c.done}
-        asked = len(w.log)
         self.model.fed(msg)
         self.rig.feed(msg, source, after_ns)
         self.model.check()
         if isinstance(msg, ParentAmended):
-            by_strategy = {m.child_id for r in w.log[asked:] if r.kind == "amend"
-                           for m in w.outputs[r.before:r.after] if isinstance(m, ReplaceChild)}
-            self.model.amended(msg.order_id, in_flight, by_strategy)
+            self.model.amended(msg.order_id, in_flight)
 
     def _child(self, i: int, ok: Callable[[MChild], bool]) -> MChild | None:
         cands = [c for c in self.model.children.values() if ok(c)]
@@ -754,9 +728,9 @@ class Driver:
         p = m.parents[oids[i % len(oids)]]
         if kind == "tick":
             if flag:  # the OMS has sent on what was asked of it
-                for c in list(m.children.values()):
-                    if c.status == "sent" and not c.pend:
-                        self._sent(c)
+                for asked in list(m.children.values()):
+                    if asked.status == "sent" and not asked.pend:
+                        self._sent(asked)
             self.feed(ClockTick(), CONTROL, SECOND)
         elif kind == "sent":
             c = self._child(i, lambda c: c.status == "sent" and not c.pend)
@@ -815,7 +789,7 @@ class Driver:
 
 
 @pytest.mark.usefixtures("chaos")
-@settings(deadline=None, max_examples=3000,
+@settings(deadline=None, max_examples=800,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(careless=st.sampled_from([False, False, True]),
        parents=st.lists(_parent, min_size=1, max_size=2),
@@ -838,14 +812,14 @@ def test_whatever_the_strategy_does_the_order_stays_safe(
                                   "chaos", ()))
     for kind, i, n, flag in events:
         drive.step(kind, i, n, flag)
-    from hypothesis import event
+    # what the examples did (pytest --hypothesis-show-statistics)
     outs = world.outputs
-    event(f"new={min(len(of(outs, NewChild)), 10)}")
-    event(f"replace={min(len(of(outs, ReplaceChild)), 10)}")
-    event(f"failed={sum(model.failed_alerts.values())}")
-    event(f"refused={min(model.refused, 5)}")
-    event(f"fit_checks={min(model.fit_checks, 20)}")
-    # the snapshot holds the strategies as they are (and restores)
+    event(f"children sent: {min(len(of(outs, NewChild)), 5)}")
+    event(f"children replaced: {min(len(of(outs, ReplaceChild)), 3)}")
+    event(f"requests refused: {min(model.refused, 5)}")
+    event(f"strategies stopped: {sum(model.failed_alerts.values())}")
+    event(f"amendments checked: {min(model.fit_checks, 3)}")
+    # the strategies are part of the container's state: its snapshot holds them
     state = msgspec.msgpack.decode(rig.app.snapshot())
     assert set(state["strategies"]) == set(model.parents)
 
@@ -910,21 +884,34 @@ def test_a_child_to_a_venue_that_is_down_is_refused() -> None:
     assert codes(outs) == []
 
 
+def test_a_dma_orders_child_to_a_venue_that_is_down_goes_to_the_oms_without_a_destination(
+        ) -> None:
+    """The one exception (app.py): a DMA order's child goes on with no destination, for the
+    OMS to refuse (which ends the order back to its client); nothing reaches the venue."""
+    rig = Rig(World())
+    rig.venue(VenueStatus("DMA-ARCX", "ARCX", "down"))
+    outs = rig.feed(ParentAccepted(A, "ALPHA", A, "IBM", "buy", 100, "limit", PX, "day",
+                                   "dma", (("venue", "ARCX"),)))
+    assert [(m.venue, m.destination, m.ord_type, m.tif) for m in of(outs, NewChild)] == [
+        ("ARCX", "", "limit", "day")]
+    assert codes(outs) == []
+
+
 @pytest.mark.usefixtures("chaos")
-def test_a_dma_child_to_a_venue_that_is_down_goes_to_the_oms_without_a_destination() -> None:
-    """The one exception (app.py): a "dma" child goes on with no destination, for the OMS to
-    refuse (which ends a DMA order back to its client); nothing reaches the venue."""
+def test_a_dma_style_child_of_another_strategy_to_a_venue_that_is_down_is_refused() -> None:
+    """The exception is the DMA order's alone: any other strategy asking for the "dma"
+    style on a venue that is down is refused like any other child."""
+    said: list[str] = []
 
     def hook(event: str, c: OrderContext) -> None:
         if event == "start":
-            c.send("ARCX", "dma", 100, PX)
+            said.append(_refusal(c, "ARCX", "dma", 100, PX))
 
     rig = hooked(hook)
     rig.venue(VenueStatus("DMA-ARCX", "ARCX", "down"))
     outs = rig.accept()
-    assert [(m.venue, m.destination, m.ord_type, m.tif) for m in of(outs, NewChild)] == [
-        ("ARCX", "", "limit", "day")]
-    assert codes(outs) == []
+    assert of(outs, NewChild) == [] and codes(outs) == ["algo_invariant"]
+    assert "down" in said[0]
 
 
 @pytest.mark.usefixtures("chaos")
@@ -1106,13 +1093,10 @@ def test_children_go_round_robin_over_the_venues_destinations_that_are_up() -> N
 
 
 # ====================================================================== container bugs
-# Each fails today (xfail, strict: once the container is fixed, the test passes and pytest
-# says so; then drop the mark and the matching TOLERATE_ flag at the top of the file).
+# Each of these once failed (the property test found them); they pin the fixes.
 
 
 @pytest.mark.usefixtures("chaos")
-@pytest.mark.xfail(strict=True, reason="container bug: _fit amends the children of a stopped "
-                   "strategy")
 def test_a_stopped_strategys_children_are_cancelled_not_amended() -> None:
     """A strategy stopped, the venue refuses to cancel its child (too late), the client
     amends: the container must not amend the child (`ReplaceChild`) of a stopped strategy;
@@ -1134,8 +1118,6 @@ def test_a_stopped_strategys_children_are_cancelled_not_amended() -> None:
 
 
 @pytest.mark.usefixtures("chaos")
-@pytest.mark.xfail(strict=True, reason="container bug: a child filled while its replace is "
-                   "in flight never ends when the replace is refused")
 def test_a_child_filled_while_a_replace_is_in_flight_ends() -> None:
     """The strategy grows its child; the child fills completely at its old size before the
     venue answers, and the venue refuses the replace (the order is filled). The child has
@@ -1162,8 +1144,6 @@ def test_a_child_filled_while_a_replace_is_in_flight_ends() -> None:
 
 
 @pytest.mark.usefixtures("chaos")
-@pytest.mark.xfail(strict=True, reason="container bug: on_fill runs before a filled child "
-                   "ends, so the strategy can replace a filled child (which then never ends)")
 def test_a_child_filled_completely_cannot_be_replaced_from_on_fill() -> None:
     """A strategy that tops its child up on every fill: on the fill that completes the
     child, the child is done; a replace of it must be refused, not sent."""
@@ -1183,13 +1163,11 @@ def test_a_child_filled_completely_cannot_be_replaced_from_on_fill() -> None:
     rig.accept()
     rig.sent("ORD-A.1")
     outs = rig.venue(VenueFill("ORD-A.1", "E1", 500, PX))
-    assert of(outs, ReplaceChild) == []
+    assert of(outs, ReplaceChild) == [] and len(said) == 1  # refused
     assert not rig.app.s.children["ORD-A.1"].live
 
 
 @pytest.mark.usefixtures("chaos")
-@pytest.mark.xfail(strict=True, reason="container bug: on an amendment _fit neither counts "
-                   "the children with a request in flight against the room nor acts on them")
 def test_an_amendment_fits_children_in_flight_too() -> None:
     """Two children, 600 and 400; the strategy is shrinking the first to 550 when the client
     amends the order to 700 (pending). The second must shrink to what the first leaves
@@ -1215,9 +1193,6 @@ def test_an_amendment_fits_children_in_flight_too() -> None:
 
 
 @pytest.mark.usefixtures("chaos")
-@pytest.mark.xfail(strict=True, reason="container bug: an in-force ParentAmended after "
-                   "ParentCanceling (the OMS refused the client's cancel) leaves the order "
-                   "frozen")
 def test_a_refused_cancel_gives_the_order_back_to_the_strategy() -> None:
     """The OMS refuses a client's cancel (a venue would not let go of a child) and gives
     the algo engine the order's terms again (`ParentAmended`, in force): the order goes

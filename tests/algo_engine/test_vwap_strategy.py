@@ -154,6 +154,7 @@ class Sim:
         self.status: Status = "pre_open"
         self.last_trade: Trade | None = None
         self.volume = [0] * (CLOSE_AUCTION + 1)  # what the container saw printed, per bucket
+        self.session_volume = 0  # every regular-way print of the session (the plant's count)
         self._events: list[tuple[int, int, Callable[[], object]]] = []
         self._n = 0
         self.send(CLOCK, SystemStart(session_date=DAY, seed=seed, config_digest="t",
@@ -183,7 +184,8 @@ class Sim:
         if isinstance(m, Subscribe):
             quotes = (self._quote(),) if self.bid else ()
             trades = (self.last_trade,) if self.last_trade else ()
-            self._frame(MARKET, MarketSnapshot(m.symbol_id, quotes, trades, self.status))
+            self._frame(MARKET, MarketSnapshot(m.symbol_id, quotes, trades, self.status,
+                                               volume=self.session_volume))
         elif isinstance(m, NewChild):
             p = self.parents[m.parent_id]
             ch = self.children[m.child_id] = VChild(m.child_id, m.parent_id, m.qty,
@@ -267,6 +269,8 @@ class Sim:
         print, a sell's below) fill, oldest first, up to the print's size."""
         t = Trade(self.sym.id, VENUE, px, size, self.now, flags=flags)
         self.last_trade = t
+        if flags & REGULAR_WAY and (flags & OPENING_PRINT or OPEN <= self.now < CLOSE):
+            self.session_volume += size
         if self.sym.id not in self.app.s.books:
             pass  # the container counts the volume it sees: from its subscription on
         elif flags & OPENING_PRINT:
@@ -836,28 +840,23 @@ def test_on_a_day_as_the_curve_expects_the_targets_are_the_curve(rd: RefData) ->
     assert max(abs(g) for g in gaps) <= 500, gaps
 
 
-# ================================================================ known defects
-# Each asserts what the strategy's docstring promises and fails today. The marks are
-# strict: once a defect is fixed its test passes, pytest reports XPASS(strict) as a
-# failure, and the mark is to go.
+# ================================================================ defects found and fixed
 
 
-@pytest.mark.xfail(strict=True, reason="the volume before the container subscribed counts "
-                   "as nothing traded: a late first order's targets lag the curve")
 def test_a_late_subscription_still_follows_the_curve(rd: RefData) -> None:
-    """The container's book counts volume from its subscription on, and the model reads
-    the buckets before it as nothing traded: a day running very light, so the rest of
-    the day is predicted several times too heavy, the volume seen in the window weighs
-    too little, and the targets lag (then the last minutes cram). A fix: the book keeps
-    the bucket it subscribed in, and `Vwap._model` counts the buckets before it at the
-    prior's expectation (or the plant's snapshot carries the day's volume so far)."""
+    """The first order of the day on a symbol arrives at 15:20: the container's book
+    has seen nothing before its subscription. Read as nothing traded, the day would
+    look very light, the rest of it several times too heavy, and the targets would lag
+    by thousands of shares (then cram the last minutes). The plant's snapshot carries
+    the session's volume so far, and the book spreads it over the buckets gone by the
+    curve (`Book.spread_before`)."""
     sim = at_the_open(rd)
     sim.curve_volume(OPEN, CLOSE)
     sim.run_to(at(15, 20))  # the day traded exactly the curve; nobody subscribed to IBM
     sim.order(10_000, start_time="15:30", close_auction="Y")
     sim.run_to(CLOSE - MINUTE_NS)
     gaps = curve_gaps(sim, 361, CLOSE_AUCTION + 1)
-    assert max(abs(g) for g in gaps) <= 500, gaps  # today: up to ~3,200 behind
+    assert max(abs(g) for g in gaps) <= 500, gaps  # without the snapshot's volume: ~3,200
 
 
 def test_an_amendment_of_the_limit_alone_keeps_the_schedule(rd: RefData) -> None:
@@ -891,19 +890,15 @@ def test_an_amendment_before_the_open_keeps_one_opening_auction_child(rd: RefDat
     assert all(c.px <= 184_0000 for c in live)
 
 
-@pytest.mark.xfail(strict=True, reason="the finish take leaves the passive children up: "
-                   "the interval's missing shares are shown twice")
 def test_the_finish_take_does_not_show_the_missing_shares_twice(rd: RefData) -> None:
-    """`_finish` takes all that the interval lacks and cancels passive children only when
-    the parent's quantity has no room: the passive children still show the shares the
-    take just bought, and a print through the bid before the interval ends fills them
-    too. A fix: cancel the newest passive children until cum + kept + take <= the
-    interval's target (taking what the kept ones do not cover), or all of them as the
-    earlier version did."""
+    """Were the passive children left up while the finish takes what the interval lacks,
+    they would show the shares the take just bought again, and a print through the bid
+    before the interval ends would fill them too (about twice the target done).
+    `_finish` cancels them and takes once they are done."""
     sim = ten_to_eleven(rd)
     b1 = sim.strategy().bounds[1]
     sim.run_to(time_of(b1) - 30 * SECOND)  # the take filled the interval's target
     [(_, iv)] = sim.decisions("interval")
     assert sim.decisions("finish") and sim.cum() == iv.target_qty
     sim.trade(BID - CENT, 5_000)  # a print through the bid before the interval ends
-    assert sim.cum() + live_open(sim) <= iv.target_qty  # today: ~2x the target done
+    assert sim.cum() + live_open(sim) <= iv.target_qty

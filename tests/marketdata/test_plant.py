@@ -106,6 +106,7 @@ def test_only_subscribed_symbols_reach_the_stream_and_a_snapshot_answers_first()
                                  "R", 1_800_000, 200, 1_801_000, 300),)
     assert [t.venue for t in snap.trades] == ["ARCX"]
     assert snap.status == "trading" and snap.reason == "subscribe"
+    assert snap.volume == 100  # the session's regular-way volume so far
     assert [(m, c) for m, _, c in sink.out if isinstance(m, MarketSnapshot)] == [(snap, 103)]
     # After it: IBM only (AIG is nobody's), in feed order, stamped with exchange time.
     updates = [(type(m).__name__, m.symbol_id, e) for m, e, _ in sink.out
