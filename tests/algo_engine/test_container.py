@@ -76,6 +76,14 @@ from sequencer.messages.executions import (
     VenueReplaced,
     VenueStatus,
 )
+from sequencer.messages.marketdata import (
+    REGULAR_WAY,
+    MarketSnapshot,
+    Quote,
+    Subscribe,
+    Trade,
+    TradingStatus,
+)
 from sequencer.messages.orders import (
     CancelChild,
     ChildOrderSent,
@@ -99,7 +107,7 @@ SECOND = 1_000 * MS
 PX = 100_0000  # a price (fixed point, 1/10,000)
 TICK = 100
 REF = PX  # where the chaos prices a market parent's limit children
-CONTROL, OMS, VENUE_GW = 1, 30, 60
+CONTROL, MARKET, OMS, VENUE_GW = 1, 20, 30, 60
 VENUES = ("ARCX", "XNYS", "BATS")
 STYLES: tuple[Style, ...] = ("passive", "take", "open_auction", "close_auction", "dma")
 A, B = "ORD-A", "ORD-B"
@@ -205,6 +213,9 @@ class Chaos(Strategy, tag="chaos"):
     def on_child_done(self, c: OrderContext, child: Child) -> None:
         self.world.told_done.append(child.child_id)
         self._turn("child_done", c)
+
+    def on_market(self, c: OrderContext, symbol_id: int, event: str) -> None:
+        self._turn(f"market {symbol_id} {event}", c)
 
     # ---- acting
 
@@ -1214,3 +1225,42 @@ def test_a_refused_cancel_gives_the_order_back_to_the_strategy() -> None:
     rig.feed(ParentAmended(A, 1_000, PX, (), 0))  # the OMS's _refuse_cancel
     outs = rig.tick()
     assert said == [] and [m.venue for m in of(outs, NewChild)] == ["XNYS"]
+
+
+@pytest.mark.usefixtures("chaos")
+def test_a_strategy_subscribes_to_any_symbol_from_the_plants_snapshot() -> None:
+    """An IBM order follows SPY as its reference: one `Subscribe` for the container
+    (however many orders ask), the book starts from the plant's snapshot (quotes, last
+    trade, phase, the session's volume so far) and follows the updates; the strategy
+    hears the reference's phase changes."""
+    heard: list[str] = []
+    books: dict[str, tuple[int, int, int, int]] = {}
+
+    def hook(event: str, c: OrderContext) -> None:
+        if event == "start":
+            c.subscribe("SPY")
+        elif event.startswith("market"):
+            heard.append(event)
+        elif event == "timer":
+            b = c.book(spy)
+            books[c.parent.order_id] = (b.bid, b.ask, b.last_px, b.volume)
+
+    rd = oms_refdata()
+    spy = rd.by_name("SPY").id
+    rig = hooked(hook, rd)
+    outs = rig.accept()
+    assert of(outs, Subscribe) == [Subscribe(spy, "algo")]
+    assert of(rig.accept(B), Subscribe) == []  # already subscribed
+    t = rig.now
+    rig.feed(MarketSnapshot(spy, (Quote(spy, "ARCX", 167_4200, 500, 167_4300, 400, t, "",
+                                        167_4200, 500, 167_4300, 400),),
+                            (Trade(spy, "ARCX", 167_4250, 100, t, flags=REGULAR_WAY),),
+                            "trading", volume=1_000_000), MARKET)
+    rig.feed(Trade(spy, "BATS", 167_4300, 300, rig.now, flags=REGULAR_WAY), MARKET)
+    rig.feed(TradingStatus(spy, "ARCX", "halted", "news"), MARKET)
+    rig.tick()
+    assert books == {A: (167_4200, 167_4300, 167_4300, 1_000_300),
+                     B: (167_4200, 167_4300, 167_4300, 1_000_300)}
+    # the snapshot's phase matches the book's ("trading"); the halt is news to both
+    assert heard == [f"market {spy} trading", f"market {spy} trading",
+                     f"market {spy} halted", f"market {spy} halted"]
