@@ -337,6 +337,7 @@ class AlgoEngine(App):
                     self._send_cancel(p, c, "strategy stopped")
             return
         cap_px = p.cap_px()
+        terms = self.terms(p)  # (its price limit is all the loop reads)
         room = p.cap_qty() - p.cum_qty
         for c in live:  # a replace in flight keeps its place if it fits, else is cancelled
             if c.pending == "replace":
@@ -350,7 +351,7 @@ class AlgoEngine(App):
                 continue
             px = c.limit_px
             if c.ord_type == "limit" and p.ord_type == "limit" and guard.price_outside(
-                    self.terms(p), c.ord_type, px):
+                    terms, c.ord_type, px):
                 px = cap_px
             open_qty = c.open_qty
             keep = min(open_qty, max(room, 0))
