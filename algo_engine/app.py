@@ -39,10 +39,11 @@ import msgspec
 from algo_engine import guard
 from algo_engine.context import OrderContext
 from algo_engine.market import Book
-from algo_engine.orders import Child, Parent
+from algo_engine.orders import Child, ChildEvent, Parent, Style, move_child
 from algo_engine.strategies import STRATEGIES, AnyStrategy
-from algo_engine.strategy import InvariantError, Strategy, Style
+from algo_engine.strategy import InvariantError, Strategy
 from refdata.model import local_midnight_ns
+from sequencer import sources
 from sequencer.messages.control import Alert, Severity, SystemStart
 from sequencer.messages.executions import (
     VenueAck,
@@ -74,7 +75,7 @@ from sequencer.messages.orders import (
     ReplaceChild,
     TimeInForce,
 )
-from sequencer.runtime.app import App, handles
+from sequencer.runtime.app import StructApp, handles
 
 NAME = "algo"
 
@@ -108,16 +109,15 @@ class AlgoState(msgspec.Struct):
     counts: Counts = msgspec.field(default_factory=Counts)
 
 
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(AlgoState)
+class AlgoEngine(StructApp[AlgoState]):
+    """The container; it is the `Container` its orders' contexts reach it through."""
 
-
-class AlgoEngine(App):
     name = NAME
-    source_id = 50
+    source_id = sources.ALGO
+    state_type = AlgoState
 
     def __init__(self) -> None:
-        self.s = AlgoState()
+        self.state = AlgoState()
         self._ctxs: dict[str, OrderContext] = {}
 
     # ================================================================ helpers
@@ -125,16 +125,27 @@ class AlgoEngine(App):
     def alert(self, severity: Severity, code: str, text: str) -> None:
         self.ctx.publish(Alert(severity=severity, source=NAME, text=text, code=code))
 
+    # ---- the Container the orders' contexts see (see algo_engine.context)
+
+    def session_date(self) -> str:
+        return self.state.session_date
+
+    def book(self, symbol_id: int) -> Book:
+        return self.state.books[symbol_id]
+
+    def child(self, child_id: str) -> Child | None:
+        return self.state.children.get(child_id)
+
     def _octx(self, p: Parent) -> OrderContext:
         c = self._ctxs.get(p.order_id)
         if c is None or c.parent is not p:
-            c = self._ctxs[p.order_id] = OrderContext(self, p)
+            c = self._ctxs[p.order_id] = OrderContext(self, self.ctx, p)
         return c
 
     def _call(self, p: Parent, method: str, *args: Any) -> None:
         """Run a strategy handler; a strategy that raises is stopped, its children
         cancelled, and the parent left with the OMS."""
-        strat = self.s.strategies.get(p.order_id)
+        strat = self.state.strategies.get(p.order_id)
         if strat is None or p.failed:
             return
         try:
@@ -144,7 +155,7 @@ class AlgoEngine(App):
 
     def _fail(self, p: Parent, why: str) -> None:
         p.failed = why
-        self.s.counts.failed_strategies += 1
+        self.state.counts.failed_strategies += 1
         self.alert("error", "strategy_failed",
                    f"the {p.algo.upper()} strategy of {p.order_id} stopped ({why}); its "
                    "children are cancelled and the order waits with the OMS")
@@ -153,7 +164,7 @@ class AlgoEngine(App):
                 self._send_cancel(p, c, "strategy stopped")
 
     def _live_children(self, p: Parent) -> list[Child]:
-        cs = self.s.children
+        cs = self.state.children
         return [cs[i] for i in p.children if i in cs and cs[i].live]
 
     def terms(self, p: Parent) -> guard.ParentTerms:
@@ -166,13 +177,13 @@ class AlgoEngine(App):
 
     @handles(SystemStart)
     def on_system_start(self, m: SystemStart) -> None:
-        self.s.session_date = m.session_date.isoformat()
+        self.state.session_date = m.session_date.isoformat()
 
     # ================================================================ venues and routing
 
     def venue_up(self, venue: str) -> bool:
         dests = self._destinations(venue)
-        return any(d not in self.s.down for d in dests)
+        return any(d not in self.state.down for d in dests)
 
     def _destinations(self, venue: str) -> list[str]:
         rd = self.ctx.refdata
@@ -187,34 +198,34 @@ class AlgoEngine(App):
         """The venue's destinations whose sessions the venue gateway reported up, in
         turn; before any report for the venue (a backtest has no gateway), the first
         by priority that is not down."""
-        dests = [d for d in self._destinations(venue) if d not in self.s.down]
-        up = [d for d in dests if d in self.s.up]
+        dests = [d for d in self._destinations(venue) if d not in self.state.down]
+        up = [d for d in dests if d in self.state.up]
         if not up:
             return dests[0] if dests else ""
-        i = self.s.turn.get(venue, 0)
-        self.s.turn[venue] = i + 1
+        i = self.state.turn.get(venue, 0)
+        self.state.turn[venue] = i + 1
         return up[i % len(up)]
 
     @handles(VenueStatus)
     def on_venue_status(self, m: VenueStatus) -> None:
         if m.status == "down":
-            self.s.down[m.destination] = m.reason or "session down"
-            self.s.up.pop(m.destination, None)
+            self.state.down[m.destination] = m.reason or "session down"
+            self.state.up.pop(m.destination, None)
         else:
-            self.s.down.pop(m.destination, None)
-            self.s.up[m.destination] = m.venue
+            self.state.down.pop(m.destination, None)
+            self.state.up[m.destination] = m.venue
 
     # ================================================================ market data
 
     def subscribe(self, symbol: str, order_id: str) -> Book:
         rd = self.ctx.refdata
         sym = rd.by_name(symbol)
-        b = self.s.books.get(sym.id)
+        b = self.state.books.get(sym.id)
         if b is None:
             venue = rd.venue(sym.primary_venue)
-            midnight = local_midnight_ns(dt.date.fromisoformat(self.s.session_date),
+            midnight = local_midnight_ns(dt.date.fromisoformat(self.state.session_date),
                                          venue.timezone)
-            b = self.s.books[sym.id] = Book(sym.id, midnight + venue.open_ms * 1_000_000,
+            b = self.state.books[sym.id] = Book(sym.id, midnight + venue.open_ms * 1_000_000,
                                             midnight + venue.close_ms * 1_000_000)
             self.ctx.publish(Subscribe(symbol_id=sym.id, subscriber=NAME))
         if order_id not in b.subscribers:
@@ -223,7 +234,7 @@ class AlgoEngine(App):
 
     @handles(MarketSnapshot)
     def on_snapshot(self, m: MarketSnapshot) -> None:
-        b = self.s.books.get(m.symbol_id)
+        b = self.state.books.get(m.symbol_id)
         if b is None:
             return
         if m.volume and not b.volume and self.ctx.refdata is not None:
@@ -239,13 +250,13 @@ class AlgoEngine(App):
 
     @handles(Quote)
     def on_quote(self, q: Quote) -> None:
-        b = self.s.books.get(q.symbol_id)
+        b = self.state.books.get(q.symbol_id)
         if b is not None:
             b.on_quote(q)
 
     @handles(Trade)
     def on_trade(self, t: Trade) -> None:
-        b = self.s.books.get(t.symbol_id)
+        b = self.state.books.get(t.symbol_id)
         if b is None:
             return
         opened = b.opened
@@ -255,7 +266,7 @@ class AlgoEngine(App):
 
     @handles(TradingStatus)
     def on_trading_status(self, m: TradingStatus) -> None:
-        b = self.s.books.get(m.symbol_id)
+        b = self.state.books.get(m.symbol_id)
         if b is not None:
             self._status(b, m.status)
 
@@ -266,7 +277,7 @@ class AlgoEngine(App):
 
     def _market_event(self, b: Book, event: str) -> None:
         for oid in list(b.subscribers):
-            p = self.s.parents.get(oid)
+            p = self.state.parents.get(oid)
             if p is not None:
                 self._call(p, "on_market", b.symbol_id, event)
 
@@ -276,7 +287,7 @@ class AlgoEngine(App):
     def on_parent_accepted(self, m: ParentAccepted) -> None:
         cls = STRATEGIES.get(m.algo)
         if cls is None:
-            self.s.counts.ignored += 1
+            self.state.counts.ignored += 1
             self.alert("warning", "algo_not_running",
                        f"order {m.order_id} ({m.algo.upper() or 'care'}) waits with the OMS: "
                        f"the algo engine runs {', '.join(a.upper() for a in STRATEGIES)}")
@@ -288,20 +299,20 @@ class AlgoEngine(App):
             symbol_id = sym.id if sym is not None else 0
         p = Parent(m.order_id, m.client, m.symbol, symbol_id, m.side, m.qty, m.ord_type,
                    m.limit_px, m.tif, m.algo, dict(m.algo_params), self.ctx.now)
-        self.s.parents[m.order_id] = p
-        self.s.counts.parents += 1
+        self.state.parents[m.order_id] = p
+        self.state.counts.parents += 1
         try:
             strat = cls.from_params(p)
         except ValueError as e:
-            self.s.strategies[m.order_id] = cls()
+            self.state.strategies[m.order_id] = cls()
             self._fail(p, f"bad parameters: {e}")
             return
-        self.s.strategies[m.order_id] = strat
+        self.state.strategies[m.order_id] = strat
         self._call(p, "on_start")
 
     @handles(ParentAmended)
     def on_parent_amended(self, m: ParentAmended) -> None:
-        p = self.s.parents.get(m.order_id)
+        p = self.state.parents.get(m.order_id)
         if p is None:
             return
         p.cum_qty = max(p.cum_qty, m.cum_qty)
@@ -376,7 +387,7 @@ class AlgoEngine(App):
 
     @handles(ParentCanceling)
     def on_parent_canceling(self, m: ParentCanceling) -> None:
-        p = self.s.parents.get(m.order_id)
+        p = self.state.parents.get(m.order_id)
         if p is None:
             return
         p.frozen = "cancel"
@@ -384,14 +395,14 @@ class AlgoEngine(App):
 
     @handles(ParentDone)
     def on_parent_done(self, m: ParentDone) -> None:
-        p = self.s.parents.pop(m.order_id, None)
-        self.s.strategies.pop(m.order_id, None)
+        p = self.state.parents.pop(m.order_id, None)
+        self.state.strategies.pop(m.order_id, None)
         self._ctxs.pop(m.order_id, None)
         if p is None:
             return
         for cid in p.children:
-            self.s.children.pop(cid, None)
-        for b in self.s.books.values():
+            self.state.children.pop(cid, None)
+        for b in self.state.books.values():
             if m.order_id in b.subscribers:
                 b.subscribers.remove(m.order_id)
 
@@ -420,20 +431,20 @@ class AlgoEngine(App):
         p.next_child += 1
         c = Child(child_id, p.order_id, venue, dest, style, ord_type, tif, qty,
                   px if ord_type == "limit" else 0, self.ctx.now)
-        self.s.children[child_id] = c
+        self.state.children[child_id] = c
         p.children.append(child_id)
-        self.s.counts.children += 1
+        self.state.counts.children += 1
         self.ctx.publish(NewChild(p.order_id, child_id, venue, qty, ord_type, c.limit_px, tif,
                                   dest))
         return child_id
 
     def _refuse(self, p: Parent, why: str) -> None:
-        self.s.counts.refused_by_container += 1
+        self.state.counts.refused_by_container += 1
         self.alert("warning", "algo_invariant", f"{p.algo.upper()} {p.order_id}: {why}")
         raise InvariantError(why)
 
     def _own_child(self, p: Parent, child_id: str) -> Child:
-        c = self.s.children.get(child_id)
+        c = self.state.children.get(child_id)
         if c is None or c.parent_id != p.order_id:
             self._refuse(p, f"no child {child_id} of this order")
             raise AssertionError  # unreachable: _refuse raises
@@ -457,7 +468,8 @@ class AlgoEngine(App):
         self._send_replace(p, c, new_qty, new_px)
 
     def _send_replace(self, p: Parent, c: Child, qty: int, px: int) -> None:
-        c.pending, c.pend_qty, c.pend_px = "replace", qty, px
+        move_child(c, "replace_sent")
+        c.pend_qty, c.pend_px = qty, px
         self.ctx.publish(ReplaceChild(p.order_id, c.child_id, qty,
                                       px if c.ord_type == "limit" else 0))
 
@@ -467,16 +479,16 @@ class AlgoEngine(App):
             self._send_cancel(p, c, reason)
 
     def _send_cancel(self, p: Parent, c: Child, reason: str) -> None:
-        c.pending = "cancel"
+        move_child(c, "cancel_sent")
         self.ctx.publish(CancelChild(p.order_id, c.child_id, reason))
 
     # ================================================================ child events
 
     def _child_event(self, child_id: str) -> tuple[Child, Parent] | None:
-        c = self.s.children.get(child_id)
+        c = self.state.children.get(child_id)
         if c is None:
             return None
-        p = self.s.parents.get(c.parent_id)
+        p = self.state.parents.get(c.parent_id)
         return None if p is None else (c, p)
 
     def _end(self, c: Child, p: Parent, why: str) -> None:
@@ -487,16 +499,18 @@ class AlgoEngine(App):
 
     @staticmethod
     def _mark_done(c: Child, why: str) -> None:
-        c.status = "done"
-        c.pending = ""
+        move_child(c, "done")
         c.end_reason = why
+
+    def _child_moves(self, child_id: str, event: ChildEvent) -> None:
+        got = self._child_event(child_id)
+        if got is not None:
+            move_child(got[0], event)
 
     @handles(ChildOrderSent)
     def on_child_sent(self, m: ChildOrderSent) -> None:
         if m.action == "new":
-            got = self._child_event(m.child_id)
-            if got is not None and got[0].status == "sent":
-                got[0].status = "live"
+            self._child_moves(m.child_id, "sent")
 
     @handles(ChildRequestRejected)
     def on_child_rejected(self, m: ChildRequestRejected) -> None:
@@ -504,22 +518,19 @@ class AlgoEngine(App):
         if got is None:
             return
         c, p = got
-        self.s.counts.refused_by_oms += 1
+        self.state.counts.refused_by_oms += 1
         self.alert("warning", "child_refused",
                    f"the OMS refused the {m.request} of {p.algo.upper()} child {m.child_id}: "
                    f"{m.reason}")
         if m.request == "new":
             self._end(c, p, f"refused by the OMS: {m.reason}")
         else:
-            c.pending = ""
-            c.pend_qty = c.pend_px = 0
+            move_child(c, "refused")
             self._refit(c, p, m.request)
 
     @handles(VenueAck)
     def on_venue_ack(self, m: VenueAck) -> None:
-        got = self._child_event(m.child_id)
-        if got is not None and got[0].status == "sent":
-            got[0].status = "live"
+        self._child_moves(m.child_id, "ack")
 
     @handles(VenueFill)
     def on_venue_fill(self, m: VenueFill) -> None:
@@ -527,7 +538,7 @@ class AlgoEngine(App):
         if got is None:
             return
         c, p = got
-        c.status = "live" if c.status == "sent" else c.status
+        move_child(c, "fill")
         c.cum_qty += m.qty
         c.notional += m.qty * m.px
         p.cum_qty += m.qty
@@ -560,8 +571,7 @@ class AlgoEngine(App):
             return
         c, p = got
         c.qty, c.limit_px = m.qty, m.limit_px
-        c.pending = ""
-        c.pend_qty = c.pend_px = 0
+        move_child(c, "replaced")
         self._refit(c, p)
 
     @handles(VenueRestated)
@@ -579,8 +589,7 @@ class AlgoEngine(App):
         got = self._child_event(m.child_id)
         if got is not None:
             c = got[0]
-            c.pending = ""
-            c.pend_qty = c.pend_px = 0
+            move_child(c, "refused")
             self._refit(c, got[1], m.response_to)
 
     # ================================================================ timers
@@ -589,21 +598,17 @@ class AlgoEngine(App):
         if not isinstance(token, str) or "|" not in token:
             return
         order_id, _, why = token.partition("|")
-        p = self.s.parents.get(order_id)
+        p = self.state.parents.get(order_id)
         if p is not None:
             self._call(p, "on_timer", why)
 
     # ================================================================ state
 
-    def snapshot(self) -> bytes:
-        return _encoder.encode(self.s)
-
-    def restore(self, data: bytes) -> None:
-        self.s = _decoder.decode(data)
-        self._ctxs = {}
+    def after_restore(self) -> None:
+        self._ctxs = {}  # contexts hold the parents they were made for
 
     def describe(self) -> dict[str, Any]:
-        s = self.s
+        s = self.state
         return {
             "parents": {oid: {"algo": p.algo, "symbol": p.symbol, "side": p.side,
                               "qty": p.qty, "cum_qty": p.cum_qty, "frozen": p.frozen,

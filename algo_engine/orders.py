@@ -3,11 +3,16 @@
 Plain structs (part of the algo engine's snapshot). A child's quantity is its
 total, filled included, as venues count it; `open_qty` is what can still trade
 and `exposure` the most it could trade while a replace is in flight.
+
+A child's life cycle, as the container sees it, is one table (`child_step`):
+its status (sent to the OMS, live at the venue, done) and, beside it, the
+request of ours still unanswered (a cancel or a replace, whose terms ride in
+`pend_qty` and `pend_px`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 import msgspec
 
@@ -16,6 +21,55 @@ from sequencer.messages.orders import OrdType, Side, TimeInForce
 ChildStatus = Literal["sent", "live", "done"]  # sent: asked of the OMS, not yet sent on
 Pending = Literal["", "cancel", "replace"]
 Frozen = Literal["", "amend", "cancel"]
+#: How a strategy asks for a child; the container turns a style into an order type and
+#: a time in force. "dma" copies the parent's own.
+Style = Literal["passive", "take", "open_auction", "close_auction", "dma"]
+
+
+ChildEvent = Literal[
+    "sent",          # the OMS sent it on to the venue
+    "ack",           # the venue took it
+    "fill",          # the venue filled some of it
+    "cancel_sent",   # we asked to cancel it
+    "replace_sent",  # we asked to replace it
+    "refused",       # our cancel or replace was refused (by the OMS or the venue)
+    "replaced",      # the venue replaced it
+    "done",          # it ended: filled, cancelled, rejected, or refused by the OMS
+]
+
+#: (status, event) -> the status after it; events not listed leave the status alone.
+CHILD_STATUS: Final[dict[tuple[ChildStatus, ChildEvent], ChildStatus]] = {
+    ("sent", "sent"): "live",
+    ("sent", "ack"): "live",
+    ("sent", "fill"): "live",
+    ("sent", "done"): "done",
+    ("live", "done"): "done",
+}
+
+#: (request in flight, event) -> the request in flight after it; events not listed
+#: leave it alone.
+IN_FLIGHT: Final[dict[tuple[Pending, ChildEvent], Pending]] = {
+    ("", "cancel_sent"): "cancel",
+    ("replace", "cancel_sent"): "cancel",
+    ("", "replace_sent"): "replace",
+    ("cancel", "replace_sent"): "replace",
+    ("cancel", "refused"): "",
+    ("replace", "refused"): "",
+    ("cancel", "replaced"): "",
+    ("replace", "replaced"): "",
+    ("cancel", "done"): "",
+    ("replace", "done"): "",
+}
+
+#: Events after which the replace's terms (`pend_qty`, `pend_px`) are gone.
+CLEARS_REPLACE_TERMS: Final[frozenset[ChildEvent]] = frozenset({"refused", "replaced"})
+
+
+def child_step(status: ChildStatus, pending: Pending,
+               event: ChildEvent) -> tuple[ChildStatus, Pending]:
+    """A child's status and request in flight after `event`."""
+    return (CHILD_STATUS.get((status, event), status),
+            IN_FLIGHT.get((pending, event), pending))
 
 
 class Child(msgspec.Struct):
@@ -51,6 +105,13 @@ class Child(msgspec.Struct):
             return 0
         q = max(self.qty, self.pend_qty) if self.pending == "replace" else self.qty
         return max(0, q - self.cum_qty)
+
+
+def move_child(c: Child, event: ChildEvent) -> None:
+    """Apply an event to a child by the table (`child_step`)."""
+    c.status, c.pending = child_step(c.status, c.pending, event)
+    if event in CLEARS_REPLACE_TERMS:
+        c.pend_qty = c.pend_px = 0
 
 
 class Parent(msgspec.Struct):

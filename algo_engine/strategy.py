@@ -23,17 +23,15 @@ alerts ops, and nothing is sent.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import msgspec
+
+from algo_engine.orders import Style
 
 if TYPE_CHECKING:
     from algo_engine.context import OrderContext
     from algo_engine.orders import Child
-
-#: How a strategy asks for a child; the container turns a style into an order type and
-#: a time in force. "dma" copies the parent's own.
-Style = Literal["passive", "take", "open_auction", "close_auction", "dma"]
 
 
 class InvariantError(Exception):
@@ -64,3 +62,6 @@ class Strategy(msgspec.Struct, tag_field="strategy"):
 
     def on_market(self, c: OrderContext, symbol_id: int, event: str) -> None:
         """A subscribed symbol's phase changed, or its opening auction printed."""
+
+
+__all__ = ["InvariantError", "Strategy", "Style"]

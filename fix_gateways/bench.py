@@ -74,6 +74,7 @@ import typer
 from fix_gateways.bench_echo import BEGIN, CLIENT_ID, ECHO_ID, settings_text
 from fix_gateways.fixmsg import SOH, compose, message
 from fix_gateways.session import Callbacks, write_settings
+from sequencer import sources
 
 DATE = "2013-10-08"
 GATEWAY_ID = "TAPE"
@@ -81,7 +82,6 @@ TARGET_ORDERS_PER_S = 3_000.0
 TARGET_P50_US = 600.0
 TARGET_P99_US = 2_000.0
 _RECV_SRC_TYPE = struct.Struct("<24xqIH")  # recv_ns, source_id, type_id of a frame
-VENUE_GATEWAY_SOURCE = 70
 
 Progress = Callable[[str, int, int], None]
 
@@ -433,7 +433,7 @@ class VenueAcks:
         while batch := self.reader.read_raw(65536):
             for raw in batch:
                 recv, src, typ = unpack(raw)
-                if src != VENUE_GATEWAY_SOURCE:
+                if src != sources.VENUE_GATEWAY:
                     continue
                 if typ == self.ack:
                     self.acks += 1

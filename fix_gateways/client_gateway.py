@@ -14,7 +14,9 @@ answered malformed messages with a session-level reject.
 
 The main loop follows the stream for `ExecutionReport` and `CancelReject` and
 sends each to its client's session in that session's FIX version, and a copy
-of every fill to the drop-copy sessions. On a restart the gateway reads the
+of every fill to the drop-copy sessions; it also reads back its own requests
+(`NewOrder`, `CancelOrder`, `ReplaceOrder`) to know which ClOrdIDs the stream
+holds. On a restart the gateway reads the
 stream from the start and skips what each session's store shows it sent.
 """
 
@@ -43,14 +45,12 @@ from fix_gateways.edge import StreamGateway
 from fix_gateways.fixmsg import read
 from fix_gateways.session import Callbacks, acceptor, send_raw, session_name, write_settings
 from fix_gateways.store import sent_counts, store_prefix
-from sequencer.messages import TYPE_ID, decode
+from sequencer import sources
 from sequencer.messages.executions import CancelReject, ClientSessionStatus, ExecutionReport
 from sequencer.messages.orders import CancelOrder, NewOrder, ReplaceOrder
+from sequencer.runtime.app import handles
 
 log = structlog.get_logger("client_gateway")
-
-SOURCE_ID = 60
-_OWN_REQUESTS = frozenset(TYPE_ID[t] for t in (NewOrder, CancelOrder, ReplaceOrder))
 
 
 @dataclass
@@ -69,9 +69,8 @@ class Counts:
 class ClientGatewayProcess(StreamGateway):
     """One client gateway for one day."""
 
-    NAME = "client_gateway"
-    SOURCE_ID = SOURCE_ID
-    FOLLOWED = frozenset({TYPE_ID[ExecutionReport], TYPE_ID[CancelReject], *_OWN_REQUESTS})
+    name = "client_gateway"
+    source_id = sources.CLIENT_GATEWAY
 
     def __init__(self, day: Path, cfg: ClientGateway, config_dir: Path | None = None) -> None:
         super().__init__(day)
@@ -182,20 +181,20 @@ class ClientGatewayProcess(StreamGateway):
             self.engines.append(relay)
             self.to_start.append(relay)
 
-    def on_frame(self, raw: bytes, source_id: int, type_id: int, source_seq: int) -> None:
-        if type_id in _OWN_REQUESTS and source_id != SOURCE_ID:
-            return  # requests of other sources (ops' inject) are not ours to dedup
-        m = decode(type_id, raw[80:])
-        if isinstance(m, NewOrder | CancelOrder | ReplaceOrder):
+    @handles(NewOrder, CancelOrder, ReplaceOrder)
+    def on_request(self, m: NewOrder | CancelOrder | ReplaceOrder) -> None:
+        """A client request on the stream: its ClOrdID is known (a PossDup resend of it
+        is dropped). Requests of other sources (ops' inject) are not ours to dedup."""
+        if self.frame_source == self.source_id:
             self._seen_requests.add(f"{m.client}\x00{m.cl_ord_id}")
-        elif isinstance(m, ExecutionReport):
-            self._report(m)
-        elif isinstance(m, CancelReject):
-            cr = m
-            self._route(m.client, f"9:{m.cl_ord_id}",
-                        lambda begin: client_fix.cancel_reject(begin, cr))
 
-    def _report(self, m: ExecutionReport) -> None:
+    @handles(CancelReject)
+    def on_cancel_reject(self, m: CancelReject) -> None:
+        self._route(m.client, f"9:{m.cl_ord_id}",
+                    lambda begin: client_fix.cancel_reject(begin, m))
+
+    @handles(ExecutionReport)
+    def on_execution_report(self, m: ExecutionReport) -> None:
         self._route(m.client, f"8:{m.exec_id}",
                     lambda begin: client_fix.execution_report(begin, m))
         if m.exec_type == "trade":

@@ -4,9 +4,10 @@ A gateway is an edge process with two sides. QuickFIX's threads call its
 handlers and publish to the sequencer as the gateway's source; the lock makes
 that safe, because an Aeron exclusive publication takes one writer at a time.
 The main thread follows the stream from its first frame (the journal, then
-live), hands each frame of the types it follows to `on_frame`, and stops at
-`SystemStop`. When it ends it logs the sessions out and leaves the QuickFIX
-engine alone (see `session.logout_all`).
+live), hands each frame of the types it handles to its handler (`@handles`,
+as in every consumer of the stream; `frame_source` and `frame_source_seq` say
+who published it), and stops at `SystemStop`. When it ends it logs the
+sessions out and leaves the QuickFIX engine alone (see `session.logout_all`).
 
 At start the QuickFIX engines are made first (their sessions exist, so what
 the catch-up sends is stored and goes out at logon, by the counterparty's
@@ -27,13 +28,15 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from fix_gateways.session import logout_all
+from sequencer import sources
 from sequencer.config import TransportConfig
-from sequencer.frames import ROUTE
+from sequencer.frames import HEADER_SIZE, ROUTE
 from sequencer.messages import TYPE_ID, Message, encode
 from sequencer.messages.control import SystemStop
+from sequencer.runtime.app import Consumer, handles
 from sequencer.runtime.runner import recorded_outputs
 from sequencer.transport import (
     HeapFreezer,
@@ -43,18 +46,13 @@ from sequencer.transport import (
     make_idle,
 )
 
-_STOP = TYPE_ID[SystemStop]
 _route = ROUTE.unpack_from
 
 
-class StreamGateway:
-    """Base of the client and venue gateways. Subclasses set `NAME`, `SOURCE_ID` and
-    `FOLLOWED` (the type ids `on_frame` gets), fill `sid` (session name -> QuickFIX
-    SessionID), and implement `create_sessions` and `on_frame`."""
-
-    NAME: ClassVar[str]
-    SOURCE_ID: ClassVar[int]
-    FOLLOWED: ClassVar[frozenset[int]]
+class StreamGateway(Consumer):
+    """Base of the client and venue gateways. Subclasses set `name` and `source_id`,
+    mark their handlers `@handles(...)`, fill `sid` (session name -> QuickFIX
+    SessionID), and implement `create_sessions`."""
 
     def __init__(self, day: Path) -> None:
         self.day = Path(day)
@@ -70,7 +68,12 @@ class StreamGateway:
         self.to_start: list[Any] = []
         self._pub: StreamPublisher | None = None
         self._running = False
-        self._followed: frozenset[int] = frozenset()
+        self._table = self.dispatch_table()
+        self._followed = frozenset(self._table)
+        self._allowed = sources.allowed_outputs(self.source_id)
+        # who published the frame being handled
+        self.frame_source = sources.SEQUENCER
+        self.frame_source_seq = 0
 
     def create_sessions(self) -> bool:
         """Make the QuickFIX engine(s), kept in `engines`, and list in `to_start` what
@@ -81,28 +84,32 @@ class StreamGateway:
         for thing in self.to_start:
             thing.start()
 
-    def on_frame(self, raw: bytes, source_id: int, type_id: int, source_seq: int) -> None:
-        raise NotImplementedError
+    @handles(SystemStop)
+    def on_system_stop(self, m: SystemStop) -> None:
+        self.stopped_by_stream = True
 
     def publish(self, msg: Message) -> None:
+        tid = TYPE_ID[type(msg)]
+        if self._allowed is not None and tid not in self._allowed:
+            raise TypeError(f"{self.name} may not publish {type(msg).__name__} "
+                            "(sequencer.sources lists what each source publishes)")
         with self.lock:
             if self._pub is not None:
-                self._pub.publish_raw(TYPE_ID[type(msg)], encode(msg))
+                self._pub.publish_raw(tid, encode(msg))
 
     def stop(self, *_: object) -> None:
         self._running = False
 
     def run_gateway(self, max_seconds: float | None) -> None:
         self._running = True
-        self._followed = self.FOLLOWED | {_STOP}
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         tcfg = TransportConfig.for_day(self.day)
         aeron = connect(tcfg)
         started = False
         try:
-            self.published_before = recorded_outputs(self.day, self.SOURCE_ID)
-            self._pub = StreamPublisher(aeron, tcfg, self.SOURCE_ID, self.published_before + 1)
+            self.published_before = recorded_outputs(self.day, self.source_id)
+            self._pub = StreamPublisher(aeron, tcfg, self.source_id, self.published_before + 1)
             sub = StreamSubscriber(aeron, tcfg, self.day / "journal", 1)
             idle = make_idle(tcfg)
             created = self.create_sessions()
@@ -111,7 +118,7 @@ class StreamGateway:
             if created and self._running and not self.stopped_by_stream:
                 self.start_sessions()
                 started = True
-            sys.stdout.write(json.dumps({"ready": self.NAME, "sessions": list(self.sid)})
+            sys.stdout.write(json.dumps({"ready": self.name, "sessions": list(self.sid)})
                              + "\n")
             sys.stdout.flush()
             self._loop(sub, idle, max_seconds)
@@ -132,13 +139,15 @@ class StreamGateway:
                 break
 
     def _step(self, sub: StreamSubscriber, idle: Any) -> None:
+        table = self._table
         batch = sub.poll(4096, types=self._followed)
         for raw in batch:
             _ts, src, typ, sseq = _route(raw)
-            if typ == _STOP:
-                self.stopped_by_stream = True
+            decode, handler = table[typ]
+            self.frame_source, self.frame_source_seq = src, sseq
+            handler(decode(raw[HEADER_SIZE:]))
+            if self.stopped_by_stream:
                 break
-            self.on_frame(raw, src, typ, sseq)
         if not batch:
             with self.lock:
                 if self._pub is not None:

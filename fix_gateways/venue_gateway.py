@@ -35,7 +35,8 @@ from fix_gateways.edge import StreamGateway
 from fix_gateways.fixmsg import read
 from fix_gateways.session import Callbacks, initiator, send_raw, session_name, write_settings
 from fix_gateways.store import message_key, sent_keys, store_prefix
-from sequencer.messages import TYPE_ID, decode
+from fix_gateways.venue_fix import VenueEvent
+from sequencer import sources
 from sequencer.messages.executions import (
     VenueAck,
     VenueCanceled,
@@ -47,12 +48,9 @@ from sequencer.messages.executions import (
     VenueStatus,
 )
 from sequencer.messages.orders import ChildOrderSent
+from sequencer.runtime.app import handles
 
 log = structlog.get_logger("venue_gateway")
-
-SOURCE_ID = 70
-_EVENTS = frozenset(TYPE_ID[t] for t in (VenueAck, VenueCanceled, VenueCancelRejected,
-                                          VenueFill, VenueReject, VenueReplaced, VenueRestated))
 
 
 @dataclass
@@ -66,9 +64,8 @@ class VenueCounts:
 
 
 class VenueGatewayProcess(StreamGateway):
-    NAME = "venue_gateway"
-    SOURCE_ID = SOURCE_ID
-    FOLLOWED = frozenset({TYPE_ID[ChildOrderSent], *_EVENTS})
+    name = "venue_gateway"
+    source_id = sources.VENUE_GATEWAY
 
     def __init__(self, day: Path, cfg: VenueGateway) -> None:
         super().__init__(day)
@@ -146,27 +143,30 @@ class VenueGatewayProcess(StreamGateway):
         self.to_start.append(eng)
         return True
 
-    def on_frame(self, raw: bytes, source_id: int, type_id: int, source_seq: int) -> None:
-        if type_id in _EVENTS:
-            if source_id != SOURCE_ID:
-                return
-            m = decode(type_id, raw[80:])
-            if isinstance(m, VenueReject):
-                self._answered.add(m.child_id)
-            elif isinstance(m, VenueFill):
-                with self.lock:
-                    self._fills.add(f"{m.child_id}\x00{m.exec_id}")
-            if source_seq <= self.published_before:
-                # Published by an earlier run: it rebuilds the ClOrdID book on catch-up
-                # (this run's events were applied live, by `from_venue`).
-                with self.lock:
-                    self.orders.apply(m)  # type: ignore[arg-type]  # one of _EVENTS
-            return
-        m = decode(type_id, raw[80:])
-        assert isinstance(m, ChildOrderSent)
-        self._child_order(m)
+    @handles(VenueAck, VenueCanceled, VenueCancelRejected, VenueReplaced, VenueRestated)
+    def on_venue_event(self, m: VenueEvent) -> None:
+        """Our own venue events read back: published by an earlier run, they rebuild the
+        ClOrdID book on catch-up (this run's were applied live, by `from_venue`)."""
+        if self.frame_source == self.source_id and (
+                self.frame_source_seq <= self.published_before):
+            with self.lock:
+                self.orders.apply(m)
 
-    def _child_order(self, m: ChildOrderSent) -> None:
+    @handles(VenueReject)
+    def on_venue_reject(self, m: VenueReject) -> None:
+        if self.frame_source == self.source_id:
+            self._answered.add(m.child_id)
+            self.on_venue_event(m)
+
+    @handles(VenueFill)
+    def on_venue_fill(self, m: VenueFill) -> None:
+        if self.frame_source == self.source_id:
+            with self.lock:
+                self._fills.add(f"{m.child_id}\x00{m.exec_id}")
+            self.on_venue_event(m)
+
+    @handles(ChildOrderSent)
+    def on_child_order(self, m: ChildOrderSent) -> None:
         name = self._by_dest.get(m.destination)
         if name is None:
             self.counts.no_session += 1

@@ -50,6 +50,7 @@ def _emit(obj: dict[str, Any]) -> None:
 
 def role_subscriber(day: str, expect: int, symbol_ids: str) -> None:
     """Subscribe to the symbols, then count market data frames until `expect` arrived."""
+    from sequencer import sources
     from sequencer.config import TransportConfig
     from sequencer.messages import TYPE_ID
     from sequencer.messages.marketdata import MarketSnapshot, Quote, Subscribe, Trade
@@ -57,7 +58,7 @@ def role_subscriber(day: str, expect: int, symbol_ids: str) -> None:
 
     cfg = TransportConfig.for_day(Path(day))
     aeron = connect(cfg)
-    pub = StreamPublisher(aeron, cfg, 41)
+    pub = StreamPublisher(aeron, cfg, sources.bench(0))
     sub = StreamSubscriber(aeron, cfg, Path(day) / "journal", 1)
     for sid in symbol_ids.split(","):
         pub.publish(Subscribe(int(sid), "bench"))

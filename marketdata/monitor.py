@@ -27,10 +27,11 @@ import msgspec
 
 from marketdata.clock import local_midnight_ns
 from marketdata.nbbo import Best, Nbbo
+from sequencer import sources
 from sequencer.messages.admin import SetParameter
 from sequencer.messages.control import Alert, Severity, SystemStart
 from sequencer.messages.marketdata import MarketSnapshot, Quote
-from sequencer.runtime.app import App, handles
+from sequencer.runtime.app import StructApp, handles
 
 MS = 1_000_000
 DEFAULT_OPEN_MS = 9 * 3_600_000 + 30 * 60_000
@@ -58,13 +59,10 @@ class MonitorState(msgspec.Struct):
     alerts: int = 0
 
 
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(MonitorState)
-
-
-class MarketMonitor(App):
+class MarketMonitor(StructApp[MonitorState]):
     name = "market_monitor"
-    source_id = 21
+    source_id = sources.MARKET_MONITOR
+    state_type = MonitorState
 
     def __init__(self) -> None:
         self.state = MonitorState()
@@ -198,11 +196,7 @@ class MarketMonitor(App):
 
     # ---------------------------------------------------------------- state
 
-    def snapshot(self) -> bytes:
-        return _encoder.encode(self.state)
-
-    def restore(self, data: bytes) -> None:
-        self.state = _decoder.decode(data)
+    def after_restore(self) -> None:
         self._nbbo = {}
         for sid, w in self.state.symbols.items():
             nb = self._nbbo[sid] = Nbbo()

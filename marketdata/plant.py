@@ -1,8 +1,9 @@
 """The ticker plant's deciding part: from feed rows and stream commands to messages.
 
 `PlantCore` is pure: it is given feed rows (a `FeedBatch`, chunk by chunk) and
-the sequenced commands that concern it (`Subscribe`, `Unsubscribe`,
-`Resubscribe`), and returns the messages to publish. The process around it
+the sequenced frames that concern it (`Subscribe`, `Unsubscribe`,
+`Resubscribe`, and `SystemStop`, its `@handles` handlers), and returns the
+messages to publish. The process around it
 (`marketdata.service`) does the I/O: reading files, pacing, Aeron.
 
 What it decides:
@@ -40,9 +41,10 @@ from marketdata.feed import QUOTE, FeedBatch
 from marketdata.nbbo import NO_QUOTE, Best, Nbbo
 from marketdata.volume import SessionVolume, VolumeRules, condition_bits
 from refdata.model import RefData
-from sequencer.messages import TYPE_ID, Message, encode
+from sequencer import sources
+from sequencer.messages import TYPE_ID, encode
 from sequencer.messages.admin import Resubscribe
-from sequencer.messages.control import Alert
+from sequencer.messages.control import Alert, SystemStop
 from sequencer.messages.marketdata import (
     REGULAR_WAY,
     MarketSnapshot,
@@ -53,11 +55,18 @@ from sequencer.messages.marketdata import (
     TradingStatus,
     Unsubscribe,
 )
+from sequencer.runtime.app import Consumer, handles
 
 #: emit(type_id, payload, event_ns, cause_seq); what it returns is ignored
 Emit = Callable[[int, bytes, int, int], object]
 
 _QUOTE = TYPE_ID[Quote]
+
+
+def _nowhere(type_id: int, payload: bytes, event_ns: int, cause_seq: int) -> None:
+    raise RuntimeError("the plant answers a command only while handling it")
+
+
 NO_SIDE = (0, 0)
 _TRADE = TYPE_ID[Trade]
 
@@ -74,7 +83,10 @@ class PlantCounters:
 
 
 @dataclass
-class PlantCore:
+class PlantCore(Consumer):
+    name = "ticker_plant"
+    source_id = sources.TICKER_PLANT
+
     refdata: RefData
     feed: FeedBatch
     midnight_ns: int  # local midnight of the session date, Unix ns
@@ -124,36 +136,62 @@ class PlantCore:
             (self.midnight_ns + self._close_ms * 1_000_000, "closed"),
         ]
         self._status: Status = "pre_open"
+        self._table = self.dispatch_table()
+        #: type ids of the frames `on_frame` acts on (the commands and `SystemStop`)
+        self.followed = frozenset(self._table)
+        self.commands = self.followed - {TYPE_ID[SystemStop]}
+        self.stopped = False  # a SystemStop was sequenced
+        self._seq = 0  # the command being handled, and where its answers go
+        self._emit: Emit = _nowhere
 
     # ---------------------------------------------------------------- stream commands
 
-    def on_command(self, msg: Message, seq: int, emit: Emit) -> None:
-        """A sequenced command that concerns the plant (others are ignored)."""
-        if isinstance(msg, Subscribe):
-            if not any(s.id == msg.symbol_id for s in self.refdata.symbols):
-                self._alert(emit, seq, "unknown_symbol",
-                            f"{msg.subscriber} subscribed to unknown symbol id {msg.symbol_id}")
-                return
-            subs = self.subscribers.setdefault(msg.symbol_id, [])
-            if msg.subscriber not in subs:
-                subs.append(msg.subscriber)
-                subs.sort()
-            self._snapshot(msg.symbol_id, "subscribe", seq, emit)
-        elif isinstance(msg, Unsubscribe):
-            subs = self.subscribers.get(msg.symbol_id, [])
-            if msg.subscriber in subs:
-                subs.remove(msg.subscriber)
-            if not subs:
-                self.subscribers.pop(msg.symbol_id, None)
-        elif isinstance(msg, Resubscribe):
-            sym = self.refdata.find(msg.symbol)
-            if sym is None:
-                self._alert(emit, seq, "unknown_symbol", f"resubscribe: no symbol {msg.symbol!r}")
-            elif sym.id not in self.subscribers:
-                self._alert(emit, seq, "not_subscribed",
-                            f"resubscribe {msg.symbol}: nobody is subscribed to it")
-            else:
-                self._snapshot(sym.id, "resubscribe", seq, emit)
+    def on_frame(self, seq: int, type_id: int, payload: bytes, emit: Emit) -> None:
+        """A sequenced frame of one of the `followed` types, at `seq`; its answers (a
+        snapshot, an alert) go to `emit`, caused by `seq`."""
+        decode, handler = self._table[type_id]
+        self._seq, self._emit = seq, emit
+        try:
+            handler(decode(payload))
+        finally:
+            self._emit = _nowhere
+
+    @handles(Subscribe)
+    def on_subscribe(self, msg: Subscribe) -> None:
+        seq, emit = self._seq, self._emit
+        if not any(s.id == msg.symbol_id for s in self.refdata.symbols):
+            self._alert(emit, seq, "unknown_symbol",
+                        f"{msg.subscriber} subscribed to unknown symbol id {msg.symbol_id}")
+            return
+        subs = self.subscribers.setdefault(msg.symbol_id, [])
+        if msg.subscriber not in subs:
+            subs.append(msg.subscriber)
+            subs.sort()
+        self._snapshot(msg.symbol_id, "subscribe", seq, emit)
+
+    @handles(Unsubscribe)
+    def on_unsubscribe(self, msg: Unsubscribe) -> None:
+        subs = self.subscribers.get(msg.symbol_id, [])
+        if msg.subscriber in subs:
+            subs.remove(msg.subscriber)
+        if not subs:
+            self.subscribers.pop(msg.symbol_id, None)
+
+    @handles(Resubscribe)
+    def on_resubscribe(self, msg: Resubscribe) -> None:
+        seq, emit = self._seq, self._emit
+        sym = self.refdata.find(msg.symbol)
+        if sym is None:
+            self._alert(emit, seq, "unknown_symbol", f"resubscribe: no symbol {msg.symbol!r}")
+        elif sym.id not in self.subscribers:
+            self._alert(emit, seq, "not_subscribed",
+                        f"resubscribe {msg.symbol}: nobody is subscribed to it")
+        else:
+            self._snapshot(sym.id, "resubscribe", seq, emit)
+
+    @handles(SystemStop)
+    def on_system_stop(self, msg: SystemStop) -> None:
+        self.stopped = True
 
     def snapshot_of(self, symbol_id: int, reason: str = "") -> MarketSnapshot:
         """Every venue's live quote and last regular-way trade, by venue code, and the

@@ -38,20 +38,14 @@ from marketdata.feed import FeedBatch
 from marketdata.plant import PlantCore
 from marketdata.volume import VolumeRules
 from refdata.model import RefData
+from sequencer import sources
 from sequencer.config import TransportConfig
 from sequencer.inject import stream_position
-from sequencer.messages import TYPE_ID, Message, decode
-from sequencer.messages.admin import Resubscribe
-from sequencer.messages.control import SystemStop
-from sequencer.messages.marketdata import Subscribe, Unsubscribe
+from sequencer.messages.marketdata import Subscribe
 from sequencer.transport import StreamPublisher, StreamSubscriber, connect, make_idle
 
 log = structlog.get_logger("marketdata")
 
-PLANT_SOURCE_ID = 30
-_COMMANDS = {TYPE_ID[t] for t in (Subscribe, Unsubscribe, Resubscribe)}
-_STOP = TYPE_ID[SystemStop]
-_FOLLOWED = frozenset({*_COMMANDS, _STOP})
 _HEAD = 80  # frame header bytes
 _SEQ_TYPE = struct.Struct("<8xQ20xH")  # a frame's seq and type id
 _SOURCE = struct.Struct("<32xI")  # a frame's source id
@@ -80,7 +74,7 @@ class PlantResult:
 
 class TickerPlant:
     def __init__(self, day: Path, feed: FeedBatch, refdata: RefData, midnight_ns: int, *,
-                 speed: float | None = None, source_id: int = PLANT_SOURCE_ID,
+                 speed: float | None = None, source_id: int = sources.TICKER_PLANT,
                  subscribe: list[str] | None = None, wait_subscribed: int = 0,
                  rules: VolumeRules | None = None, resume: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> None:
@@ -116,15 +110,15 @@ class TickerPlant:
     def _follow(self) -> None:
         """Handle the sequenced commands that arrived (subscriptions, stop)."""
         assert self._sub is not None and self._pub is not None
-        for raw in self._sub.poll(4096, _FOLLOWED):
+        core = self.core
+        for raw in self._sub.poll(4096, core.followed):
             seq, typ = _SEQ_TYPE.unpack_from(raw)
-            if typ in _COMMANDS:
-                msg: Message = decode(typ, raw[_HEAD:])
-                self.core.on_command(msg, seq, self._emit)
-                self._pub.flush()
-            elif typ == _STOP:
+            core.on_frame(seq, typ, raw[_HEAD:], self._emit)
+            self._pub.flush()
+            if core.stopped:
                 self._running = False
                 self._stopped_by = "system_stop"
+                break
 
     # ---------------------------------------------------------------- the loop
 
@@ -135,8 +129,8 @@ class TickerPlant:
         aeron = connect(cfg)
         t0 = time.monotonic()
         try:
-            last_seq, sources = stream_position(self.day)
-            published = sources.get(self.source_id, 0)
+            last_seq, by_source = stream_position(self.day)
+            published = by_source.get(self.source_id, 0)
             if published and not self.resume:
                 raise PlantError(
                     f"the journal of {self.day} already holds {published:,} messages of the "
@@ -185,8 +179,8 @@ class TickerPlant:
                     seq, typ = _SEQ_TYPE.unpack_from(raw)
                     if seq > last_seq:
                         break
-                    if typ in _COMMANDS:
-                        self.core.on_command(decode(typ, raw[_HEAD:]), seq, nothing)
+                    if typ in self.core.commands:
+                        self.core.on_frame(seq, typ, raw[_HEAD:], nothing)
                     elif _SOURCE.unpack_from(raw)[0] == self.source_id:
                         last_event = max(last_event, _EVENT.unpack_from(raw)[0])
         skipped = 0

@@ -37,24 +37,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import msgspec
-
-from oms import states
-from oms.algos import check_algo, check_time, time_ms
+from oms import checks, states
+from oms.algos import check_time, time_ms
 from oms.book import (
-    CHILD_LIVE,
     Child,
-    ChildStatus,
+    OmsState,
     Parent,
     avg_px,
     exposure,
-    fmt_money,
     fmt_px,
-    tighter,
+    move_child,
     within_limit,
 )
-from oms.config import FIRM, Client, Limits, clients_from_rows, parse_limit
+from oms.config import FIRM, clients_from_rows, parse_limit
+from oms.states import CHILD_LIVE, ChildEvent
 from refdata.model import local_midnight_ns
+from sequencer import sources
 from sequencer.messages.admin import (
     EngageKillSwitch,
     ReleaseKillSwitch,
@@ -92,54 +90,22 @@ from sequencer.messages.orders import (
     ReplaceChild,
     ReplaceOrder,
 )
-from sequencer.runtime.app import App, handles
+from sequencer.runtime.app import StructApp, handles
 
 NAME = "oms"
 MS = 1_000_000
-DEFAULT_EOD_MS = 16 * 3_600_000 + 5 * 60_000
 DEFAULT_TZ = "America/New_York"
-_TIFS = ("day", "ioc", "fok", "opg", "cls")
 _KILL_SCOPES = ("all", "client", "symbol")
 ChildRequest = Literal["new", "cancel", "replace"]
 
 
-class OmsState(msgspec.Struct):
-    """Everything the OMS knows; its snapshot is this, encoded."""
-
-    day: str = ""  # YYYYMMDD, the prefix of OrderIDs and ExecIDs
-    next_order: int = 0
-    next_exec: int = 0
-    parents: dict[str, Parent] = msgspec.field(default_factory=dict)
-    children: dict[str, Child] = msgspec.field(default_factory=dict)
-    # (client + "\x00" + ClOrdID) -> OrderID, for every ClOrdID a client used today
-    cl_ord_ids: dict[str, str] = msgspec.field(default_factory=dict)
-    live: dict[str, None] = msgspec.field(default_factory=dict)  # live OrderIDs, in age order
-    firm: Limits = msgspec.field(default_factory=Limits)
-    clients: dict[str, Client] = msgspec.field(default_factory=dict)
-    gross: dict[str, int] = msgspec.field(default_factory=dict)  # scope -> committed notional
-    open_orders: dict[str, int] = msgspec.field(default_factory=dict)  # scope -> live parents
-    kills: list[tuple[str, str, str]] = msgspec.field(default_factory=list)  # scope, value, why
-    nbbo: dict[int, tuple[int, int]] = msgspec.field(default_factory=dict)  # id -> bid, ask
-    subscribed: dict[int, None] = msgspec.field(default_factory=dict)
-    midnight_ns: int = 0
-    eod_ms: int = DEFAULT_EOD_MS
-    eod_timer: int = 0
-    eod_done: bool = False
-    replace_timeout_ms: int = 2000
-    alerts: int = 0
-    down: dict[str, str] = msgspec.field(default_factory=dict)  # destination -> why it is down
-
-
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(OmsState)
-
-
-class Oms(App):
+class Oms(StructApp[OmsState]):
     name = NAME
-    source_id = 40
+    source_id = sources.OMS
+    state_type = OmsState
 
     def __init__(self) -> None:
-        self.s = OmsState()
+        self.state = OmsState()
         self._routes_rd: Any = None
         self._routes: dict[str, tuple[str, ...]] = {}
 
@@ -147,7 +113,7 @@ class Oms(App):
 
     @handles(SystemStart)
     def on_system_start(self, msg: SystemStart) -> None:
-        s = self.s
+        s = self.state
         s.day = msg.session_date.strftime("%Y%m%d")
         rd = self.ctx.refdata
         tz = DEFAULT_TZ
@@ -165,7 +131,7 @@ class Oms(App):
         self._arm_eod()
 
     def _arm_eod(self) -> None:
-        s = self.s
+        s = self.state
         if s.eod_timer:
             self.ctx.cancel_timer(s.eod_timer)
         s.eod_timer = self.ctx.set_timer(s.midnight_ns + s.eod_ms * MS, "eod")
@@ -174,7 +140,7 @@ class Oms(App):
     def on_set_parameter(self, msg: SetParameter) -> None:
         if msg.target != NAME:
             return
-        s = self.s
+        s = self.state
         if msg.key == "eod_time":
             why = check_time(msg.value)
             if why is not None:
@@ -197,7 +163,7 @@ class Oms(App):
 
     @handles(SetRiskLimit)
     def on_set_risk_limit(self, msg: SetRiskLimit) -> None:
-        s = self.s
+        s = self.state
         if msg.scope == FIRM:
             limits = s.firm
         else:
@@ -223,7 +189,7 @@ class Oms(App):
     @handles(Quote)
     def on_quote(self, q: Quote) -> None:
         if q.nbbo_bid_px or q.nbbo_ask_px:
-            self.s.nbbo[q.symbol_id] = (q.nbbo_bid_px, q.nbbo_ask_px)
+            self.state.nbbo[q.symbol_id] = (q.nbbo_bid_px, q.nbbo_ask_px)
 
     @handles(MarketSnapshot)
     def on_snapshot(self, snap: MarketSnapshot) -> None:
@@ -231,14 +197,14 @@ class Oms(App):
             self.on_quote(q)
 
     def _subscribe(self, symbol_id: int) -> None:
-        if symbol_id not in self.s.subscribed:
-            self.s.subscribed[symbol_id] = None
+        if symbol_id not in self.state.subscribed:
+            self.state.subscribed[symbol_id] = None
             self.ctx.publish(Subscribe(symbol_id=symbol_id, subscriber=NAME))
 
     def _reference(self, symbol_id: int, side: str) -> int:
         """The price a buy would pay / a sell receive now: the NBBO's far touch, else
         the previous close from the ref data's statistics, else 0."""
-        bid, ask = self.s.nbbo.get(symbol_id, (0, 0))
+        bid, ask = self.state.nbbo.get(symbol_id, (0, 0))
         far = ask if side == "buy" else bid
         if far > 0:
             return far
@@ -250,8 +216,10 @@ class Oms(App):
     # ================================================================ ids and reports
 
     def _exec_id(self) -> str:
-        self.s.next_exec += 1
-        return f"{self.s.day}-E{self.s.next_exec}"
+        """The next ExecID of the day (one sequence for every execution report)."""
+        s = self.state
+        s.next_exec += 1
+        return f"{s.day}-E{s.next_exec}"
 
     def _report(self, p: Parent, exec_type: ExecType, cl_ord_id: str = "", orig: str = "",
                 last_qty: int = 0, last_px: int = 0, text: str = "",
@@ -261,10 +229,8 @@ class Oms(App):
         qty = p.qty
         # Positional (ExecutionReport's field order): msgspec matches keywords one by one,
         # which costs about 1 microsecond for a struct this wide.
-        s = self.s
-        s.next_exec += 1
         self.ctx.publish(ExecutionReport(
-            p.client, p.order_id, cl_ord_id or p.cl_ord_id, orig, f"{s.day}-E{s.next_exec}",
+            p.client, p.order_id, cl_ord_id or p.cl_ord_id, orig, self._exec_id(),
             exec_type, states.ord_status(st, cum, qty), p.symbol, p.side, qty, cum,
             qty - cum if st in states.LIVE else 0,
             last_qty, last_px, avg_px(p.notional, cum), p.limit_px, text, reject_reason))
@@ -277,7 +243,7 @@ class Oms(App):
             ord_status=ord_status, response_to=response_to, reason=reason, text=text))
 
     def _alert(self, severity: Severity, code: str, text: str) -> None:
-        self.s.alerts += 1
+        self.state.alerts += 1
         self.ctx.publish(Alert(severity=severity, source=NAME, text=text, code=code))
 
     def _move(self, p: Parent, event: states.Event) -> ExecType:
@@ -293,7 +259,7 @@ class Oms(App):
 
     @handles(NewOrder)
     def on_new_order(self, m: NewOrder) -> None:
-        s = self.s
+        s = self.state
         key = m.client + "\x00" + m.cl_ord_id
         if key in s.cl_ord_ids:
             self.ctx.publish(ExecutionReport(
@@ -312,7 +278,8 @@ class Oms(App):
                    m.side, m.qty, m.ord_type, m.limit_px, m.tif, m.algo.lower(), m.algo_params,
                    m.locate_broker)
         s.parents[order_id] = p
-        refusal = self._check_new(m, p, sym)
+        refusal, p.px_ref = checks.check_new(s, self.ctx.refdata, m, p, sym, self._routable,
+                                             self._reference)
         if refusal is not None:
             reason, text = refusal
             self._move(p, "reject")
@@ -333,72 +300,6 @@ class Oms(App):
             m.tif, p.algo, p.algo_params))
         self._subscribe(p.symbol_id)
 
-    def _check_new(self, m: NewOrder, p: Parent, sym: Any) -> tuple[str, str] | None:
-        """Why the new order is refused: (OrdRejReason in words, text for a trader)."""
-        s = self.s
-        rd = self.ctx.refdata
-        if s.eod_done:
-            return "too_late_to_enter", "too late: the OMS has closed the day's trading"
-        client = s.clients.get(m.client)
-        if client is None:
-            return "unknown_account", f"unknown client {m.client!r}"
-        if rd is None or sym is None:
-            return "unknown_symbol", f"unknown symbol {m.symbol!r}"
-        if sym.restricted:
-            because = f" ({sym.restricted_reason})" if sym.restricted_reason else ""
-            return "broker_option", f"{m.symbol} is on the firm's restricted list{because}"
-        for lim in (client.limits, s.firm):
-            if not lim.allows(m.symbol):
-                who = "the firm" if lim is s.firm else f"client {m.client}"
-                return "broker_option", f"{m.symbol} is not among the symbols allowed for {who}"
-        if s.kills:
-            killed = self._killed(m.client, m.symbol)
-            if killed:
-                return "broker_option", f"kill switch engaged ({killed}): no new orders"
-        why = self._check_qty(m.qty, sym.lot_size, client.odd_lots)
-        if why is not None:
-            return "incorrect_quantity", why
-        if m.tif not in _TIFS:
-            return ("unsupported_order_characteristic",
-                    f"time in force {m.tif.upper()} is not accepted (orders live for the day: "
-                    f"{', '.join(t.upper() for t in _TIFS)})")
-        if m.ord_type == "limit":
-            if m.limit_px <= 0:
-                return "other", "a limit order needs a limit price above 0"
-            why = self._check_tick(p.symbol_id, m.limit_px)
-            if why is not None:
-                return "other", why
-        elif m.limit_px:
-            return "other", "a market order takes no limit price"
-        why = check_algo(p.algo, m.algo_params, self._routable)
-        if why is not None:
-            return "unsupported_order_characteristic", why
-        if m.side in ("sell_short", "sell_short_exempt") and not m.locate_broker and (
-                self._locate_required(m.symbol)):
-                return "broker_option", (f"a short sale of {m.symbol} needs a locate: "
-                                         "send the locate broker (tag 5700)")
-        ref = self._reference(p.symbol_id, m.side)
-        if m.ord_type == "market" and ref <= 0:
-            return "other", f"no price for {m.symbol} to check a market order against"
-        p.px_ref = m.limit_px if m.ord_type == "limit" else ref
-        return self._check_risk(p, client, m.qty, m.limit_px, ref, p.px_ref,
-                                m.qty * p.px_ref, new=True)
-
-    @staticmethod
-    def _check_qty(qty: int, lot: int, odd_lots: bool) -> str | None:
-        if qty <= 0:
-            return f"order quantity must be above 0, got {qty}"
-        if not odd_lots and lot > 1 and qty % lot:
-            return (f"order quantity {qty:,} is not a whole number of round lots of "
-                    f"{lot} (odd lots are not enabled for this client)")
-        return None
-
-    def _check_tick(self, symbol_id: int, px: int) -> str | None:
-        tick = self.ctx.refdata.tick_size(symbol_id, px)
-        if px % tick:
-            return f"limit price {fmt_px(px)} is not on the tick ({fmt_px(tick)})"
-        return None
-
     def _dests(self, venue: str) -> tuple[str, ...]:
         """Names of the destinations reaching a routable venue, best first; () if none.
         Cached per ref data set (a restore or a new day may bring another)."""
@@ -413,87 +314,23 @@ class Oms(App):
     def _routable(self, venue: str) -> bool:
         return bool(self._dests(venue))
 
-    def _locate_required(self, symbol: str) -> bool:
-        """Short sales need a locate unless the stock loan desk's borrow table lists the
-        symbol as not requiring one (its easy-to-borrow list)."""
-        try:
-            row = self.ctx.refdata.table("borrow").get(symbol)
-        except KeyError:
-            return True
-        return row is None or bool(row.get("locate_required", True))
-
-    def _check_risk(self, p: Parent, client: Client, qty: int, limit_px: int, ref: int,
-                    px_ref: int, open_change: int, new: bool) -> tuple[str, str] | None:
-        """Pre-trade limits, the client's then the firm's. `qty` is the order's (new)
-        quantity, `px_ref` the price its notional counts at, `open_change` the change
-        in the day's committed notional; `limit_px` a new limit to collar (0: none)."""
-        s = self.s
-        notional = qty * px_ref
-        for scope, lim in ((p.client, client.limits), (FIRM, s.firm)):
-            if (qty <= lim.max_order_qty and notional <= lim.max_order_notional
-                    and not (new and s.open_orders.get(scope, 0) >= lim.max_open_orders)
-                    and not (open_change > 0 and s.gross.get(scope, 0) + open_change
-                             > lim.max_gross_notional)):
-                continue  # within every limit of this scope (the usual case)
-            who = f"client {p.client}" if scope != FIRM else "the firm"
-            if qty > lim.max_order_qty:
-                return "order_exceeds_limit", (f"quantity {qty:,} is above the maximum order "
-                                               f"quantity of {lim.max_order_qty:,} for {who}")
-            if notional > lim.max_order_notional:
-                return "order_exceeds_limit", (
-                    f"notional {fmt_money(notional)} is above the maximum order notional of "
-                    f"{fmt_money(lim.max_order_notional)} for {who}")
-            if new and s.open_orders.get(scope, 0) >= lim.max_open_orders:
-                return "order_exceeds_limit", (f"{who} already has the maximum of "
-                                               f"{lim.max_open_orders:,} open orders")
-            gross = s.gross.get(scope, 0) + open_change
-            if open_change > 0 and gross > lim.max_gross_notional:
-                return "order_exceeds_limit", (
-                    f"the day's gross notional would reach {fmt_money(gross)}, above the limit "
-                    f"of {fmt_money(lim.max_gross_notional)} for {who}")
-        if p.ord_type == "limit" and ref > 0 and limit_px > 0:
-            bps = min(client.limits.collar_bps, s.firm.collar_bps)
-            if p.side == "buy":
-                bound = ref * (10_000 + bps) // 10_000
-                if limit_px > bound:
-                    return "other", (f"limit {fmt_px(limit_px)} is more than {bps} bp through "
-                                     f"the offer of {fmt_px(ref)} (collar up to "
-                                     f"{fmt_px(bound)})")
-            else:
-                bound = -(-ref * (10_000 - bps) // 10_000)
-                if limit_px < bound:
-                    return "other", (f"limit {fmt_px(limit_px)} is more than {bps} bp through "
-                                     f"the bid of {fmt_px(ref)} (collar down to "
-                                     f"{fmt_px(bound)})")
-        return None
-
     def _commit(self, p: Parent, delta: int) -> None:
         """Change the committed (gross) notional of the parent's client and the firm."""
         if delta:
-            g = self.s.gross
+            g = self.state.gross
             g[p.client] = g.get(p.client, 0) + delta
             g[FIRM] = g.get(FIRM, 0) + delta
-
-    def _killed(self, client: str, symbol: str) -> str:
-        if not self.s.kills:
-            return ""
-        for scope, value, why in self.s.kills:
-            if scope == "all" or (scope == "client" and value == client) or (
-                    scope == "symbol" and value == symbol):
-                what = "everything" if scope == "all" else f"{scope} {value}"
-                return f"{what}: {why}" if why else what
-        return ""
 
     # ================================================================ cancel, replace, status
 
     def _find(self, client: str, cl_ord_id: str) -> Parent | None:
-        oid = self.s.cl_ord_ids.get(client + "\x00" + cl_ord_id)
-        return self.s.parents.get(oid) if oid is not None else None
+        oid = self.state.cl_ord_ids.get(client + "\x00" + cl_ord_id)
+        return self.state.parents.get(oid) if oid is not None else None
 
     def _check_request(self, m: CancelOrder | ReplaceOrder,
                        what: Literal["cancel", "replace"]) -> Parent | None:
         """The order a cancel or replace request is for, or None after a CancelReject."""
-        s = self.s
+        s = self.state
         p = self._find(m.client, m.orig_cl_ord_id)
         if p is None:
             self._cancel_reject(m.client, "NONE", m.cl_ord_id, m.orig_cl_ord_id, "rejected",
@@ -542,36 +379,16 @@ class Oms(App):
         p = self._check_request(m, "replace")
         if p is None:
             return
-        s = self.s
-        status = states.ord_status(p.state, p.cum_qty, p.qty)
+        s = self.state
+        why = checks.check_replace(s, self.ctx.refdata, p, m, self._routable, self._reference)
+        if why is not None:
+            self._cancel_reject(m.client, p.order_id, m.cl_ord_id, m.orig_cl_ord_id,
+                                states.ord_status(p.state, p.cum_qty, p.qty), "replace",
+                                "other", why)
+            return
         qty = m.qty or p.qty
         px = m.limit_px or p.limit_px
         params = m.algo_params or p.algo_params
-        why: str | None = None
-        if m.limit_px and p.ord_type == "market":
-            why = "a market order has no limit price to amend"
-        elif m.qty < 0 or m.limit_px < 0:
-            why = "quantity and limit price must be above 0"
-        else:
-            sym = self.ctx.refdata.symbol(p.symbol_id)
-            why = self._check_qty(qty, sym.lot_size, s.clients[p.client].odd_lots)
-            if why is None and m.limit_px:
-                why = self._check_tick(p.symbol_id, px)
-            if why is None and m.algo_params:
-                why = check_algo(p.algo, params, self._routable)
-        if why is None:
-            ref = self._reference(p.symbol_id, p.side)
-            new_ref = px if p.ord_type == "limit" else p.px_ref
-            target = max(qty, p.cum_qty)
-            change = (target - p.cum_qty) * new_ref - (p.qty - p.cum_qty) * p.px_ref
-            refusal = self._check_risk(p, s.clients[p.client], target,
-                                       px if m.limit_px else 0, ref, new_ref, change, new=False)
-            if refusal is not None:
-                why = refusal[1]
-        if why is not None:
-            self._cancel_reject(m.client, p.order_id, m.cl_ord_id, m.orig_cl_ord_id, status,
-                                "replace", "other", why)
-            return
         p.pend_cl_ord_id = m.cl_ord_id
         p.pend_qty = qty
         p.pend_px = px
@@ -598,7 +415,7 @@ class Oms(App):
         if target == p.cum_qty and p.live_children:
             return False
         if p.ord_type == "limit" and p.live_children and px != p.limit_px:
-            children = self.s.children
+            children = self.state.children
             for cid in p.children:
                 c = children[cid]
                 if c.status in CHILD_LIVE and (
@@ -669,7 +486,7 @@ class Oms(App):
         p.closing = why
         p.closing_text = text
         self.ctx.publish(ParentCanceling(order_id=p.order_id, reason=text))
-        children = self.s.children
+        children = self.state.children
         for cid in p.children:
             c = children[cid]
             if c.status in CHILD_LIVE:
@@ -679,7 +496,7 @@ class Oms(App):
     def _cancel_child(self, p: Parent, c: Child) -> None:
         if c.pending == "cancel":
             return
-        c.pending = "cancel"
+        move_child(c, "cancel_sent")
         self.ctx.publish(ChildOrderSent("cancel", p.order_id, c.child_id, c.venue,
                                         c.destination, p.symbol, p.side, c.qty, c.ord_type,
                                         c.limit_px, c.tif))
@@ -696,15 +513,16 @@ class Oms(App):
                 self._refuse_replace(p)
             return
         if p.live_children:
+            s = self.state
             if (st == "pending_cancel" and p.closing == "client" and not self._in_flight(p)
-                    and not self.s.eod_done and not self._killed(p.client, p.symbol)):
+                    and not s.eod_done and not checks.killed(s, p.client, p.symbol)):
                 self._refuse_cancel(p, refused or "a venue refused to cancel the order's "
                                     "open shares")
             return
         if st == "pending_cancel":
             self._finish(p, "cancel_done", cl_ord_id=p.pend_cl_ord_id, orig=p.cl_ord_id)
         elif st == "working" and p.closing in ("kill", "eod", "venue"):
-            client = self.s.clients.get(p.client)
+            client = self.state.clients.get(p.client)
             if p.closing == "eod" and client is not None and client.done_for_day:
                 self._finish(p, "done_for_day", text=p.closing_text)
             else:
@@ -714,7 +532,7 @@ class Oms(App):
                 text: str = "", last_qty: int = 0, last_px: int = 0,
                 report: bool = True) -> None:
         """The parent reaches a final state: report it, release its limits, tell the algo."""
-        s = self.s
+        s = self.state
         leaves = p.qty - p.cum_qty
         exec_type = self._move(p, event)
         if p.pend_timer:
@@ -735,14 +553,14 @@ class Oms(App):
         if token == "eod":
             self._end_of_day()
         elif isinstance(token, str) and token.startswith("replace:"):
-            p = self.s.parents.get(token[8:])
+            p = self.state.parents.get(token[8:])
             if p is not None and p.state == "pending_replace":
                 p.pend_timer = 0
                 self._replace_timeout(p)
 
     def _in_flight(self, p: Parent) -> bool:
         """Has any live child of the parent a cancel or replace the venue has not answered?"""
-        children = self.s.children
+        children = self.state.children
         for cid in p.children:
             c = children[cid]
             if c.status in CHILD_LIVE and (c.pending or c.pend_qty or c.pend_px):
@@ -785,7 +603,7 @@ class Oms(App):
         newest until the quantity fits. Once nothing is in flight and the children still
         do not fit, the replace is refused (`_progress`)."""
         p.pend_overdue = True
-        children = self.s.children
+        children = self.state.children
         live = [children[cid] for cid in p.children
                 if children[cid].status in CHILD_LIVE]
         exposure_left = p.open_qty
@@ -803,11 +621,11 @@ class Oms(App):
                 exposure_left -= exposure(c)
         self._alert("warning", "replace_timeout",
                     f"order {p.order_id}: children did not fit the client's replace within "
-                    f"{self.s.replace_timeout_ms} ms; the OMS is cancelling the misfits")
+                    f"{self.state.replace_timeout_ms} ms; the OMS is cancelling the misfits")
         self._progress(p)
 
     def _end_of_day(self) -> None:
-        s = self.s
+        s = self.state
         s.eod_done = True
         s.eod_timer = 0
         n = 0
@@ -825,7 +643,7 @@ class Oms(App):
 
     @handles(EngageKillSwitch)
     def on_kill(self, m: EngageKillSwitch) -> None:
-        s = self.s
+        s = self.state
         if m.scope not in _KILL_SCOPES or (m.scope != "all" and not m.value):
             self._alert("warning", "bad_kill_switch",
                         f"kill switch scope must be all, client NAME or symbol NAME; "
@@ -857,7 +675,7 @@ class Oms(App):
 
     @handles(ReleaseKillSwitch)
     def on_release(self, m: ReleaseKillSwitch) -> None:
-        s = self.s
+        s = self.state
         value = m.value if m.scope != "all" else ""
         before = len(s.kills)
         s.kills = [k for k in s.kills if k[:2] != (m.scope, value)]
@@ -880,7 +698,7 @@ class Oms(App):
 
     def _parent_for_child(self, parent_id: str, child_id: str,
                           request: ChildRequest) -> Parent | None:
-        p = self.s.parents.get(parent_id)
+        p = self.state.parents.get(parent_id)
         if p is None:
             self._child_reject(parent_id, child_id, request, f"no parent order {parent_id}",
                                True)
@@ -889,16 +707,16 @@ class Oms(App):
 
     @handles(NewChild)
     def on_new_child(self, m: NewChild) -> None:
-        s = self.s
+        s = self.state
         p = self._parent_for_child(m.parent_id, m.child_id, "new")
         if p is None:
             return
-        why, alert = self._check_child(p, m)
+        dests = self._dests(m.venue)
+        why, alert = checks.check_child(s, self.ctx.refdata, p, m, dests)
         if why is not None:
             self._child_reject(m.parent_id, m.child_id, "new", why, alert)
             return
-        # The first destination that is up (_check_child made sure there is one).
-        dests = self._dests(m.venue)
+        # The first destination that is up (checks.check_child made sure there is one).
         dest = m.destination or (
             next(d for d in dests if d not in s.down) if s.down else dests[0])
         c = Child(m.child_id, p.order_id, m.venue, dest, m.qty, m.ord_type, m.limit_px, m.tif)
@@ -909,65 +727,12 @@ class Oms(App):
         self.ctx.publish(ChildOrderSent("new", p.order_id, m.child_id, m.venue, dest, p.symbol,
                                         p.side, m.qty, m.ord_type, m.limit_px, m.tif))
 
-    def _check_child(self, p: Parent, m: NewChild) -> tuple[str | None, bool]:
-        """Why a new child is refused, and whether that is an invariant (alerted)."""
-        if m.child_id in self.s.children:
-            return f"child id {m.child_id!r} is already in use", True
-        if p.state not in ("working", "pending_replace") or p.closing:
-            return (f"parent {p.order_id} is {states.ord_status(p.state, p.cum_qty, p.qty)}"
-                    + (f" ({p.closing_text})" if p.closing else "") + ": no new children",
-                    False)
-        if self.s.kills:
-            killed = self._killed(p.client, p.symbol)
-            if killed:
-                return f"kill switch engaged ({killed})", False
-        if m.qty <= 0:
-            return f"child quantity must be above 0, got {m.qty}", True
-        dests = self._dests(m.venue)
-        if not dests:
-            return f"venue {m.venue!r} is not routable", True
-        if self.s.down:
-            if m.destination in self.s.down:
-                return (f"destination {m.destination} is down "
-                        f"({self.s.down[m.destination]})"), False
-            if all(d in self.s.down for d in dests):
-                return f"venue {m.venue} is down: no destination to it is up", False
-        if m.destination and m.destination not in dests:
-            return f"destination {m.destination!r} does not reach {m.venue}", True
-        cap = min(p.qty, p.pend_qty) if p.state == "pending_replace" else p.qty
-        if p.cum_qty + p.open_qty + m.qty > cap:
-            return (f"child of {m.qty:,} would put open ({p.open_qty:,}) plus filled "
-                    f"({p.cum_qty:,}) above the parent's {cap:,}"), True
-        why = self._check_child_px(p, m.ord_type, m.limit_px)
-        return why, why is not None
-
-    def _check_child_px(self, p: Parent, ord_type: str, px: int) -> str | None:
-        if ord_type == "limit":
-            if px <= 0:
-                return "a limit child needs a limit price above 0"
-            why = self._check_tick(p.symbol_id, px)
-            if why is not None:
-                return why
-        elif px:
-            return "a market child takes no limit price"
-        if p.ord_type != "limit":
-            return None
-        lim = tighter(p.side, p.limit_px, p.pend_px) if (
-            p.state == "pending_replace" and p.pend_px) else p.limit_px
-        if ord_type != "limit":
-            return f"a market child of a limit parent could trade beyond its {fmt_px(lim)}"
-        if not within_limit(p.side, lim, px):
-            word = "above" if p.side == "buy" else "below"
-            return (f"child limit {fmt_px(px)} is {word} the parent's {p.side} limit "
-                    f"{fmt_px(lim)}")
-        return None
-
     @handles(CancelChild)
     def on_cancel_child(self, m: CancelChild) -> None:
         p = self._parent_for_child(m.parent_id, m.child_id, "cancel")
         if p is None:
             return
-        c = self.s.children.get(m.child_id)
+        c = self.state.children.get(m.child_id)
         why = self._child_state_problem(p, c, m.child_id)
         if why is None and c is not None and c.pending == "cancel":
             why = f"a cancel of child {m.child_id} is already in flight"
@@ -988,7 +753,7 @@ class Oms(App):
         p = self._parent_for_child(m.parent_id, m.child_id, "replace")
         if p is None:
             return
-        c = self.s.children.get(m.child_id)
+        c = self.state.children.get(m.child_id)
         why = self._child_state_problem(p, c, m.child_id)
         if why is not None or c is None:
             self._child_reject(m.parent_id, m.child_id, "replace", why or "", False)
@@ -997,30 +762,14 @@ class Oms(App):
             self._child_reject(m.parent_id, m.child_id, "replace",
                                f"a {c.pending} of child {m.child_id} is already in flight", False)
             return
-        qty = m.qty or c.qty
-        px = m.limit_px or c.limit_px
-        alert = True
-        if qty <= c.cum_qty:
-            why, alert = (f"new quantity {qty:,} is not above the child's filled "
-                          f"{c.cum_qty:,} (cancel it instead)"), False
-        elif m.limit_px and c.ord_type != "limit":
-            why = "a market child has no limit price to amend"
-        else:
-            cap = min(p.qty, p.pend_qty) if p.state == "pending_replace" else p.qty
-            grow = max(qty - c.qty, 0)
-            if grow and p.cum_qty + p.open_qty + grow > cap:
-                why = (f"replace to {qty:,} would put open ({p.open_qty + grow:,}) plus filled "
-                       f"({p.cum_qty:,}) above the parent's {cap:,}")
-            elif m.limit_px:
-                why = self._check_child_px(p, c.ord_type, px)
-            if why is None and (grow or m.limit_px) and (
-                    p.closing or p.state not in ("working", "pending_replace")):
-                why, alert = f"parent {p.order_id} is being taken down: only reductions", False
+        why, alert = checks.check_child_replace(self.ctx.refdata, p, c, m)
         if why is not None:
             self._child_reject(m.parent_id, m.child_id, "replace", why, alert)
             return
+        qty = m.qty or c.qty
+        px = m.limit_px or c.limit_px
         before = exposure(c)
-        c.pending = "replace"
+        move_child(c, "replace_sent")
         c.pend_qty = qty
         c.pend_px = px
         p.open_qty += exposure(c) - before
@@ -1031,19 +780,17 @@ class Oms(App):
     # ================================================================ venue events
 
     def _child(self, child_id: str, what: str) -> tuple[Child, Parent] | None:
-        c = self.s.children.get(child_id)
+        c = self.state.children.get(child_id)
         if c is None:
             self._alert("error", "unknown_child", f"{what} for unknown child {child_id!r}")
             return None
-        return c, self.s.parents[c.parent_id]
+        return c, self.state.parents[c.parent_id]
 
-    @staticmethod
-    def _close_child(p: Parent, c: Child, status: ChildStatus, before: int) -> None:
-        """A live child is done; `before` is its exposure before the change that ended it
-        (the parent's open quantity drops by exactly that)."""
-        c.status = status
-        c.pending = ""
-        c.pend_qty = c.pend_px = 0
+    def _close_child(self, p: Parent, c: Child, end: ChildEvent, before: int) -> None:
+        """A live child is done (`end`: filled, canceled or rejected); `before` is its
+        exposure before the change that ended it (the parent's open quantity drops by
+        exactly that)."""
+        move_child(c, end)
         p.live_children -= 1
         p.open_qty -= before
 
@@ -1054,8 +801,7 @@ class Oms(App):
             return
         c, _p = found
         c.venue_order_id = m.venue_order_id
-        if c.status == "pending_new":
-            c.status = "new"
+        move_child(c, "ack")
 
     @handles(VenueReject)
     def on_venue_reject(self, m: VenueReject) -> None:
@@ -1123,9 +869,7 @@ class Oms(App):
     def _resize(self, p: Parent, c: Child, qty: int, px: int, what: str) -> None:
         """The venue says the child is now `qty` (total, filled included) at `px`."""
         before = exposure(c)
-        if c.pending == "replace":
-            c.pending = ""
-        c.pend_qty = c.pend_px = 0
+        move_child(c, "replaced")
         c.qty = max(qty, c.cum_qty)
         if px and c.ord_type == "limit":
             c.limit_px = px
@@ -1150,10 +894,8 @@ class Oms(App):
         if c.status not in CHILD_LIVE:
             return
         before = exposure(c)
-        if m.response_to == "replace":
-            c.pend_qty = c.pend_px = 0
-        if c.pending == m.response_to:
-            c.pending = ""
+        move_child(c, "replace_refused" if m.response_to == "replace"
+                         else "cancel_refused")
         p.open_qty += exposure(c) - before
         if m.response_to != "cancel":
             self._progress(p)
@@ -1169,19 +911,19 @@ class Oms(App):
         """Routing avoids a destination whose session is down; children already there
         stay with the venue (it answers for them when the session is back)."""
         if m.status == "down":
-            if m.destination not in self.s.down:
+            if m.destination not in self.state.down:
                 self._alert("warning", "destination_down",
                             f"destination {m.destination} ({m.venue}) is down"
                             + (f": {m.reason}" if m.reason else "")
                             + "; new children avoid it")
-            self.s.down[m.destination] = m.reason or "session down"
-        elif self.s.down.pop(m.destination, None) is not None:
+            self.state.down[m.destination] = m.reason or "session down"
+        elif self.state.down.pop(m.destination, None) is not None:
             self._alert("info", "destination_up",
                         f"destination {m.destination} ({m.venue}) is up again")
 
     @handles(VenueFill)
     def on_venue_fill(self, m: VenueFill) -> None:
-        s = self.s
+        s = self.state
         c = s.children.get(m.child_id)
         if c is None:
             self._alert("error", "unknown_child", f"a fill for unknown child {m.child_id!r}")
@@ -1211,9 +953,7 @@ class Oms(App):
             # More than the child had: the venue applied the replace up in flight (its
             # confirmation is behind this fill).
             c.qty = c.pend_qty
-            c.pend_qty = c.pend_px = 0
-            if c.pending == "replace":
-                c.pending = ""
+            move_child(c, "replaced")
         c.cum_qty += qty
         c.notional += qty * m.px
         if c.cum_qty >= c.qty:
@@ -1243,7 +983,7 @@ class Oms(App):
             else:
                 self._finish(p, "complete", last_qty=qty, last_px=m.px)
             for cid in p.children:
-                ch = self.s.children[cid]
+                ch = self.state.children[cid]
                 if ch.status in CHILD_LIVE:
                     self._cancel_child(p, ch)
             return
@@ -1252,14 +992,8 @@ class Oms(App):
 
     # ================================================================ state
 
-    def snapshot(self) -> bytes:
-        return _encoder.encode(self.s)
-
-    def restore(self, data: bytes) -> None:
-        self.s = _decoder.decode(data)
-
     def describe(self) -> dict[str, Any]:
-        s = self.s
+        s = self.state
         return {
             "live_orders": len(s.live), "orders": len(s.parents), "children": len(s.children),
             "gross": dict(s.gross), "open_orders": dict(s.open_orders), "kills": s.kills,

@@ -74,8 +74,9 @@ from refdata.model import (
     VolumeCurve,
     local_midnight_ns,
 )
-from sequencer.frames import encode_frame
-from sequencer.journal import JournalReader, JournalWriter
+from sequencer import sources
+from sequencer.journal import JournalReader
+from sequencer.kit import StreamKit
 from sequencer.messages import TYPE_ID, Message, decode, encode
 from sequencer.messages.control import Alert, ClockTick, SystemStart
 from sequencer.messages.executions import (
@@ -103,7 +104,6 @@ from sequencer.messages.orders import (
     ReplaceChild,
     ReplaceOrder,
 )
-from sequencer.runtime.context import Output
 from sequencer.runtime.engine import AppEngine, DeterminismError
 from sequencer.runtime.samples import NoopApp
 
@@ -120,8 +120,8 @@ EOD_NS = MIDNIGHT + (16 * 3600 + 5 * 60) * SECOND  # the OMS's default end of da
 FULL_DAY = CLOSE_NS - OPEN_NS
 FULL_DAY_MESSAGES = 1_000_000  # this many messages fill the whole session
 TICK_NS = 100 * MS  # the sequencer's idle clock tick
-SEQUENCER, CLIENT_GW, VENUE_GW, ALGO = 0, 50, 60, 70
-OMS_SOURCE = Oms.source_id
+SEQUENCER, CLIENT_GW, VENUE_GW, ALGO = (sources.SEQUENCER, sources.CLIENT_GATEWAY,
+                                       sources.VENUE_GATEWAY, sources.ALGO)
 PX = 10_000  # fixed point
 
 # name, previous close (fixed point), primary venue, share of the order flow,
@@ -329,12 +329,6 @@ class DayGenerator:
         self.target = messages
         self.progress = progress
         self.refdata = bench_refdata()
-        self.writer = JournalWriter(day / "journal")
-        self.buf = bytearray()
-        self.buf_first = 1
-        self.seq = 0
-        self.ts = 0
-        self.sseq: dict[int, int] = {}
         self.stats = GenStats()
         self.heap: list[tuple[int, int, Event, Any]] = []
         self.n_events = 0
@@ -358,10 +352,11 @@ class DayGenerator:
         self.n_exec = 0
         self.n_vid = 0
         self.parents_sent = 0
-        self.produced: list[Output] = []
         self.app = Oms()
-        self.engine = AppEngine(self.app, sink=self.produced.append,
-                                refdata_loader=lambda digest: self.refdata)
+        # The OMS on the stream kit; its answers reach the sequencer a little later.
+        self.kit = StreamKit([self.app], refdata=self.refdata, journal=day / "journal",
+                             flush_bytes=1 << 20, output_gap_ns=5 * US, keep=False,
+                             on_frame=self._count)
         self.react: dict[int, Callable[[Any], None]] = {
             TYPE_ID[ExecutionReport]: self._on_report,
             TYPE_ID[CancelReject]: self._on_cancel_reject,
@@ -377,23 +372,15 @@ class DayGenerator:
 
     # ---------------------------------------------------------------- the stream
 
-    def _frame(self, ts: int, source: int, type_id: int, sseq: int, payload: bytes,
-               cause: int = 0) -> bytes:
-        self.seq += 1
-        raw = encode_frame(self.seq, ts, source, type_id, sseq, payload, cause_seq=cause)
-        self.buf += raw
-        if len(self.buf) >= 1 << 20:
-            self._flush()
-        mix = self.stats.mix
-        name = self.names[type_id]
-        mix[name] = mix.get(name, 0) + 1
-        return raw
+    @property
+    def ts(self) -> int:
+        """Stream time: the last frame's."""
+        return self.kit.now
 
-    def _flush(self) -> None:
-        if self.buf:
-            self.writer.append(self.buf, self.buf_first)
-            self.buf = bytearray()
-        self.buf_first = self.seq + 1
+    def _count(self, frame: bytes) -> None:
+        mix = self.stats.mix
+        name = self.names[int.from_bytes(frame[36:38], "little")]
+        mix[name] = mix.get(name, 0) + 1
 
     def _sequence(self, t: int, source: int, msg: Message) -> None:
         """Sequence `msg` from `source` at stream time `t` (or just after the last frame),
@@ -408,22 +395,7 @@ class DayGenerator:
                 self.progress(self.stats.messages)
 
     def _input(self, ts: int, source: int, msg: Message) -> None:
-        self.ts = ts
-        sseq = self.sseq[source] = self.sseq.get(source, 0) + 1
-        raw = self._frame(ts, source, TYPE_ID[type(msg)], sseq, encode(msg))
-        eng = self.engine
-        eng.feed([raw])
-        produced = self.produced
-        outs: list[Output] = []
-        while produced:
-            batch = list(produced)
-            produced.clear()
-            for o in batch:
-                self.ts += 5 * US  # the OMS's answer reaches the sequencer a little later
-                back = self._frame(self.ts, o.source_id, o.type_id, o.source_seq, o.payload,
-                                   o.cause_seq)
-                eng.feed([back])  # the output checker matches it with what was produced
-                outs.append(o)
+        outs = self.kit.input(source, TYPE_ID[type(msg)], encode(msg), at_ns=ts)
         self.stats.oms_outputs += len(outs)
         react = self.react
         for o in outs:
@@ -438,7 +410,6 @@ class DayGenerator:
     # ---------------------------------------------------------------- the day
 
     def run(self) -> GenStats:
-        self.writer.open()  # determinism: allowed, the bench writes its journal
         t0 = self.start - SECOND
         self._input(t0, SEQUENCER, SystemStart(
             session_date=DAY, seed=self.seed, config_digest="oms-bench",
@@ -451,9 +422,8 @@ class DayGenerator:
         while heap:
             t, _n, fn, arg = pop(heap)
             fn(t, arg)
-        self._flush()
-        self.writer.close()
-        self.stats.frames = self.seq
+        self.kit.close()
+        self.stats.frames = self.kit.seq
         self.stats.last_ns = self.ts
         self.stats.parents = self.parents_sent
         self.stats.children = self.n_child

@@ -14,18 +14,24 @@ times, which is what makes an overfill of a parent impossible.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import msgspec
 
-from oms.states import LIVE, State
+from oms.config import Client, Limits
+from oms.states import (
+    CHILD_LIVE,
+    CLEARS_REPLACE_TERMS,
+    LIVE,
+    ChildEvent,
+    ChildStatus,
+    InFlight,
+    State,
+    child_step,
+)
 from sequencer.messages.executions import AVG_PX_SCALE
 from sequencer.messages.orders import OrdType, Params, Side, TimeInForce
 
 _AVG_MUL = AVG_PX_SCALE // 10_000  # notional is in 1/10,000 units
-
-CHILD_LIVE = ("pending_new", "new")
-ChildStatus = Literal["pending_new", "new", "filled", "canceled", "rejected"]
+DEFAULT_EOD_MS = 16 * 3_600_000 + 5 * 60_000
 
 
 class Child(msgspec.Struct, gc=False):
@@ -38,7 +44,7 @@ class Child(msgspec.Struct, gc=False):
     limit_px: int
     tif: TimeInForce
     status: ChildStatus = "pending_new"
-    pending: Literal["", "cancel", "replace"] = ""  # a request in flight at the venue
+    pending: InFlight = ""  # a request in flight at the venue (`states.child_step`)
     pend_qty: int = 0  # the replace's quantity and price while one is in flight (kept
     # when a cancel follows it: the venue may still apply the replace first)
     pend_px: int = 0
@@ -89,6 +95,33 @@ class Parent(msgspec.Struct, gc=False):
         return self.qty - self.cum_qty if self.state in LIVE else 0
 
 
+class OmsState(msgspec.Struct):
+    """Everything the OMS knows; its snapshot is this, encoded."""
+
+    day: str = ""  # YYYYMMDD, the prefix of OrderIDs and ExecIDs
+    next_order: int = 0
+    next_exec: int = 0
+    parents: dict[str, Parent] = msgspec.field(default_factory=dict)
+    children: dict[str, Child] = msgspec.field(default_factory=dict)
+    # (client + "\x00" + ClOrdID) -> OrderID, for every ClOrdID a client used today
+    cl_ord_ids: dict[str, str] = msgspec.field(default_factory=dict)
+    live: dict[str, None] = msgspec.field(default_factory=dict)  # live OrderIDs, in age order
+    firm: Limits = msgspec.field(default_factory=Limits)
+    clients: dict[str, Client] = msgspec.field(default_factory=dict)
+    gross: dict[str, int] = msgspec.field(default_factory=dict)  # scope -> committed notional
+    open_orders: dict[str, int] = msgspec.field(default_factory=dict)  # scope -> live parents
+    kills: list[tuple[str, str, str]] = msgspec.field(default_factory=list)  # scope, value, why
+    nbbo: dict[int, tuple[int, int]] = msgspec.field(default_factory=dict)  # id -> bid, ask
+    subscribed: dict[int, None] = msgspec.field(default_factory=dict)
+    midnight_ns: int = 0
+    eod_ms: int = DEFAULT_EOD_MS
+    eod_timer: int = 0
+    eod_done: bool = False
+    replace_timeout_ms: int = 2000
+    alerts: int = 0
+    down: dict[str, str] = msgspec.field(default_factory=dict)  # destination -> why it is down
+
+
 def exposure(c: Child) -> int:
     """What a live child could still fill (0 once it is done)."""
     if c.status not in CHILD_LIVE:
@@ -96,6 +129,14 @@ def exposure(c: Child) -> int:
     if c.pend_qty > c.qty:  # a replace up in flight (a cancel may be in flight too)
         return c.pend_qty - c.cum_qty
     return c.qty - c.cum_qty
+
+
+def move_child(c: Child, event: ChildEvent) -> None:
+    """Apply a venue event or a request of ours to a child by the child table
+    (`oms.states.child_step`); an event that ends the replace in flight ends its terms."""
+    c.status, c.pending = child_step(c.status, c.pending, event)
+    if event in CLEARS_REPLACE_TERMS:
+        c.pend_qty = c.pend_px = 0
 
 
 def avg_px(notional: int, cum_qty: int) -> int:

@@ -25,12 +25,14 @@ err = Console(stderr=True, highlight=False)
 
 def book_rows(day: Path, until: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """Every parent order of the day (after seq `until`), and the last seq replayed."""
+    from oms.app import Oms
     from sequencer.runtime.replay import replay
 
     report, engines = replay(day, ["oms"], until=until)
     oms = engines[0].app
+    assert isinstance(oms, Oms)
     rows = []
-    for p in oms.s.parents.values():  # type: ignore[attr-defined]  # the Oms app's state
+    for p in oms.state.parents.values():
         rows.append({
             "order_id": p.order_id, "client": p.client, "cl_ord_id": p.cl_ord_id,
             "symbol": p.symbol, "side": p.side, "qty": p.qty, "ord_type": p.ord_type,

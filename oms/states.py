@@ -116,3 +116,68 @@ def ord_status_by_precedence(conditions: list[str]) -> str:
     """The status FIX reports for an order in several conditions at once (a check
     of `ord_status` used by the tests)."""
     return max(conditions, key=lambda c: PRECEDENCE[c])
+
+
+# ---------------------------------------------------------------- child orders
+#
+# A child order at a venue has a status and, beside it, the request of ours the
+# venue has not answered yet (`in flight`: "", "cancel" or "replace"). The
+# replace's terms ride with it (`pend_qty`, `pend_px` on `oms.book.Child`); a
+# cancel sent after a replace takes the place of the replace in flight but keeps
+# its terms, since the venue may still apply the replace first.
+
+ChildStatus = Literal["pending_new", "new", "filled", "canceled", "rejected"]
+InFlight = Literal["", "cancel", "replace"]
+ChildEvent = Literal[
+    "ack",              # the venue took the order
+    "cancel_sent",      # we asked the venue to cancel it
+    "replace_sent",     # we asked the venue to replace it
+    "replaced",         # the venue replaced or restated it (or a fill shows the replace)
+    "replace_refused",  # the venue refused the replace
+    "cancel_refused",   # the venue refused the cancel
+    "filled",           # done: filled
+    "canceled",         # done: cancelled (asked for or not)
+    "rejected",         # done: refused by the venue
+]
+
+#: Statuses in which a child may still trade.
+CHILD_LIVE: Final[tuple[ChildStatus, ...]] = ("pending_new", "new")
+
+#: (status, event) -> the status after it; events not listed leave the status alone.
+CHILD_STATUS: Final[dict[tuple[ChildStatus, ChildEvent], ChildStatus]] = {
+    ("pending_new", "ack"): "new",
+    ("pending_new", "filled"): "filled",
+    ("pending_new", "canceled"): "canceled",
+    ("pending_new", "rejected"): "rejected",
+    ("new", "filled"): "filled",
+    ("new", "canceled"): "canceled",
+    ("new", "rejected"): "rejected",
+}
+
+#: (request in flight, event) -> the request in flight after it; events not listed
+#: leave it alone. Every end of the child ends what was in flight.
+IN_FLIGHT: Final[dict[tuple[InFlight, ChildEvent], InFlight]] = {
+    ("", "cancel_sent"): "cancel",
+    ("replace", "cancel_sent"): "cancel",
+    ("", "replace_sent"): "replace",
+    ("replace", "replaced"): "",
+    ("replace", "replace_refused"): "",
+    ("cancel", "cancel_refused"): "",
+    ("cancel", "filled"): "",
+    ("replace", "filled"): "",
+    ("cancel", "canceled"): "",
+    ("replace", "canceled"): "",
+    ("cancel", "rejected"): "",
+    ("replace", "rejected"): "",
+}
+
+#: Events that end the child's replace terms (`pend_qty`, `pend_px`) along with it.
+CLEARS_REPLACE_TERMS: Final[frozenset[ChildEvent]] = frozenset(
+    {"replaced", "replace_refused", "filled", "canceled", "rejected"})
+
+
+def child_step(status: ChildStatus, in_flight: InFlight,
+               event: ChildEvent) -> tuple[ChildStatus, InFlight]:
+    """A child's status and request in flight after `event`."""
+    return (CHILD_STATUS.get((status, event), status),
+            IN_FLIGHT.get((in_flight, event), in_flight))

@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sequencer import sources
+
 journal_app = typer.Typer(help="Read, summarise and verify a journal.", no_args_is_help=True)
 sequencer_app = typer.Typer(help="Run and inspect the day's sequencer.", no_args_is_help=True)
 
@@ -40,6 +42,66 @@ def _journal_or_exit(path: Path) -> Path:
         return resolve_journal_dir(path)
     except FileNotFoundError as e:
         raise _fail(str(e), 2) from None
+
+
+# ---------------------------------------------------------------- messages
+
+
+def messages_cmd(
+    name: Annotated[str | None, typer.Argument(
+        help="One message type (its fields are listed); all types if left out.")] = None,
+    family: Annotated[str | None, typer.Option(
+        help="Only this family: control, admin, marketdata, orders, executions.")] = None,
+    fields: Annotated[bool, typer.Option(
+        "--fields", help="Every type in full: fields, publishers, handlers.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Every stream message type: its id, family and fields, the sources that publish it
+    and the apps and gateways that handle it (read from the code)."""
+    import json
+    import textwrap
+
+    from sequencer import index
+
+    entries = index.build()
+    if name is not None:
+        entries = [e for e in entries if e.name.lower() == name.lower()]
+        if not entries:
+            raise _fail(f"no message type {name!r} (tape messages lists them)", 2)
+        fields = True
+    if family is not None:
+        known = sorted({e.family for e in index.build()})
+        if family not in known:
+            raise _fail(f"no family {family!r}: one of {', '.join(known)}", 2)
+        entries = [e for e in entries if e.family == family]
+    if json_:
+        out.print_json(json.dumps([e.to_json() for e in entries]))
+        return
+    if fields:
+        for e in entries:
+            out.print(f"[bold]{e.name}[/bold] (type id {e.type_id}, {e.family}): {e.doc}",
+                      highlight=False)
+            for n, ty in e.fields:
+                out.print(textwrap.fill(f"{n}: {ty}", width=78, initial_indent="    ",
+                                        subsequent_indent="        "), highlight=False)
+            out.print("  published by: " + (", ".join(e.publishers) or f"({e.elsewhere})"),
+                      highlight=False)
+            out.print("  handled by:   " + ("\n                ".join(e.handlers)
+                                             or f"(for the record: {e.record})"),
+                      highlight=False)
+            out.print()
+        return
+    t = Table(title="stream messages (tape messages NAME: one type's fields and handlers)")
+    t.add_column("id", justify="right")
+    t.add_column("type")
+    t.add_column("published by")
+    t.add_column("handled by")
+    for e in entries:
+        apps = sorted({h.split(".")[0].split(" ")[0] for h in e.handlers})
+        handlers = ", ".join(apps) or "[dim](for the record)[/dim]"
+        who = ", ".join(e.publishers) or "[dim](elsewhere)[/dim]"
+        t.add_row(str(e.type_id), e.name, who, handlers)
+    out.print(t)
 
 
 # ---------------------------------------------------------------- journal
@@ -125,7 +187,7 @@ def journal_stats(path: PathArg, json_: JsonOpt = False) -> None:
     t.add_column("source id", justify="right")
     t.add_column("frames", justify="right")
     for src, n in st.by_source.items():
-        t.add_row(str(src) + (" (sequencer)" if src == 0 else ""), f"{n:,}")
+        t.add_row(f"{src} ({sources.name(src)})", f"{n:,}")
     out.print(t)
     if st.rate:
         t = Table(title=f"rate over time ({st.bucket_s} s buckets)")

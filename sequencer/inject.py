@@ -27,12 +27,13 @@ from typing import Annotated, Any
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from sequencer import sources
 from sequencer.journal import JournalReader, JournalState
 from sequencer.messages import BY_NAME, Message
 from sequencer.messages.control import ClockTick, SystemStart
 
 NOT_INJECTABLE = frozenset({SystemStart.__name__, ClockTick.__name__})
-DEFAULT_SOURCE_ID = 900
+DEFAULT_SOURCE_ID = sources.INJECT
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -158,16 +159,16 @@ def parse_file(path: Path) -> list[Message]:
 
 def last_source_seqs(journal: Path, hint: JournalState | None = None) -> tuple[int, dict[int, int]]:
     """(last seq, each source's last number) of a journal, scanning from a hint."""
-    sources = dict(hint.sources) if hint else {}
+    by_source = dict(hint.sources) if hint else {}
     start = (hint.last_seq + 1) if hint else 1
     last = start - 1
     if not journal.exists():
-        return last, sources
+        return last, by_source
     with JournalReader(journal, start) as r:
         for f in r:
-            sources[f.source_id] = f.source_seq
+            by_source[f.source_id] = f.source_seq
             last = f.seq
-    return last, sources
+    return last, by_source
 
 
 def stream_position(day: Path) -> tuple[int, dict[int, int]]:
@@ -204,11 +205,11 @@ def inject(
 
     day = Path(day)
     cfg = TransportConfig.for_day(day)
-    last_seq, sources = stream_position(day)
+    last_seq, by_source = stream_position(day)
     aeron = connect(cfg)
     try:
         sub = StreamSubscriber(aeron, cfg, day / "journal", last_seq + 1)
-        pub = StreamPublisher(aeron, cfg, source_id, sources.get(source_id, 0) + 1)
+        pub = StreamPublisher(aeron, cfg, source_id, by_source.get(source_id, 0) + 1)
         first_sseq = pub.next_source_seq
         for m in messages:
             pub.publish(m)

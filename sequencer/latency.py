@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from sequencer import sources
 from sequencer.journal import JournalReader, resolve_journal_dir
 from sequencer.messages import type_name
 
@@ -49,7 +50,6 @@ assert _TELEMETRY.size == 80
 
 PROC_SATURATED = 0xFFFFFFFF
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
-SEQUENCER_SOURCE = 0
 DEFAULT_SLOWEST = 10
 
 
@@ -198,24 +198,12 @@ def _dist(samples: array[int] | np.ndarray[Any, np.dtype[np.int64]]) -> Dist:
 
 
 def app_names() -> dict[int, str]:
-    """Source id -> the registered app(s) publishing as it; 0 is the sequencer."""
-    from sequencer.runtime import registry
-
-    found: dict[int, list[str]] = {}
-    for name in registry.available():
-        try:
-            sid = registry.load(name).source_id
-        except Exception:  # an app that does not load here only loses its name
-            continue
-        if sid != SEQUENCER_SOURCE:
-            found.setdefault(sid, []).append(name)
-    names = {sid: "/".join(ns) for sid, ns in found.items()}
-    names[SEQUENCER_SOURCE] = "sequencer"
-    return names
+    """Source id -> its name in the source registry (`sequencer.sources`)."""
+    return {s.id: s.name for s in sources.SOURCES}
 
 
 def source_label(source_id: int, names: dict[int, str]) -> str:
-    return names.get(source_id, f"source {source_id}")
+    return names.get(source_id) or sources.name(source_id)
 
 
 def compute(path: Path, slowest: int = DEFAULT_SLOWEST) -> LatencyReport:

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 import pyaeron
 import structlog
 
-from sequencer import frames
+from sequencer import frames, sources
 from sequencer.config import SequencerConfig
 from sequencer.frames import HEADER_SIZE, INPUT_SIZE, MAGIC, MAX_PAYLOAD
 from sequencer.journal import FsyncPolicy, JournalWriter
@@ -59,7 +59,6 @@ from sequencer.transport import (
 
 log = structlog.get_logger("sequencer")
 
-SEQUENCER_SOURCE = 0
 STATUS_FILE = "sequencer.status.json"
 # source_id, type_id, flags, source_seq, (cause_seq, sent_ns skipped), event_ns, length
 _IN_HEAD = struct.Struct("<IHHQ16xqI")
@@ -186,7 +185,7 @@ class Sequencer:
         st = self.journal.state
         self._seq, self._ts, self._stopped = st.last_seq, st.last_ts, st.stopped
         self._sources = dict(st.sources)
-        self._own_seq = self._sources.get(SEQUENCER_SOURCE, 0)
+        self._own_seq = self._sources.get(sources.SEQUENCER, 0)
         self._published_seq = self._seq
         self._durable_seq = self._seq
         self.recovery = asdict(rep)
@@ -366,8 +365,8 @@ class Sequencer:
         chunk_max = self._chunk_max
         max_payload = self._max_payload
         chunk_start = 0
-        sources = self._sources
-        get = sources.get
+        last_by_source = self._sources
+        get = last_by_source.get
         c = self.counters
         c.inputs += len(batch)
         stamped = 0
@@ -401,7 +400,7 @@ class Sequencer:
                 self._seq, self._ts = seq, ts
                 if not self._exceptional(rec, src, typ, sseq, last, length):
                     continue
-            sources[src] = sseq
+            last_by_source[src] = sseq
             if held and src in held:
                 batch.extend(self._released(src, sseq))
             if sim and ev > ts:
@@ -527,10 +526,10 @@ class Sequencer:
     def _own(self, out: bytearray, type_id: int, payload: bytes, recv: int) -> None:
         """Append a frame the sequencer itself originates (source 0)."""
         self._own_seq += 1
-        self._sources[SEQUENCER_SOURCE] = self._own_seq
+        self._sources[sources.SEQUENCER] = self._own_seq
         self._seq += 1
         out += frames.encode_frame(
-            self._seq, self._ts, SEQUENCER_SOURCE, type_id, self._own_seq, payload,
+            self._seq, self._ts, sources.SEQUENCER, type_id, self._own_seq, payload,
             recv_ns=recv, sent_ns=recv,
         )
         self.counters.sequenced += 1

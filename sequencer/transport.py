@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 import pyaeron
 
-from sequencer import frames
+from sequencer import frames, sources
 from sequencer.config import TransportConfig
 from sequencer.frames import HEADER_SIZE
 from sequencer.journal import JournalReader
@@ -268,7 +268,7 @@ class StreamPublisher:
         resend_window: int = 1 << 16,
         batch_bytes: int = 16_384,
     ) -> None:
-        if not 1 <= source_id < 2**32:
+        if not sources.SEQUENCER < source_id < 2**32:
             raise ValueError(
                 f"source id {source_id} out of range (1 .. 2**32-1; 0 is the sequencer)"
             )

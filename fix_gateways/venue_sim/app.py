@@ -36,6 +36,7 @@ from fix_gateways.venue_sim.market import (
     VenueConfig,
     VenueEvent,
 )
+from sequencer import sources
 from sequencer.messages.control import SystemStart
 from sequencer.messages.executions import (
     VenueAck,
@@ -64,7 +65,7 @@ OPEN_FALLBACK_NS = 900_000_000_000  # no opening print 15 minutes into trading: 
 
 class SimVenueApp(App):
     name = NAME
-    source_id = 70  # it plays the venue gateway
+    source_id = sources.VENUE_GATEWAY  # it plays the venue gateway
 
     def __init__(self) -> None:
         self.venues: dict[str, Venue] = {}

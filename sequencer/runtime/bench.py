@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
+from sequencer import sources
 from sequencer.frames import encode_frame
 from sequencer.journal import JournalReader, JournalWriter
 from sequencer.messages import BY_ID, TYPE_ID, encode
@@ -43,19 +44,19 @@ def write_journal(day: Path, n: int) -> None:
     tick = encode(ClockTick())
     probe_t, tick_t, note_t = TYPE_ID[Probe], TYPE_ID[ClockTick], TYPE_ID[OperatorNote]
     probes = [encode(Probe(n=i)) for i in range(1000)]
-    buf = bytearray(encode_frame(1, ts, 0, TYPE_ID[SystemStart], 1, start))
+    buf = bytearray(encode_frame(1, ts, sources.SEQUENCER, TYPE_ID[SystemStart], 1, start))
     first = 1
     own = 1
     for seq in range(2, n + 1):
         ts += 2_000  # 500,000 frames per stream second
         if seq % 1000 == 0:
             own += 1
-            buf += encode_frame(seq, ts, 0, tick_t, own, tick)
+            buf += encode_frame(seq, ts, sources.SEQUENCER, tick_t, own, tick)
         elif seq % 10_007 == 0:
-            buf += encode_frame(seq, ts, 900, note_t, seq,
+            buf += encode_frame(seq, ts, sources.INJECT, note_t, seq,
                                 encode(OperatorNote(author="bench", text=f"note {seq}")))
         else:
-            buf += encode_frame(seq, ts, 1000, probe_t, seq, probes[seq % 1000])
+            buf += encode_frame(seq, ts, sources.bench(0), probe_t, seq, probes[seq % 1000])
         if len(buf) > 1 << 20:
             w.append(buf, first)
             first = seq + 1

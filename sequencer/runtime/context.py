@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from sequencer import sources
 from sequencer.frames import INPUT
 from sequencer.messages import TYPE_ID, Message
 
@@ -76,7 +77,7 @@ class AppContext:
         self.source_id = source_id
         self.now = 0  # stream time (ns) of the frame being handled
         self.seq = 0  # its sequence number
-        self.frame_source_id = 0
+        self.frame_source_id = sources.SEQUENCER  # who published the frame being handled
         self.out_seq = 0  # last source seq this app published
         self.day_seed = 0
         self.random = random.Random(0)

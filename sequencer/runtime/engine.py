@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from sequencer import sources
 from sequencer.messages import BY_ID, TYPE_ID, decode, to_builtins, type_name
 from sequencer.messages.admin import TakeSnapshot
 from sequencer.messages.control import SystemStart
@@ -164,9 +165,7 @@ class AppEngine:
         self._out_base = 0  # the context's out_seq when this engine started producing
         self.batch_recv_ns = 0
         # type id -> (payload decoder, handler taking the decoded message)
-        self.table: dict[int, tuple[Callable[[bytes], Any], Callable[[Any], None]]] = {}
-        for tid, attr in app.handler_names.items():
-            self.table[tid] = (msgspec.msgpack.Decoder(BY_ID[tid]).decode, getattr(app, attr))
+        self.table = app.dispatch_table()
         self._wrap_runtime(TYPE_ID[SystemStart], self._on_system_start)
         # A snapshot holds the state *after* its frame: the app handles TakeSnapshot first.
         self._wrap_runtime(TYPE_ID[TakeSnapshot], self._on_take_snapshot, app_first=True)
@@ -216,7 +215,8 @@ class AppEngine:
 
     def _fire(self, now: int) -> None:
         ctx = self.ctx
-        ctx.frame_source_id = 0  # a timer comes from the runtime, not from the frame's source
+        # A timer comes with the stream's time (the sequencer's), not from the frame's source.
+        ctx.frame_source_id = sources.SEQUENCER
         on_timer = self.app.on_timer
         while True:
             t = ctx.pop_due(now)

@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from sequencer import sources
 from sequencer.config import TransportConfig
 from sequencer.inject import stream_position
 from sequencer.messages.control import Alert
@@ -47,8 +48,6 @@ APP_STATUS_SUFFIX = ".status.json"
 # HASH_SPACING times what the last one cost.
 HASH_QUIET_S = 0.05
 HASH_SPACING = 50
-#: Source ids from here are the runtime speaking for an app (its alerts), not the app.
-RUNTIME_ALERT_SOURCE = 1 << 31
 
 
 @dataclass
@@ -171,7 +170,7 @@ class AppRunner:
     def _alert(self, aeron: Any, cfg: TransportConfig, err: DeterminismError) -> None:
         """Put the failure on the stream for everyone to see, from the runtime's own source
         (the app's outputs must stay exactly what the app produces)."""
-        source = RUNTIME_ALERT_SOURCE + self.engine.ctx.source_id
+        source = sources.runtime_alerts(self.engine.ctx.source_id)
         try:
             pub = StreamPublisher(aeron, cfg, source, recorded_outputs(self.day, source) + 1)
             pub.publish(Alert(severity="critical", source=f"runtime:{self.app.name}",

@@ -10,10 +10,11 @@ from typing import Any
 
 import msgspec
 
+from sequencer import sources
 from sequencer.messages import ALL_TYPES
 from sequencer.messages.admin import OperatorNote
 from sequencer.messages.control import ClockTick, Echo, Heartbeat, Probe, SystemStart
-from sequencer.runtime.app import App, handles
+from sequencer.runtime.app import App, StructApp, handles
 
 SECOND = 1_000_000_000
 
@@ -22,7 +23,8 @@ class NoopApp(App):
     """Decodes and dispatches every frame, and does nothing with it."""
 
     name = "noop"
-    source_id = 11
+    source_id = sources.NOOP
+    indexed = False  # it handles everything and does nothing
 
     @handles(*ALL_TYPES)
     def on_any(self, msg: Any) -> None:
@@ -39,7 +41,7 @@ class CounterState(msgspec.Struct):
     by_source: dict[int, int] = msgspec.field(default_factory=dict)
 
 
-class CounterApp(App):
+class CounterApp(StructApp[CounterState]):
     """Counts what it sees, answers operator notes, beats every stream second.
 
     Small but stateful, with timers, outputs and the seeded random generator,
@@ -47,7 +49,8 @@ class CounterApp(App):
     """
 
     name = "counter"
-    source_id = 10
+    source_id = sources.COUNTER
+    state_type = CounterState
 
     def __init__(self) -> None:
         self.state = CounterState()
@@ -82,11 +85,3 @@ class CounterApp(App):
             self.ctx.publish(Heartbeat(app=self.name, n=st.heartbeats, frames=st.probes))
             self.ctx.set_timer(self.ctx.now + SECOND, "heartbeat")
 
-    def snapshot(self) -> bytes:
-        return msgspec.msgpack.encode(self.state)
-
-    def restore(self, data: bytes) -> None:
-        self.state = msgspec.msgpack.decode(data, type=CounterState)
-
-    def describe(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self.state)  # type: ignore[no-any-return]

@@ -65,9 +65,10 @@ from algo_engine.app import AlgoEngine
 from algo_engine.context import OrderContext
 from algo_engine.orders import Child, Parent
 from algo_engine.strategy import InvariantError, Strategy, Style
-from sequencer.frames import encode_frame
-from sequencer.messages import TYPE_ID, Message, decode, encode
-from sequencer.messages.control import Alert, ClockTick, SystemStart
+from sequencer import sources
+from sequencer.kit import StreamKit
+from sequencer.messages import Message
+from sequencer.messages.control import Alert, ClockTick
 from sequencer.messages.executions import (
     VenueCanceled,
     VenueCancelRejected,
@@ -96,8 +97,6 @@ from sequencer.messages.orders import (
     ReplaceChild,
     Side,
 )
-from sequencer.runtime.context import Output
-from sequencer.runtime.engine import AppEngine
 from tests.oms.fixtures import oms_refdata
 
 DAY = dt.date(2013, 10, 8)
@@ -107,7 +106,8 @@ SECOND = 1_000 * MS
 PX = 100_0000  # a price (fixed point, 1/10,000)
 TICK = 100
 REF = PX  # where the chaos prices a market parent's limit children
-CONTROL, MARKET, OMS, VENUE_GW = 1, 20, 30, 60
+CONTROL, MARKET, OMS, VENUE_GW = (sources.SEQUENCER, sources.TICKER_PLANT, sources.OMS,
+                                  sources.VENUE_GATEWAY)
 VENUES = ("ARCX", "XNYS", "BATS")
 STYLES: tuple[Style, ...] = ("passive", "take", "open_auction", "close_auction", "dma")
 A, B = "ORD-A", "ORD-B"
@@ -315,38 +315,25 @@ def _px(spec: Px, p: Parent) -> int:
 # ====================================================================== driving the container
 
 
-class Rig:
-    """The container on a stream of its own: `feed` sequences a message and returns what
-    the container published in answer (decoded)."""
+class Rig(StreamKit):
+    """The container on the stream kit: `feed` sequences a message and returns what the
+    container published in answer (decoded). The world's outputs are the kit's, appended
+    as the container publishes, so the chaos strategy sees its own requests' effect."""
 
     def __init__(self, world: World, refdata: Any = None) -> None:
         self.world = world
         Chaos.world = world
         self.app = AlgoEngine()
-        self.engine = AppEngine(self.app, sink=self._sink,
-                                refdata_loader=lambda digest: refdata)
-        self.seq = 0
-        self.now = T0
-        self.source_seqs: dict[int, int] = {}
-        self.feed(SystemStart(session_date=DAY, seed=7, config_digest="test",
-                              time_mode="sim",
-                              refdata_digest="rd" if refdata is not None else ""), CONTROL)
-
-    def _sink(self, out: Output) -> None:
-        self.world.outputs.append(decode(out.type_id, out.payload))
+        super().__init__([self.app], refdata=refdata, start_ns=T0)
+        world.outputs = self.outputs
+        self.start(DAY, seed=7, config_digest="test", at_ns=T0 + MS)
 
     def feed(self, msg: Message, source: int = OMS, after_ns: int = MS) -> list[Message]:
-        self.seq += 1
-        self.now += after_ns
-        sseq = self.source_seqs[source] = self.source_seqs.get(source, 0) + 1
-        before = len(self.world.outputs)
-        self.engine.feed([encode_frame(self.seq, self.now, source, TYPE_ID[type(msg)], sseq,
-                                       encode(msg))])
-        return self.world.outputs[before:]
+        return self.send(msg, source, after_ns=after_ns)
 
     def tick(self) -> list[Message]:
         """A second passes: the strategies' timers fire."""
-        return self.feed(ClockTick(), CONTROL, SECOND)
+        return self.advance(SECOND)
 
     def accept(self, oid: str = A, side: Side = "buy", qty: int = 1_000,
                ord_type: OrdType = "limit", limit_px: int = PX) -> list[Message]:
@@ -359,7 +346,7 @@ class Rig:
 
     def sent(self, child_id: str) -> list[Message]:
         """The OMS sent the child on (it is live)."""
-        c = self.app.s.children[child_id]
+        c = self.app.state.children[child_id]
         return self.feed(ChildOrderSent("new", c.parent_id, child_id, c.venue, c.destination,
                                         "IBM", "buy", c.qty, c.ord_type, c.limit_px, c.tif))
 
@@ -865,11 +852,11 @@ def test_a_child_beyond_the_parents_leaves_is_refused_with_an_alert() -> None:
         ("ORD-A.2", "XNYS", 400, "limit", "ioc", "DMA-XNYS")]
     assert "above what the parent has left (400 not yet placed)" in said[1]
     assert codes(outs) == ["algo_invariant", "algo_invariant"]
-    assert rig.app.s.counts.refused_by_container == 2
+    assert rig.app.state.counts.refused_by_container == 2
     # a fill makes room only as the child's shares leave the open quantity: none
     rig.sent("ORD-A.1")
     rig.venue(VenueFill("ORD-A.1", "E1", 100, PX))
-    assert rig.app.s.parents[A].failed == ""
+    assert rig.app.state.parents[A].failed == ""
 
 
 @pytest.mark.usefixtures("chaos")
@@ -985,7 +972,7 @@ def test_a_strategy_that_raises_is_stopped_and_its_children_cancelled() -> None:
         ("Alert", "strategy_failed"),
         ("CancelChild", "ORD-A.1")]
     assert "ZeroDivisionError: oops" in of(outs, Alert)[0].text
-    assert rig.app.s.counts.failed_strategies == 1
+    assert rig.app.state.counts.failed_strategies == 1
     # nothing reaches it any more: events, timers, amendments
     later = rig.venue(VenueFill("ORD-A.1", "E2", 100, PX))
     later += rig.tick()
@@ -1150,7 +1137,7 @@ def test_a_child_filled_while_a_replace_is_in_flight_ends() -> None:
     assert [(m.child_id, m.qty) for m in of(rig.tick(), ReplaceChild)] == [("ORD-A.1", 800)]
     rig.venue(VenueFill("ORD-A.1", "E1", 500, PX))
     rig.venue(VenueCancelRejected("ORD-A.1", "replace", "order filled"))
-    assert not rig.app.s.children["ORD-A.1"].live
+    assert not rig.app.state.children["ORD-A.1"].live
     assert done == ["ORD-A.1"]
 
 
@@ -1175,7 +1162,7 @@ def test_a_child_filled_completely_cannot_be_replaced_from_on_fill() -> None:
     rig.sent("ORD-A.1")
     outs = rig.venue(VenueFill("ORD-A.1", "E1", 500, PX))
     assert of(outs, ReplaceChild) == [] and len(said) == 1  # refused
-    assert not rig.app.s.children["ORD-A.1"].live
+    assert not rig.app.state.children["ORD-A.1"].live
 
 
 @pytest.mark.usefixtures("chaos")

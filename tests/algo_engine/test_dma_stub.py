@@ -7,7 +7,6 @@ import pytest
 
 from algo_engine.app import AlgoEngine
 from algo_engine.strategies import STRATEGIES
-from sequencer.messages import TYPE_ID, Message
 from sequencer.messages.control import Alert
 from sequencer.messages.executions import (
     ExecutionReport,
@@ -17,68 +16,29 @@ from sequencer.messages.executions import (
     VenueReplaced,
 )
 from sequencer.messages.orders import (
-    CancelChild,
     CancelOrder,
     ChildOrderSent,
     ChildRequestRejected,
-    NewChild,
     NewOrder,
-    ReplaceChild,
     ReplaceOrder,
 )
-from sequencer.runtime.engine import AppEngine
 from tests.oms.fixtures import Session, of_type
 
 PX = 182_0000
 
 
-class Both:
-    """The OMS session of the OMS tests, with the algo container answering its outputs: the
-    container sees the OMS's outputs and the venue events, the OMS its child requests."""
+class Both(Session):
+    """The OMS session of the OMS tests with the algo container on the same stream kit:
+    the container sees the OMS's outputs and the venue events, the OMS its child
+    requests, each sequenced after what caused it."""
 
     def __init__(self) -> None:
-        self.oms = Session()
-        self.algo_out: list[Message] = []
         self.algo = AlgoEngine()
-        self.engine = AppEngine(self.algo, sink=lambda o: None)
-        self.algo.ctx.publish = self._published  # type: ignore[method-assign]  # capture
-
-    def _published(self, msg: Message) -> int:
-        self.algo_out.append(msg)
-        return len(self.algo_out)
-
-    def _to_algo(self, msg: Message) -> list[Message]:
-        """Hand `msg` to the container (if it handles it); its requests, not yet sent."""
-        name = self.algo.handler_names.get(TYPE_ID[type(msg)])
-        if name is None:
-            return []
-        before = len(self.algo_out)
-        self.algo.ctx.now = self.oms.now
-        getattr(self.algo, name)(msg)
-        return [r for r in self.algo_out[before:] if isinstance(r, (NewChild, ReplaceChild,
-                                                                  CancelChild))]
-
-    def _to_oms(self, requests: list[Message]) -> list[Message]:
-        done: list[Message] = []
-        for req in requests:
-            done += self.through(self.oms.algo(req))
-        return done
-
-    def through(self, outs: list[Message]) -> list[Message]:
-        """Hand the OMS's outputs to the container, and its requests back to the OMS."""
-        done: list[Message] = list(outs)
-        for o in outs:
-            done += self._to_oms(self._to_algo(o))
-        return done
+        super().__init__(others=[self.algo])
 
     def alerts(self) -> list[str]:
-        return [a.code for a in of_type(self.algo_out, Alert)]
-
-    def venue(self, msg: Message) -> list[Message]:
-        """A venue event: on the stream, both the OMS and the container see it."""
-        requests = self._to_algo(msg)
-        done = self.through(self.oms.venue(msg))
-        return done + self._to_oms(requests)
+        """The container's alerts so far, by code."""
+        return [a.code for a in self.of_type(Alert) if a.source == "algo"]
 
 
 def dma_order(qty: int = 1_000, venue: str = "ARCX") -> NewOrder:
@@ -88,7 +48,7 @@ def dma_order(qty: int = 1_000, venue: str = "ARCX") -> NewOrder:
 
 def test_a_dma_order_is_one_child_on_the_named_venue_and_fills_through() -> None:
     b = Both()
-    outs = b.through(b.oms.client(dma_order()))
+    outs = b.client(dma_order())
     sent = of_type(outs, ChildOrderSent)
     assert [(c.action, c.child_id, c.venue, c.destination, c.qty, c.limit_px) for c in sent] == [
         ("new", "20131008-1.1", "ARCX", "DMA-ARCX", 1_000, PX)]
@@ -96,17 +56,17 @@ def test_a_dma_order_is_one_child_on_the_named_venue_and_fills_through() -> None
     outs = b.venue(VenueFill(child_id="20131008-1.1", exec_id="F1", qty=1_000, px=PX))
     ers = of_type(outs, ExecutionReport)
     assert [(e.exec_type, e.ord_status, e.cum_qty) for e in ers] == [("trade", "filled", 1_000)]
-    assert b.algo.s.parents == {}
+    assert b.algo.state.parents == {}
     assert b.alerts() == []  # nothing refused, no strategy stopped
 
 
 def test_an_amendment_moves_the_child_with_a_replace() -> None:
     b = Both()
-    b.through(b.oms.client(dma_order()))
+    b.client(dma_order())
     b.venue(VenueAck(child_id="20131008-1.1", venue_order_id="A1"))
-    outs = b.through(b.oms.client(ReplaceOrder(
+    outs = b.client(ReplaceOrder(
         client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
-        qty=600)))
+        qty=600))
     sent = of_type(outs, ChildOrderSent)
     assert [(c.action, c.child_id, c.qty) for c in sent] == [("replace", "20131008-1.1", 600)]
     outs = b.venue(VenueReplaced(child_id="20131008-1.1", qty=600, limit_px=PX))
@@ -121,11 +81,10 @@ def test_other_algos_wait_with_an_alert(monkeypatch: pytest.MonkeyPatch) -> None
     container's table) waits with the OMS, and ops are told."""
     monkeypatch.delitem(STRATEGIES, "vwap")
     b = Both()
-    outs = b.oms.client(NewOrder(client="ALPHA", cl_ord_id="V1", symbol="IBM", side="buy",
-                                 qty=1_000, ord_type="limit", limit_px=PX, algo="vwap"))
-    b.through(outs)
-    assert [a.code for a in of_type(b.algo_out, Alert)] == ["algo_not_running"]
-    assert b.algo.s.counts.ignored == 1
+    b.client(NewOrder(client="ALPHA", cl_ord_id="V1", symbol="IBM", side="buy", qty=1_000,
+                      ord_type="limit", limit_px=PX, algo="vwap"))
+    assert b.alerts() == ["algo_not_running"]
+    assert b.algo.state.counts.ignored == 1
 
 
 CHILD = "20131008-1.1"
@@ -137,11 +96,11 @@ def test_a_replace_up_in_size_and_down_in_price_waits_for_the_child_then_grows_i
     at its present size (growing it would break the OMS's open + filled <= parent rule
     while the old quantity stands), and grows it once the replace is in force."""
     b = Both()
-    b.through(b.oms.client(dma_order()))
+    b.client(dma_order())
     b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
-    outs = b.through(b.oms.client(ReplaceOrder(
+    outs = b.client(ReplaceOrder(
         client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
-        qty=1_500, limit_px=PX - 100)))
+        qty=1_500, limit_px=PX - 100))
     assert [(e.exec_type, e.ord_status) for e in of_type(outs, ExecutionReport)] == [
         ("pending_replace", "pending_replace")]
     assert not of_type(outs, ChildRequestRejected)
@@ -164,12 +123,12 @@ def test_a_replace_up_in_size_and_down_in_price_waits_for_the_child_then_grows_i
 
 def test_a_reduction_pending_shrinks_the_child_once() -> None:
     b = Both()
-    b.through(b.oms.client(dma_order()))
+    b.client(dma_order())
     b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
     b.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=200, px=PX))
-    outs = b.through(b.oms.client(ReplaceOrder(
+    outs = b.client(ReplaceOrder(
         client="ALPHA", cl_ord_id="D2", orig_cl_ord_id="D1", symbol="IBM", side="buy",
-        qty=600)))
+        qty=600))
     assert [(c.action, c.qty) for c in of_type(outs, ChildOrderSent)] == [("replace", 600)]
     outs = b.venue(VenueReplaced(child_id=CHILD, qty=600, limit_px=PX))
     assert [(e.exec_type, e.order_qty, e.cum_qty, e.leaves_qty)
@@ -180,24 +139,24 @@ def test_a_reduction_pending_shrinks_the_child_once() -> None:
 
 def test_a_client_cancel_and_a_venue_cancel_end_the_dma_order() -> None:
     b = Both()
-    b.through(b.oms.client(dma_order()))
+    b.client(dma_order())
     b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
-    outs = b.through(b.oms.client(CancelOrder(client="ALPHA", cl_ord_id="D2",
-                                              orig_cl_ord_id="D1", symbol="IBM", side="buy")))
+    outs = b.client(CancelOrder(client="ALPHA", cl_ord_id="D2",
+                                              orig_cl_ord_id="D1", symbol="IBM", side="buy"))
     assert [(c.action, c.child_id) for c in of_type(outs, ChildOrderSent)] == [
         ("cancel", CHILD)]
     outs = b.venue(VenueCanceled(child_id=CHILD))
     assert [(e.exec_type, e.cl_ord_id, e.orig_cl_ord_id)
             for e in of_type(outs, ExecutionReport)] == [("canceled", "D2", "D1")]
-    assert b.algo.s.parents == {}
+    assert b.algo.state.parents == {}
     # a second order, cancelled by the venue on its own
-    b.through(b.oms.client(NewOrder(client="ALPHA", cl_ord_id="E1", symbol="IBM", side="buy",
+    b.client(NewOrder(client="ALPHA", cl_ord_id="E1", symbol="IBM", side="buy",
                                     qty=500, ord_type="limit", limit_px=PX, algo="DMA",
-                                    algo_params=(("venue", "ARCX"),))))
+                                    algo_params=(("venue", "ARCX"),)))
     outs = b.venue(VenueCanceled(child_id="20131008-2.1", unsolicited=True,
                                  reason="symbol halted"))
     assert [(e.exec_type, e.ord_status, e.cl_ord_id, e.text)
             for e in of_type(outs, ExecutionReport)] == [
         ("canceled", "canceled", "E1", "ARCX cancelled the order: symbol halted")]
-    assert b.algo.s.parents == {}
+    assert b.algo.state.parents == {}
     assert b.alerts() == []  # nothing refused, no strategy stopped

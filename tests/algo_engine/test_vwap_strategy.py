@@ -41,8 +41,9 @@ from algo_engine.vwap.schedule import (
 from refdata import build as refdata_build
 from refdata import load as refdata_load
 from refdata.model import RefData, local_midnight_ns
-from sequencer.frames import encode_frame
-from sequencer.messages import TYPE_ID, Message, decode, encode
+from sequencer import sources
+from sequencer.kit import StreamKit
+from sequencer.messages import Message
 from sequencer.messages.control import Alert, ClockTick, SystemStart
 from sequencer.messages.executions import (
     Liquidity,
@@ -73,8 +74,6 @@ from sequencer.messages.orders import (
     Side,
     TimeInForce,
 )
-from sequencer.runtime.context import Output
-from sequencer.runtime.engine import AppEngine
 
 DAY = dt.date(2013, 10, 8)
 MIDNIGHT = local_midnight_ns(DAY, "America/New_York")
@@ -85,7 +84,8 @@ CENT = 100  # fixed point (1/10,000)
 BID, ASK = 182_0000, 182_0100
 SEED = 7
 # sources of the frames the test plays
-CLOCK, MARKET, OMS, GATEWAY = 0, 30, 40, 70
+CLOCK, MARKET, OMS, GATEWAY = (sources.SEQUENCER, sources.TICKER_PLANT, sources.OMS,
+                               sources.VENUE_GATEWAY)
 
 M = TypeVar("M", bound=Message)
 
@@ -133,20 +133,18 @@ class VChild:
     live: bool = True
 
 
-class Sim:
-    """A scripted day around one `AlgoEngine` (see the module docstring)."""
+class Sim(StreamKit):
+    """A scripted day around one `AlgoEngine` on the stream kit (see the module
+    docstring): the test plays the OMS, the venue and the market, at stream time
+    `now`, which it moves itself."""
 
     def __init__(self, rd: RefData, *, seed: int = SEED, start: int = at(8, 0)) -> None:
         self.rd = rd
         self.sym = rd.by_name(SYMBOL)
-        self.raw: list[bytes] = []  # every output, as comparable bytes
         self.outs: list[tuple[int, Message]] = []  # (stream time, message)
         self._todo: list[Message] = []
         self.app = AlgoEngine()
-        self.engine = AppEngine(self.app, sink=self._sink, refdata_loader=lambda _d: rd)
-        self.seq = 0
-        self.src_seq: dict[int, int] = {}
-        self.now = start
+        super().__init__([self.app], refdata=rd, start_ns=start)
         self.parents: dict[str, ParentAccepted] = {}
         self.children: dict[str, VChild] = {}
         self.take_fills = True  # IOC children fill whole at their limit (else cancelled)
@@ -157,28 +155,26 @@ class Sim:
         self.session_volume = 0  # every regular-way print of the session (the plant's count)
         self._events: list[tuple[int, int, Callable[[], object]]] = []
         self._n = 0
-        self.send(CLOCK, SystemStart(session_date=DAY, seed=seed, config_digest="t",
+        self.feed(CLOCK, SystemStart(session_date=DAY, seed=seed, config_digest="t",
                                      time_mode="sim", refdata_digest=rd.digest))
 
     # ------------------------------------------------------------ frames in and out
 
-    def send(self, source: int, msg: Message) -> None:
+    def feed(self, source: int, msg: Message) -> None:
         """Feed one frame at `self.now`, then the OMS's and the venue's answers."""
         self._frame(source, msg)
         while self._todo:
             self._answer(self._todo.pop(0))
 
     def _frame(self, source: int, msg: Message) -> None:
-        self.seq += 1
-        n = self.src_seq[source] = self.src_seq.get(source, 0) + 1
-        self.engine.handle(encode_frame(self.seq, self.now, source, TYPE_ID[type(msg)], n,
-                                        encode(msg)))
+        for m in self.send(msg, source):
+            self.outs.append((self.now, m))
+            self._todo.append(m)
 
-    def _sink(self, out: Output) -> None:
-        self.raw.append(out.comparable())
-        msg = decode(out.type_id, out.payload)
-        self.outs.append((self.now, msg))
-        self._todo.append(msg)
+    @property
+    def raw(self) -> list[bytes]:
+        """Every output the container published, as its record (telemetry is 0)."""
+        return [f[32:] for f in self.frames_of(sources.ALGO)]
 
     def _answer(self, m: Message) -> None:
         if isinstance(m, Subscribe):
@@ -230,14 +226,14 @@ class Sim:
                            "limit" if limit else "market", limit, "day", "vwap",
                            tuple(params.items()))
         self.parents[oid] = m
-        self.send(OMS, m)
+        self.feed(OMS, m)
         return oid
 
     def amend(self, oid: str, qty: int, *, pending: bool, limit: int = 0,
               **params: str) -> None:
         p = self.parents[oid]
         cum = sum(c.cum for c in self.children.values() if c.parent_id == oid)
-        self.send(OMS, ParentAmended(oid, qty, limit or p.limit_px, tuple(params.items()),
+        self.feed(OMS, ParentAmended(oid, qty, limit or p.limit_px, tuple(params.items()),
                                      cum, pending))
 
     def fill(self, child_id: str, qty: int, px: int, liquidity: Liquidity = "added") -> None:
@@ -258,11 +254,11 @@ class Sim:
 
     def quote(self, bid: int, ask: int) -> None:
         self.bid, self.ask = bid, ask
-        self.send(MARKET, self._quote())
+        self.feed(MARKET, self._quote())
 
     def trading(self, status: Status) -> None:
         self.status = status
-        self.send(MARKET, TradingStatus(self.sym.id, "*", status))
+        self.feed(MARKET, TradingStatus(self.sym.id, "*", status))
 
     def trade(self, px: int, size: int, flags: int = REGULAR_WAY) -> None:
         """A print. Passive (day) children it trades through (a buy's limit above the
@@ -271,7 +267,7 @@ class Sim:
         self.last_trade = t
         if flags & REGULAR_WAY and (flags & OPENING_PRINT or OPEN <= self.now < CLOSE):
             self.session_volume += size
-        if self.sym.id not in self.app.s.books:
+        if self.sym.id not in self.app.state.books:
             pass  # the container counts the volume it sees: from its subscription on
         elif flags & OPENING_PRINT:
             self.volume[OPEN_AUCTION] += size
@@ -279,7 +275,7 @@ class Sim:
             self.volume[CLOSE_AUCTION] += size
         elif OPEN <= self.now < CLOSE:
             self.volume[bucket(self.now)] += size
-        self.send(MARKET, t)
+        self.feed(MARKET, t)
         left = size
         for ch in list(self.children.values()):
             p = self.parents[ch.parent_id]
@@ -314,7 +310,7 @@ class Sim:
         """Advance stream time to `t`: scripted events at their times, and a clock tick
         at each of the container's timer deadlines (so timers fire on time)."""
         while True:
-            deadline = self.engine.ctx._deadline
+            deadline = self.next_deadline()
             event = self._events[0][0] if self._events else t + 1
             nxt = min(deadline, event)
             if nxt > t:
@@ -325,17 +321,15 @@ class Sim:
                 fn()
             else:
                 self.now = max(self.now, deadline)
-                self.send(CLOCK, ClockTick())
+                self.feed(CLOCK, ClockTick())
         if self.now < t:
             self.now = t
-            self.send(CLOCK, ClockTick())
+            self.feed(CLOCK, ClockTick())
 
-    def restart(self) -> None:
+    def restart_container(self) -> None:
         """A fresh container from a snapshot of this one (as after a restart)."""
-        snap = self.engine.snapshot()
         self.app = AlgoEngine()
-        self.engine = AppEngine(self.app, sink=self._sink, refdata_loader=lambda _d: self.rd)
-        self.engine.restore(snap)
+        self.restart(self.app)
 
     # ------------------------------------------------------------ what came out
 
@@ -348,12 +342,12 @@ class Sim:
                 if not kind or d.kind == kind]
 
     def strategy(self, oid: str = "O1") -> vs.Vwap:
-        s = self.app.s.strategies[oid]
+        s = self.app.state.strategies[oid]
         assert isinstance(s, vs.Vwap)
         return s
 
     def cum(self, oid: str = "O1") -> int:
-        return self.app.s.parents[oid].cum_qty
+        return self.app.state.parents[oid].cum_qty
 
     def model(self) -> VolumeModel:
         """The model the strategy builds: IBM's curve, its ADV as the prior, and the
@@ -796,7 +790,7 @@ def busy_morning(rd: RefData, restart_at: int = 0) -> Sim:
     sim.script(at(10, 20, 6), lambda: sim.amend("O1", 15_000, pending=False,
                                                 open_auction="Y", end_time="11:00"))
     if restart_at:
-        sim.script(restart_at, sim.restart)
+        sim.script(restart_at, sim.restart_container)
     sim.run_to(at(11, 1))
     return sim
 

@@ -33,9 +33,9 @@ from deploy.backtest.report import (
     render,
     summary_line,
 )
-from sequencer.frames import encode_frame
-from sequencer.journal import JournalWriter
-from sequencer.messages import TYPE_ID, Message, encode
+from sequencer import sources
+from sequencer.kit import StreamKit
+from sequencer.messages import Message
 from sequencer.messages.control import SystemStart, SystemStop
 from sequencer.messages.executions import VenueFill
 from sequencer.messages.marketdata import (
@@ -108,14 +108,10 @@ def write_day(day: Path, timeline: list[tuple[int, Message]], refdata_digest: st
     frames: list[tuple[int, Message]] = [(T0 - 30 * MIN, start)]
     frames += sorted(timeline, key=lambda e: e[0])  # stable: same-time frames keep order
     frames.append((frames[-1][0], SystemStop(reason="end of day")))
-    blob = b"".join(
-        encode_frame(seq, ts, 1, TYPE_ID[type(m)], seq, encode(m))
-        for seq, (ts, m) in enumerate(frames, start=1)
-    )
-    w = JournalWriter(day / "journal")
-    w.open()
-    w.append(blob, 1)
-    w.close()
+    kit = StreamKit(journal=day / "journal")
+    for ts, m in frames:
+        kit.send(m, sources.publisher(type(m)), at_ns=ts)
+    kit.close()
     return day
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from sequencer import sources
 from sequencer.journal import read_all
 from sequencer.messages import decode
 from sequencer.messages.executions import ClientSessionStatus
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.slow
 SEED = 20131008
 PER_SESSION = 6_000  # fuzz inputs per session (valid orders come on top)
 BURST = 150  # inputs sent between two TestRequest round trips
-GATEWAY_SOURCE = 60
+GATEWAY_SOURCE = sources.CLIENT_GATEWAY
 PROFILES = (
     Profile("FIX.4.4", "ALPHA"),
     Profile("FIX.4.2", "BETA", pending_new=True, odd_lots=True, not_allowed="BAC"),

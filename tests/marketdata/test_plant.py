@@ -11,7 +11,7 @@ import pytest
 from marketdata.feed import QUOTE, TRADE, FeedBatch
 from marketdata.plant import PlantCore
 from marketdata.recorded import default_data_dir, load_day, local_midnight_ns
-from sequencer.messages import BY_ID, decode
+from sequencer.messages import BY_ID, TYPE_ID, decode, encode
 from sequencer.messages.admin import Resubscribe
 from sequencer.messages.control import Alert
 from sequencer.messages.marketdata import (
@@ -77,10 +77,10 @@ def run(rows: list[tuple[Any, ...]], commands: list[tuple[int, Any]] = (),  # ty
     cmds = sorted(commands, key=lambda c: c[0])
     for i, chunk in enumerate(core.feed.chunks(1)):
         for _, cmd in [c for c in cmds if c[0] == i]:
-            core.on_command(cmd, 100 + i, sink)
+            core.on_frame(100 + i, TYPE_ID[type(cmd)], encode(cmd), sink)
         core.feed_rows(chunk, sink)
     for _, cmd in [c for c in cmds if c[0] >= len(rows)]:
-        core.on_command(cmd, 999, sink)
+        core.on_frame(999, TYPE_ID[type(cmd)], encode(cmd), sink)
     return core, sink
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from marketdata.clock import local_midnight_ns
 from marketdata.recorded import default_data_dir
+from sequencer import sources
 from sequencer.journal import read_all
 from sequencer.messages import TYPE_ID, decode
 from sequencer.messages.control import Alert, SystemStart
@@ -28,7 +29,7 @@ from tests.conftest import REPO, Stack, child_env
 from tests.sequencer.runtime.conftest import wait_for
 
 DATE = "2013-10-08"
-PLANT_SOURCE = 30
+PLANT_SOURCE = sources.TICKER_PLANT
 IBM_README = (5_203_752, 179.8698)
 
 pytestmark = pytest.mark.slow
@@ -122,7 +123,7 @@ def test_the_monitor_saw_the_day_and_its_alerts_are_on_the_stream(
         recorded_ibm_day: Path) -> None:
     frames = read_all(recorded_ibm_day / "journal")
     alerts = [decode(f.type_id, f.payload) for f in frames
-              if f.type_id == TYPE_ID[Alert] and f.source_id == 21]
+              if f.type_id == TYPE_ID[Alert] and f.source_id == sources.MARKET_MONITOR]
     assert all(isinstance(a, Alert) and a.code in ("stale_quote", "quote_resumed", "crossed")
                for a in alerts)
     st = json.loads((recorded_ibm_day / "apps" / "market_monitor.status.json").read_text())

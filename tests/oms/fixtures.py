@@ -1,11 +1,13 @@
 """A ref data set for OMS tests (clients, limits, borrow, destinations) and a session
-that runs the OMS the way the live stack does: each input is sequenced, the OMS's
-outputs are sequenced right after it and fed back (so the engine's output checker
-sees the recorded stream), and the whole day is kept as frames for replay tests."""
+that runs the OMS on the stream kit, the way the live stack does: each input is
+sequenced, the OMS's outputs are sequenced right after it (so the engine's output
+checker sees the recorded stream), and the whole day is kept as frames for replay
+tests."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from oms.app import Oms
@@ -20,19 +22,21 @@ from refdata.model import (
     VolumeCurve,
     local_midnight_ns,
 )
-from sequencer.frames import encode_frame
-from sequencer.messages import TYPE_ID, Message, decode, encode
-from sequencer.messages.control import SystemStart
-from sequencer.runtime.engine import AppEngine
+from sequencer import sources
+from sequencer.kit import StreamKit
+from sequencer.messages import Message
+from sequencer.runtime.app import App
 
 DAY = dt.date(2013, 10, 8)
 MIDNIGHT = local_midnight_ns(DAY, "America/New_York")
 MS = 1_000_000
 OPEN_NS = MIDNIGHT + (9 * 3600 + 30 * 60) * 1000 * MS
-CLIENT_GW = 50  # the client gateway's source id
-VENUE_GW = 60
-ALGO = 70
-OPS = 900
+CLIENT_GW = sources.CLIENT_GATEWAY
+VENUE_GW = sources.VENUE_GATEWAY
+ALGO = sources.ALGO
+OPS = sources.INJECT
+SECOND = 1_000 * MS
+HOUR = 3_600 * SECOND
 
 _CLIENT_COLS = ("client", "name", "odd_lots", "done_for_day", "pending_new", "max_order_qty",
                 "max_order_notional", "max_gross_notional", "max_open_orders", "collar_bps",
@@ -95,58 +99,21 @@ def oms_refdata(clients: dict[str, dict[str, Any]] | None = None,
     return RefData(data, "oms-test-digest")
 
 
-class Session:
-    """The OMS on a stream of its own: `send` sequences an input and returns the
-    OMS's outputs (decoded), which are sequenced after it."""
+class Session(StreamKit):
+    """The OMS on the stream kit (`sequencer.kit`): `send` sequences an input and returns
+    the OMS's outputs (decoded), which are sequenced after it; the shortcuts send as
+    the client gateway, the venue gateway, the algo engine and ops."""
 
     def __init__(self, refdata: RefData | None = None, seed: int = 7,
-                 start_ns: int = OPEN_NS) -> None:
+                 start_ns: int = OPEN_NS, others: Sequence[App] = ()) -> None:
+        """`others`: apps on the same stream beside the OMS."""
         self.refdata = refdata if refdata is not None else oms_refdata()
-        self.frames: list[bytes] = []
-        self.seq = 0
-        self.now = start_ns
-        self.source_seqs: dict[int, int] = {}
         self.app = Oms()
-        self._produced: list[Any] = []
-        self.engine = AppEngine(self.app, sink=self._produced.append,
-                                refdata_loader=lambda digest: self.refdata)
-        self.outputs: list[Message] = []  # every output of the day, in stream order
-        self.send(SystemStart(session_date=DAY, seed=seed, config_digest="oms-test",
-                              time_mode="sim", refdata_digest=self.refdata.digest), source=1)
+        super().__init__([self.app, *others], refdata=self.refdata, start_ns=start_ns,
+                         default_gap_ns=MS)
+        self.engine = self.engine_of("oms")
+        self.start(DAY, seed=seed, config_digest="oms-test", at_ns=start_ns + MS)
 
-    def _frame(self, source: int, type_id: int, sseq: int, payload: bytes,
-               cause: int = 0) -> bytes:
-        self.seq += 1
-        raw = encode_frame(self.seq, self.now, source, type_id, sseq, payload, cause_seq=cause)
-        self.frames.append(raw)
-        return raw
-
-    def send(self, msg: Message, source: int = CLIENT_GW, after_ms: int = 1) -> list[Message]:
-        """Sequence `msg` from `source` `after_ms` after the previous frame; the outputs."""
-        self.now += after_ms * MS
-        sseq = self.source_seqs[source] = self.source_seqs.get(source, 0) + 1
-        raw = self._frame(source, TYPE_ID[type(msg)], sseq, encode(msg))
-        return self._run(raw)
-
-    def advance(self, ms: int) -> list[Message]:
-        """Let stream time pass (a clock tick), firing due timers."""
-        from sequencer.messages.control import ClockTick
-
-        return self.send(ClockTick(), source=0, after_ms=ms)
-
-    def _run(self, raw: bytes) -> list[Message]:
-        self.engine.feed([raw])
-        outs: list[Message] = []
-        while self._produced:
-            batch, self._produced[:] = list(self._produced), []
-            for o in batch:
-                back = self._frame(o.source_id, o.type_id, o.source_seq, o.payload, o.cause_seq)
-                self.engine.feed([back])  # the checker matches it with what was produced
-                outs.append(decode(o.type_id, o.payload))
-        self.outputs.extend(outs)
-        return outs
-
-    # shortcuts
     def client(self, msg: Message) -> list[Message]:
         return self.send(msg, CLIENT_GW)
 

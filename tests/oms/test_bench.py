@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from deploy.cli import app
 from oms.bench import TARGETS, bench_refdata, generate, run_bench, run_oms
+from sequencer import sources
 from sequencer.journal import list_segments, read_all, verify
 
 KEYS = ("oms_msgs_per_s", "noop_msgs_per_s", "oms_ratio", "messages", "frames", "oms_outputs",
@@ -59,7 +60,7 @@ def test_generated_journal_is_sound_and_replays(tmp_path: Path) -> None:
     assert len(frames) == st.frames
     ts = [f.ts_ns for f in frames]
     assert ts == sorted(ts)
-    own = [f for f in frames if f.source_id == 40]
+    own = [f for f in frames if f.source_id == sources.OMS]
     assert len(own) == st.oms_outputs
     # every OMS output sits right after its cause or another output of the same cause
     by_seq = {f.seq: f for f in frames}

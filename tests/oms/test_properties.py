@@ -243,7 +243,7 @@ class OmsMachine(RuleBasedStateMachine):
 
     @property
     def book_parents(self) -> dict[str, Parent]:
-        return self.s.app.s.parents
+        return self.s.app.state.parents
 
     def _accepted(self) -> list[str]:
         return [oid for oid in self.order_ids if self.orders[oid].accepted]
@@ -251,7 +251,7 @@ class OmsMachine(RuleBasedStateMachine):
     def _room(self, p: Parent) -> int:
         """How much more the parent's children may be given, from the book's children."""
         cap = min(p.qty, p.pend_qty) if p.state == "pending_replace" else p.qty
-        kids = self.s.app.s.children
+        kids = self.s.app.state.children
         return cap - p.cum_qty - sum(exposure(kids[c]) for c in p.children)
 
     @staticmethod
@@ -621,7 +621,7 @@ class OmsMachine(RuleBasedStateMachine):
         c = self._pick_child(i)
         if i % 2 == 0:
             c = self._venue_pick(i // 2, "replacing") or c
-        bc = self.s.app.s.children[c.child_id]
+        bc = self.s.app.state.children[c.child_id]
         must_send = bc.status in CHILD_LIVE and bc.pending != "cancel"
         outs = self._send("algo", CancelChild(parent_id=c.parent_id, child_id=c.child_id))
         sent = [x for x in outs if isinstance(x, ChildOrderSent)]
@@ -635,7 +635,7 @@ class OmsMachine(RuleBasedStateMachine):
         """A child replace: up (mostly within the parent's room), down, to or below its
         filled quantity, repriced within or beyond the parent's limit."""
         c = self._pick_child(i)
-        bc = self.s.app.s.children[c.child_id]
+        bc = self.s.app.state.children[c.child_id]
         p = self.book_parents[c.parent_id]
         qty = px = 0
         if how == "up":  # mostly within the parent's room
@@ -751,7 +751,7 @@ class OmsMachine(RuleBasedStateMachine):
         if chance:
             return
         fill = self.fills[i % len(self.fills)]
-        bc = self.s.app.s.children[fill.child_id]
+        bc = self.s.app.state.children[fill.child_id]
         before = (bc.cum_qty, bc.overfill, len(bc.exec_ids))
         outs = self._send("venue", fill)
         trades = [x for x in outs if isinstance(x, ExecutionReport) and x.exec_type == "trade"]
@@ -811,7 +811,7 @@ class OmsMachine(RuleBasedStateMachine):
     @rule(ms=st.sampled_from((1, 250, 2001, 2500, 10_000)))
     def time_passes(self, ms: int) -> None:
         note(f"time passes: {ms} ms")
-        self._see(self.s.advance(ms))
+        self._see(self.s.advance(ms * MS))
 
     @rule(which=st.integers(0, len(KILLS) - 1), chance=st.integers(0, 11))
     def kill_switch(self, which: int, chance: int) -> None:
@@ -844,7 +844,7 @@ class OmsMachine(RuleBasedStateMachine):
 
     @invariant()
     def book_is_consistent(self) -> None:
-        state = self.s.app.s
+        state = self.s.app.state
         kids = state.children
         for c in kids.values():
             assert 0 <= c.cum_qty <= c.qty, f"child {c.child_id} overfilled in the book: {c}"
@@ -873,7 +873,7 @@ class OmsMachine(RuleBasedStateMachine):
         the venues have answered every request for the order's children, the OMS has
         answered the client (Replaced or a CancelReject) or has a new request out.
         (A pending cancel the venue refused stays pending by design, alerted: not checked.)"""
-        timeout = self.s.app.s.replace_timeout_ms * MS
+        timeout = self.s.app.state.replace_timeout_ms * MS
         for o in self.orders.values():
             if o.pending != "replace" or self.s.now < o.pending_since + timeout:
                 continue

@@ -26,9 +26,8 @@ from sequencer.messages.orders import (
     ReplaceChild,
     ReplaceOrder,
 )
-from sequencer.runtime.engine import AppEngine
 from tests.conftest import child_env
-from tests.oms.fixtures import DAY, Session, of_type
+from tests.oms.fixtures import DAY, HOUR, Session, of_type
 from tests.sequencer.runtime.conftest import replay_json
 
 
@@ -65,7 +64,7 @@ def play_day(s: Session) -> None:
     s.ops(EngageKillSwitch(scope="client", value="BETA", reason="test"))
     for cid in ("C1.0", "C1.1", "C4.0", "C4.1"):
         s.venue(VenueCanceled(child_id=cid))
-    s.advance(7 * 3600 * 1000)  # the close
+    s.advance(7 * HOUR)  # the close
     for cid in ("C0.0", "C0.1", "C2.0", "C2.1"):
         s.venue(VenueCanceled(child_id=cid))
 
@@ -88,18 +87,15 @@ def test_the_day_exercised_what_it_claims(recorded: tuple[Path, Session]) -> Non
     types = [r.exec_type for r in of_type(s.outputs, ExecutionReport)]
     for kind in ("new", "trade", "replaced", "pending_replace", "canceled"):
         assert kind in types, kind
-    assert s.app.s.live == {}
+    assert s.app.state.live == {}
     assert s.engine.checker.mismatches == [] and s.engine.checker.pending == {}
 
 
 def test_in_process_replay_gives_the_same_bytes_and_state(
         recorded: tuple[Path, Session]) -> None:
     _day, s = recorded
-    outs: list[bytes] = []
-    eng = AppEngine(Oms(), sink=lambda o: outs.append(o.comparable()),
-                    refdata_loader=lambda d: s.refdata)
-    eng.feed(s.frames)  # the checker compares every output with the recorded one
-    assert eng.checker.matched == len(outs) == len(s.outputs)
+    eng = s.replay(Oms())  # the checker compares every output with the recorded one
+    assert eng.checker.matched == eng.outputs == len(s.outputs)
     assert eng.state_hash() == s.engine.state_hash()
 
 
@@ -122,12 +118,8 @@ def test_a_snapshot_taken_mid_day_restores_to_the_same_future(
     exactly as recorded, and ends in the same state."""
     _day, s = recorded
     half = len(s.frames) // 2
-    first = AppEngine(Oms(), refdata_loader=lambda d: s.refdata)
-    first.feed(s.frames[:half])
-    snap = first.snapshot()
-    second = AppEngine(Oms(), refdata_loader=lambda d: s.refdata)
-    second.restore(snap)
-    second.feed(s.frames[half:])
+    first = s.replay(Oms(), until_seq=half)
+    second = s.replay(Oms(), snapshot=first.snapshot(), after_seq=half)
     assert second.checker.mismatches == []
     assert second.checker.matched > 0
     assert second.state_hash() == s.engine.state_hash()

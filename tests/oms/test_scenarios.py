@@ -38,7 +38,7 @@ from sequencer.messages.orders import (
     ReplaceChild,
     ReplaceOrder,
 )
-from tests.oms.fixtures import Session, of_type
+from tests.oms.fixtures import HOUR, MS, Session, of_type
 
 OID = "20131008-1"
 PX = 182_0000  # IBM limit 182.00
@@ -123,7 +123,7 @@ def test_d2_part_filled_day_order_done_for_day() -> None:
                       ord_type="limit", limit_px=PX, algo="vwap"))
     child(s, "C1", 1_000)
     fill(s, "C1", 300)
-    outs = s.advance(7 * 3600 * 1000)  # past 16:05
+    outs = s.advance(7 * HOUR)  # past 16:05
     assert [(o.action, o.child_id) for o in of_type(outs, ChildOrderSent)] == [("cancel", "C1")]
     assert ers(outs) == []  # nothing for the client until the venue confirms
     outs = s.venue(VenueCanceled(child_id="C1"))
@@ -232,7 +232,7 @@ def test_a_cancel_the_venue_refuses_is_rejected_to_the_client() -> None:
     assert of_type(outs, ParentAmended) == [ParentAmended(
         order_id=OID, qty=1_000, limit_px=PX, algo_params=(), cum_qty=100, pending=False)]
     assert not of_type(outs, Alert)
-    p = s.app.s.parents[OID]
+    p = s.app.state.parents[OID]
     assert (p.state, p.closing, p.pend_cl_ord_id) == ("working", "", "")
     outs = fill(s, "C1", 400)
     assert ers(outs) == [("trade", "partially_filled", "X", "", 1_000, 500, 500, 400, P1, AV1)]
@@ -257,7 +257,7 @@ def test_a_refused_cancel_waits_for_the_other_children() -> None:
     assert ers(outs) == []
     assert [(r.cl_ord_id, r.ord_status, r.text) for r in of_type(outs, CancelReject)] == [
         ("Y", "new", "a venue refused to cancel the order's open shares")]
-    p = s.app.s.parents[OID]
+    p = s.app.state.parents[OID]
     assert (p.state, p.live_children, p.open_qty) == ("working", 1, 500)
 
 
@@ -270,7 +270,7 @@ def test_a_refused_cancel_stays_pending_under_a_kill_switch() -> None:
     outs = s.venue(VenueCancelRejected(child_id="C1", response_to="cancel", reason="locked"))
     assert not of_type(outs, CancelReject)
     assert [a.code for a in of_type(outs, Alert)] == ["cancel_refused"]
-    assert s.app.s.parents[OID].state == "pending_cancel"
+    assert s.app.state.parents[OID].state == "pending_cancel"
 
 
 def dma(s: Session, tif: str = "day") -> list[Message]:
@@ -320,12 +320,12 @@ def test_the_venue_cancelling_on_request_or_other_algos_end_nothing() -> None:
     child(s, "C1", 1_000, px=PX)
     s.algo(CancelChild(parent_id=OID, child_id="C1"))
     outs = s.venue(VenueCanceled(child_id="C1"))
-    assert ers(outs) == [] and s.app.s.parents[OID].state == "working"
+    assert ers(outs) == [] and s.app.state.parents[OID].state == "working"
     s2 = Session()
     new(s2, qty=1_000)
     child(s2, "C1", 1_000)
     outs = s2.venue(VenueCanceled(child_id="C1", unsolicited=True, reason="halted"))
-    assert ers(outs) == [] and s2.app.s.parents[OID].state == "working"
+    assert ers(outs) == [] and s2.app.state.parents[OID].state == "working"
 
 
 # ------------------------------------------------------------------ replace
@@ -423,7 +423,7 @@ def test_d13_two_replaces_in_sequence_and_d14_a_rejected_one_between() -> None:
     assert "round lots" in rej.text
     assert ers(replace(s, "W", "Y", px=PX - 500)) == [
         ("replaced", "new", "W", "Y", 9_000, 0, 9_000, 0, 0, 0)]
-    assert s.app.s.parents[OID].limit_px == PX - 500
+    assert s.app.state.parents[OID].limit_px == PX - 500
 
 
 def test_replace_timeout_cancels_the_children_that_do_not_fit() -> None:
@@ -432,7 +432,7 @@ def test_replace_timeout_cancels_the_children_that_do_not_fit() -> None:
     child(s, "C1", 4_000)
     child(s, "C2", 4_000)
     replace(s, "Y", "X", qty=5_000)
-    outs = s.advance(2_001)
+    outs = s.advance(2_001 * MS)
     assert [(o.action, o.child_id) for o in of_type(outs, ChildOrderSent)] == [("cancel", "C2")]
     assert [a.code for a in of_type(outs, Alert)] == ["replace_timeout"]
     outs = s.venue(VenueCanceled(child_id="C2"))
@@ -469,8 +469,8 @@ def test_replace_crossing_an_acknowledgement() -> None:
     s.algo(ReplaceChild(parent_id=OID, child_id="C1", qty=600))
     s.venue(VenueAck(child_id="C1", venue_order_id="V1"))
     s.venue(VenueReplaced(child_id="C1", qty=600, limit_px=P1))
-    c = s.app.s.children["C1"]
-    assert (c.status, c.qty, c.pending, s.app.s.parents[OID].open_qty) == ("new", 600, "", 600)
+    c = s.app.state.children["C1"]
+    assert (c.status, c.qty, c.pending, s.app.state.parents[OID].open_qty) == ("new", 600, "", 600)
 
 
 def test_a_repeated_venue_fill_is_applied_once() -> None:
@@ -479,7 +479,7 @@ def test_a_repeated_venue_fill_is_applied_once() -> None:
     child(s, "C1", 1_000)
     assert len(ers(fill(s, "C1", 100, exec_id="E-1"))) == 1
     assert fill(s, "C1", 100, exec_id="E-1") == []
-    assert s.app.s.parents[OID].cum_qty == 100
+    assert s.app.state.parents[OID].cum_qty == 100
 
 
 def test_an_overfill_from_a_venue_never_reaches_the_client() -> None:
@@ -545,14 +545,14 @@ def test_a_replace_the_venue_will_not_let_happen_is_refused_after_the_timeout() 
     new(s, qty=1_000)
     child(s, "C1", 1_000)
     replace(s, "Y", "X", qty=500)
-    assert [o.action for o in of_type(s.advance(2_001), ChildOrderSent)] == ["cancel"]
+    assert [o.action for o in of_type(s.advance(2_001 * MS), ChildOrderSent)] == ["cancel"]
     outs = s.venue(VenueCancelRejected(child_id="C1", response_to="cancel", reason="locked"))
     rej = of_type(outs, CancelReject)
     assert [(r.cl_ord_id, r.orig_cl_ord_id, r.ord_status, r.response_to) for r in rej] == [
         ("Y", "X", "new", "replace")]
     assert of_type(outs, ParentAmended) == [ParentAmended(
         order_id=OID, qty=1_000, limit_px=PX, algo_params=(), cum_qty=0, pending=False)]
-    assert s.app.s.parents[OID].state == "working"
+    assert s.app.state.parents[OID].state == "working"
     # and the client can go on: a cancel now works
     assert ers(cancel(s, "Z", "X"))[0][:2] == ("pending_cancel", "pending_cancel")
 
@@ -563,7 +563,7 @@ def test_the_timeout_counts_a_child_replace_in_flight_outside_the_new_limit() ->
     child(s, "C1", 1_000, px=PX - 1_000)
     s.algo(ReplaceChild(parent_id=OID, child_id="C1", limit_px=PX))  # in flight
     replace(s, "Y", "X", px=PX - 500)
-    assert [o.action for o in of_type(s.advance(2_001), ChildOrderSent)] == ["cancel"]
+    assert [o.action for o in of_type(s.advance(2_001 * MS), ChildOrderSent)] == ["cancel"]
     s.venue(VenueReplaced(child_id="C1", qty=1_000, limit_px=PX))
     outs = s.venue(VenueCanceled(child_id="C1"))
     assert ers(outs) == [("replaced", "new", "Y", "X", 1_000, 0, 1_000, 0, 0, 0)]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from sequencer import sources
 from sequencer.messages import Message
 from sequencer.messages.admin import (
     EngageKillSwitch,
@@ -26,6 +27,8 @@ from sequencer.messages.orders import (
     ParentDone,
 )
 from tests.oms.fixtures import (
+    HOUR,
+    SECOND,
     Session,
     client_row,
     default_clients,
@@ -131,14 +134,14 @@ def test_duplicate_clordid_is_rejected_without_touching_the_order() -> None:
     assert (r.order_id, r.cl_ord_id, r.exec_type, r.reject_reason) == (
         "NONE", "X", "rejected", "duplicate_order")
     assert r.text == "duplicate ClOrdID 'X': already used today by order 20131008-1"
-    assert s.app.s.parents["20131008-1"].qty == 1_000
+    assert s.app.state.parents["20131008-1"].qty == 1_000
 
 
 def test_the_collar_follows_the_nbbo_once_quotes_arrive() -> None:
     s = Session()
     s.send(Quote(symbol_id=3, venue="XNYS", bid_px=199_9900, bid_size=100, ask_px=200_0000,
                  ask_size=100, exch_time_ns=0, nbbo_bid_px=199_9900, nbbo_bid_size=100,
-                 nbbo_ask_px=200_0000, nbbo_ask_size=100), source=30)
+                 nbbo_ask_px=200_0000, nbbo_ask_size=100), sources.TICKER_PLANT)
     assert accepted(s.client(order(limit_px=209_0000)))  # 4.5% through a 200.00 offer
     assert reject(s.client(order(limit_px=211_0000, cl_ord_id="Y")))[1].startswith(
         "limit 211.00 is more than 500 bp through the offer of 200.00")
@@ -166,7 +169,7 @@ def test_gross_notional_is_committed_on_entry_and_released_on_cancel() -> None:
         "client ALPHA")
     s.client(CancelOrder(client="ALPHA", cl_ord_id="C", orig_cl_ord_id="X", symbol="IBM",
                          side="buy"))
-    assert s.app.s.gross["ALPHA"] == 0
+    assert s.app.state.gross["ALPHA"] == 0
     assert accepted(s.client(order(cl_ord_id="Z", qty=200)))
 
 
@@ -257,9 +260,9 @@ def test_end_of_day_cancels_every_open_order_and_child() -> None:
     s = Session()
     a = _working(s, "A1")
     s.client(order(cl_ord_id="A2"))  # no children: cancelled at once at the close
-    outs = s.advance(6 * 3600 * 1000 + 34 * 60 * 1000)  # 09:30 + 6h34m = 16:04
+    outs = s.advance(6 * HOUR + 34 * 60 * SECOND)  # 09:30 + 6h34m = 16:04
     assert of_type(outs, ExecutionReport) == []
-    outs = s.advance(60 * 1000)  # 16:05
+    outs = s.advance(60 * SECOND)  # 16:05
     assert [(o.action, o.child_id) for o in of_type(outs, ChildOrderSent)] == [("cancel", "CA1")]
     reports = of_type(outs, ExecutionReport)
     assert [(r.cl_ord_id, r.exec_type, r.text) for r in reports] == [
@@ -270,14 +273,14 @@ def test_end_of_day_cancels_every_open_order_and_child() -> None:
         (a, "canceled", 100)]
     assert of_type(outs, ParentDone)[0].ord_status == "canceled"
     assert reject(s.client(order(cl_ord_id="late")))[0] == "too_late_to_enter"
-    assert s.app.s.live == {}
+    assert s.app.state.live == {}
 
 
 def test_the_close_time_is_a_parameter() -> None:
     s = Session()
     s.client(order())
     s.ops(SetParameter(target="oms", key="eod_time", value="09:31"))
-    outs = s.advance(60 * 1000)
+    outs = s.advance(60 * SECOND)
     assert [r.exec_type for r in of_type(outs, ExecutionReport)] == ["canceled"]
     (a,) = of_type(s.ops(SetParameter(target="oms", key="eod_time", value="25:00")), Alert)
     assert a.text == ("oms eod_time: expected a time of day (hours 00-23, minutes and seconds "

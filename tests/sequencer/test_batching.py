@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from sequencer import sources
 from sequencer.config import TransportConfig
 from sequencer.frames import INPUT
 from sequencer.journal import read_all
@@ -16,6 +17,7 @@ from sequencer.transport import StreamPublisher, StreamSubscriber, connect
 from tests.conftest import Stack
 
 PROBE = TYPE_ID[Probe]
+BATCHER, TORN = sources.adhoc(500), sources.adhoc(501)
 NOTE = TYPE_ID[OperatorNote]
 
 
@@ -31,7 +33,7 @@ def test_a_batch_is_sequenced_record_by_record_in_order(stack: Stack) -> None:
     cfg = TransportConfig.for_day(stack.day)
     aeron = connect(cfg)
     try:
-        pub = StreamPublisher(aeron, cfg, 500, batch_bytes=2048)
+        pub = StreamPublisher(aeron, cfg, BATCHER, batch_bytes=2048)
         for i in range(1, 1001):  # ~40 records fill a batch: 25 full batches, then a tail
             assert pub.add(PROBE, encode(Probe(n=i)), 0, 0) == i
         pub.flush()
@@ -51,7 +53,7 @@ def test_a_batch_is_sequenced_record_by_record_in_order(stack: Stack) -> None:
     finally:
         aeron.close()
     stack.stop_sequencer(seq)
-    frames = [f for f in read_all(stack.day / "journal") if f.source_id == 500]
+    frames = [f for f in read_all(stack.day / "journal") if f.source_id == BATCHER]
     assert [f.source_seq for f in frames] == list(range(1, 1002))
     assert [f.payload for f in frames[:1000]] == [encode(Probe(n=i)) for i in range(1, 1001)]
     in_batch = 0
@@ -68,10 +70,10 @@ def test_a_batch_with_a_torn_tail_keeps_its_whole_records(stack: Stack) -> None:
     cfg = TransportConfig.for_day(stack.day)
     aeron = connect(cfg)
     try:
-        pub = StreamPublisher(aeron, cfg, 501)
-        good = [INPUT.pack(501, PROBE, 0, i, 0, 0, 0, len(p), 0) + p
+        pub = StreamPublisher(aeron, cfg, TORN)
+        good = [INPUT.pack(TORN, PROBE, 0, i, 0, 0, 0, len(p), 0) + p
                 for i, p in ((1, encode(Probe(n=1))), (2, encode(Probe(n=2))))]
-        torn = INPUT.pack(501, PROBE, 0, 3, 0, 0, 0, 50, 0) + b"short"
+        torn = INPUT.pack(TORN, PROBE, 0, 3, 0, 0, 0, 50, 0) + b"short"
         pub.resend_raw(b"".join(good) + torn, remember=False)
         deadline = time.monotonic() + 10
         while not pub.poll_notices() and time.monotonic() < deadline:
@@ -80,5 +82,5 @@ def test_a_batch_with_a_torn_tail_keeps_its_whole_records(stack: Stack) -> None:
     finally:
         aeron.close()
     stack.stop_sequencer(seq)
-    frames = [f for f in read_all(stack.day / "journal") if f.source_id == 501]
+    frames = [f for f in read_all(stack.day / "journal") if f.source_id == TORN]
     assert [f.source_seq for f in frames] == [1, 2]

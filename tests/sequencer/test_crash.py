@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from sequencer import sources
 from sequencer.frames import HEADER_SIZE, encode_frame
 from sequencer.journal import JournalReader, list_segments, read_all, verify
 from sequencer.messages import TYPE_ID, decode, encode
@@ -53,7 +54,7 @@ BUDGET_S = 90.0  # the kill loop's bound; the checks below fail if it runs over
 # comes after it (as a slow restart would after 10 s) fits in the test.
 LIVENESS_NS = 2_000_000_000
 FREEZE_S = 0.8  # a held sequencer must not look dead to the driver: well under LIVENESS_NS
-SOURCE = 71
+SOURCE = sources.adhoc(71)
 START = TYPE_ID[SystemStart]
 STOP = TYPE_ID[SystemStop]
 ALERT = TYPE_ID[Alert]
@@ -114,7 +115,8 @@ def subscriber_seen(path: Path) -> bytes:
 def tear(day: Path, rng: random.Random) -> None:
     """Append the first bytes of a would-be next frame to the last segment."""
     last = list_segments(day / "journal")[-1]
-    frame = encode_frame(verify(day / "journal").last_seq + 1, 0, 0, TICK, 1, encode(ClockTick()))
+    frame = encode_frame(verify(day / "journal").last_seq + 1, 0, sources.SEQUENCER, TICK, 1,
+                         encode(ClockTick()))
     with open(last, "ab") as f:
         f.write(frame[: rng.randint(1, len(frame) - 1)])
 

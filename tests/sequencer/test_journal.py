@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from sequencer import sources
 from sequencer.frames import HEADER_SIZE, encode_frame, frame_length_at
 from sequencer.journal import (
     INDEX_ENTRY,
@@ -48,7 +49,7 @@ def ts_of(seq: int) -> int:
 
 
 def source_of(seq: int) -> int:
-    return 1 + seq % 3
+    return sources.adhoc(1 + seq % 3)
 
 
 def expected_sources(last_seq: int) -> dict[int, int]:
@@ -439,8 +440,8 @@ def test_verify_reports_a_missing_segment_and_time_going_back(tmp_path: Path) ->
 
     other = tmp_path.parent / "other"
     w = open_writer(other, 1 << 20)
-    w.append(encode_frame(1, 1000, 1, PROBE, 1, b""), 1)
-    w.append(encode_frame(2, 999, 1, PROBE, 2, b""), 2)
+    w.append(encode_frame(1, 1000, sources.adhoc(1), PROBE, 1, b""), 1)
+    w.append(encode_frame(2, 999, sources.adhoc(1), PROBE, 2, b""), 2)
     w.close()
     rep = verify(other)
     assert [(d.offset, d.seq) for d in rep.damage] == [(HEADER_SIZE, 2)]

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deploy.cli import app
+from sequencer import sources
 from sequencer.frames import HEADER_SIZE, encode_frame
 from sequencer.journal import JournalWriter, list_segments
 from sequencer.messages import TYPE_ID, Message, encode
@@ -20,20 +21,22 @@ from sequencer.messages.control import ClockTick, SystemStart, SystemStop
 T0 = 1_710_509_400_000_000_000
 SEC = 1_000_000_000
 N_NOTES = 20
+CLOCK, OPS, OTHER = sources.SEQUENCER, sources.INJECT, sources.adhoc(1)
 
 
 def day_messages() -> list[tuple[int, int, Message]]:
     """(source id, ts, message) of a small day: start, notes and ticks, a snapshot, stop."""
     out: list[tuple[int, int, Message]] = [
-        (0, T0, SystemStart(session_date=dt.date(2024, 3, 15), seed=1, config_digest="d")),
+        (CLOCK, T0, SystemStart(session_date=dt.date(2024, 3, 15), seed=1,
+                                config_digest="d")),
     ]
     for i in range(N_NOTES):
         ts = T0 + (i + 1) * 5 * SEC
-        out.append((900, ts, OperatorNote(author="ops", text=f"note {i}")))
+        out.append((OPS, ts, OperatorNote(author="ops", text=f"note {i}")))
         if i % 4 == 3:
-            out.append((0, ts, ClockTick()))
-    out.append((901, T0 + 101 * SEC, TakeSnapshot(target="oms")))
-    out.append((900, T0 + 102 * SEC, SystemStop(reason="eod")))
+            out.append((CLOCK, ts, ClockTick()))
+    out.append((OTHER, T0 + 101 * SEC, TakeSnapshot(target="oms")))
+    out.append((OPS, T0 + 102 * SEC, SystemStop(reason="eod")))
     return out
 
 
@@ -136,10 +139,10 @@ def test_cat_json_prints_every_frame_decoded(day: Path) -> None:
         "type": "SystemStart", "session_date": "2024-03-15", "seed": 1, "config_digest": "d",
         "time_mode": "wall", "refdata_digest": "",
     }
-    assert rows[0]["source_id"] == 0
+    assert rows[0]["source_id"] == CLOCK
     assert rows[0]["ts_ns"] == T0
     assert rows[1]["msg"] == {"type": "OperatorNote", "author": "ops", "text": "note 0"}
-    assert (rows[1]["source_id"], rows[1]["source_seq"], rows[1]["cause_seq"]) == (900, 1, 0)
+    assert (rows[1]["source_id"], rows[1]["source_seq"], rows[1]["cause_seq"]) == (OPS, 1, 0)
     assert rows[-1]["msg"] == {"type": "SystemStop", "reason": "eod"}
     assert [r["ts_ns"] for r in rows] == [ts for _, ts, _ in msgs]
     # A segment file names the same journal.
@@ -176,7 +179,7 @@ def test_cat_text_output(day: Path) -> None:
     code, outp = run("journal", "cat", "--from", "2", "--to", "2", str(day))
     assert code == 0
     assert outp.split() == [
-        "2", "2024-03-15T13:30:05.000000+00:00", "src=900/1", "OperatorNote", "author='ops'",
+        "2", "2024-03-15T13:30:05.000000+00:00", f"src={OPS}/1", "OperatorNote", "author='ops'",
         "text='note", "0'",
     ]
 
@@ -184,8 +187,8 @@ def test_cat_text_output(day: Path) -> None:
 def test_cat_shows_undecodable_payloads(tmp_path: Path) -> None:
     w = JournalWriter(tmp_path / "j")
     w.open()
-    w.append(encode_frame(1, T0, 5, TYPE_ID[OperatorNote], 1, b"\xc1garbage"), 1)
-    w.append(encode_frame(2, T0, 5, 999, 2, b""), 2)
+    w.append(encode_frame(1, T0, OTHER, TYPE_ID[OperatorNote], 1, b"\xc1garbage"), 1)
+    w.append(encode_frame(2, T0, OTHER, 999, 2, b""), 2)
     w.close()
     rows = cat_json(str(tmp_path / "j"))
     assert [r["msg"]["type"] for r in rows] == ["OperatorNote", "type#999"]
@@ -211,7 +214,8 @@ def test_stats_json(day: Path) -> None:
         "ClockTick": N_NOTES // 4, "OperatorNote": N_NOTES, "SystemStart": 1, "SystemStop": 1,
         "TakeSnapshot": 1,
     }
-    assert st["by_source"] == {"0": 1 + N_NOTES // 4, "900": N_NOTES + 1, "901": 1}
+    assert st["by_source"] == {str(CLOCK): 1 + N_NOTES // 4, str(OPS): N_NOTES + 1,
+                               str(OTHER): 1}
     assert st["rate_bucket_s"] == 5
     assert sum(r["frames"] for r in st["rate"]) == len(msgs)
     assert st["rate"][0] == {"start": "2024-03-15T13:30:00.000000+00:00", "frames": 1}

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deploy.cli import app
+from sequencer import sources
 from sequencer.frames import encode_frame
 from sequencer.journal import JournalWriter
 from sequencer.latency import Dist, LatencyReport, compute
@@ -30,10 +31,10 @@ T0 = 1_710_509_400_000_000_000  # stream time of the first frame
 R = 1_700_000_000_000_000_000  # wall clock
 US = 1_000
 MS = 1_000_000
-INJECT = 900
+INJECT = sources.INJECT
 COUNTER = load("counter").source_id  # a registered app: its frames are named after it
-STRANGER = 77  # no registered app publishes as 77
-assert COUNTER not in (0, INJECT, STRANGER)
+STRANGER = sources.adhoc(77)  # no registered app publishes as it
+assert COUNTER not in (sources.SEQUENCER, INJECT, STRANGER)
 
 TRANSIT_US = [10, 20, 30, 40, 50]  # the injected notes' inbound transit
 QUEUE_US = [100, 200, 300, 400, 500]  # the counter's replies: queueing ...
@@ -77,7 +78,7 @@ def build(day: Path) -> None:
     """The day every figure below is worked out from by hand."""
     d = Day(day / "journal")
     start = SystemStart(session_date=dt.date(2024, 3, 15), seed=1, config_digest="d")
-    d.add(0, start, recv=R, sent=R)  # seq 1: the sequencer's own, transit 0
+    d.add(sources.SEQUENCER, start, recv=R, sent=R)  # seq 1: the sequencer's own, transit 0
     notes = []
     for i, t in enumerate(TRANSIT_US):  # seq 2..6
         sent = R + (i + 1) * MS
@@ -89,7 +90,7 @@ def build(day: Path) -> None:
     # seq 12: the stranger's clock is 60 us behind: queueing comes out at -60 us
     d.reply(STRANGER, Alert(severity="info", source="x", text="t"), notes[0],
             -60 * US, 10 * US, 80 * US)
-    tick = d.add(0, ClockTick(), recv=0)  # seq 13: no telemetry at all
+    tick = d.add(sources.SEQUENCER, ClockTick(), recv=0)  # seq 13: no telemetry at all
     hb = Heartbeat(app="counter", n=1, frames=1)
     d.add(COUNTER, hb, recv=R + 9 * MS, sent=R + 9 * MS - 7 * US, cause=tick)  # cause: no recv
     d.add(COUNTER, hb, recv=R + 9 * MS, sent=R + 9 * MS - 7 * US, cause=1000)  # cause: future
@@ -131,8 +132,8 @@ def test_counts(day: Path) -> None:
     assert rep.clamped == 1  # the stranger's queueing
     assert rep.proc_saturated == 0
     assert [(g.source_id, g.type) for g in rep.groups] == [
-        (0, "SystemStart"), (COUNTER, "Echo"), (COUNTER, "Heartbeat"), (STRANGER, "Alert"),
-        (INJECT, "OperatorNote"),
+        (sources.SEQUENCER, "SystemStart"), (COUNTER, "Echo"), (COUNTER, "Heartbeat"),
+        (INJECT, "OperatorNote"), (STRANGER, "Alert"),
     ]
 
 
@@ -151,11 +152,11 @@ def test_split_percentiles_of_caused_outputs(day: Path) -> None:
 def test_inbound_transit(day: Path) -> None:
     rep = compute(day)
     notes = group(rep, INJECT, "OperatorNote")
-    assert notes.app == "source 900"
+    assert notes.app == "inject"
     assert notes.transit == dist(TRANSIT_US, 30.0, 46.0, 49.6, 49.96)
     assert notes.end_to_end == Dist()  # inputs have no cause
     by_source = {s.source_id: s for s in rep.transit_by_source}
-    assert list(by_source) == [0, COUNTER, STRANGER, INJECT]
+    assert list(by_source) == [sources.SEQUENCER, COUNTER, INJECT, STRANGER]
     assert by_source[0].app == "sequencer"
     assert by_source[0].transit == Dist(1, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
     # the counter's Echo returns and its two Heartbeats with a send time: 1 2 3 4 5 7 7
@@ -169,7 +170,7 @@ def test_inbound_transit(day: Path) -> None:
 
 def test_clock_step_clamped_and_counted(day: Path) -> None:
     g = group(compute(day), STRANGER, "Alert")
-    assert g.app == "source 77"
+    assert g.app == "adhoc#77"
     assert g.queueing == Dist(1, 1, 0.0, 0.0, 0.0, 0.0, 0.0)
     assert g.processing == Dist(1, 0, 10.0, 10.0, 10.0, 10.0, 10.0)
     assert g.return_ == Dist(1, 0, 80.0, 80.0, 80.0, 80.0, 80.0)
@@ -187,7 +188,7 @@ def test_slowest_with_split(day: Path) -> None:
     assert "counter" in top.app.split("/")
     assert (top.queueing_us, top.processing_us, top.return_us) == (500.0, 45.0, 5.0)
     last = rep.slowest[-1]
-    assert (last.app, last.type) == ("source 77", "Alert")
+    assert (last.app, last.type) == ("adhoc#77", "Alert")
     assert (last.queueing_us, last.processing_us, last.return_us) == (0.0, 10.0, 80.0)
     assert [s.seq for s in compute(day, slowest=2).slowest] == [11, 10]
     assert compute(day, slowest=0).slowest == []
@@ -234,8 +235,9 @@ def test_json_output(day: Path) -> None:
         "source_id", "app", "type", "transit", "queueing", "processing", "return", "end_to_end",
     }
     assert echo["queueing"]["p99_us"] == 496.0
-    assert [s["source_id"] for s in rep["transit_by_source"]] == [0, COUNTER, STRANGER, INJECT]
-    assert rep["transit_by_source"][3]["transit"]["p50_us"] == 30.0
+    assert [s["source_id"] for s in rep["transit_by_source"]] == [
+        sources.SEQUENCER, COUNTER, INJECT, STRANGER]
+    assert rep["transit_by_source"][2]["transit"]["p50_us"] == 30.0  # the notes
     assert rep["slowest"] == [
         {"seq": 11, "cause_seq": 6, "source_id": COUNTER, "app": echo["app"], "type": "Echo",
          "cause_type": "OperatorNote", "end_to_end_us": 550.0, "queueing_us": 500.0,
@@ -261,9 +263,9 @@ def test_text_output(day: Path) -> None:
     echo = rows.index([name, "Echo", "queueing", "5", "300.0", "496.0", "499.6", "500.0",
                        ""])
     assert rows[echo + 3] == ["", "", "end to end", "5", "328.0", "545.6", "549.6", "550.0", ""]
-    assert ["source 77", "Alert", "queueing", "1", "0.0", "0.0", "0.0", "0.0", "1"] in rows
+    assert ["adhoc#77", "Alert", "queueing", "1", "0.0", "0.0", "0.0", "0.0", "1"] in rows
     # inbound transit per source
-    assert ["900", "source 900", "5", "30.0", "49.6", "50.0", "50.0", ""] in rows
+    assert [str(INJECT), "inject", "5", "30.0", "49.6", "50.0", "50.0", ""] in rows
     assert ["0", "sequencer", "1", "0.0", "0.0", "0.0", "0.0", ""] in rows
     # the slowest, with the split as shares of the whole
     top = [r for r in rows if r[:2] == ["11", "6"]]

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from sequencer import sources
 from sequencer.journal import JournalReader, read_all, verify
 from sequencer.messages import TYPE_ID, decode
 from sequencer.messages.control import Alert, Probe, SystemStart, SystemStop
@@ -22,7 +23,7 @@ from tests.conftest import Stack
 STOP = TYPE_ID[SystemStop]
 START = TYPE_ID[SystemStart]
 ALERT = TYPE_ID[Alert]
-INJECT_SOURCE = 900
+INJECT_SOURCE = sources.INJECT
 
 
 # ---------------------------------------------------------------- journal helpers
@@ -80,14 +81,14 @@ def stop_day(stack: Stack) -> None:
 @pytest.mark.slow
 def test_two_publishers_two_subscribers_hold_the_journal_sequence(stack: Stack) -> None:
     per_publisher = 50_000
-    sources = (11, 12)
+    publishers = (sources.adhoc(11), sources.adhoc(12))
     seqr = stack.start_sequencer()
     subs = [stack.worker("subscribe", "--timeout", 150) for _ in range(2)]
     for s in subs:
         s.expect("ready")
     pubs = [
         stack.worker("publish", "--source", src, "--count", per_publisher, "--wait-go")
-        for src in sources
+        for src in publishers
     ]
     for p in pubs:
         p.expect("ready")
@@ -99,7 +100,7 @@ def test_two_publishers_two_subscribers_hold_the_journal_sequence(stack: Stack) 
     # Offered is not sequenced: wait until the sequencer has every message
     # before stopping the day (input after SystemStop is refused).
     stack.wait_status(
-        lambda st: all(st["sources"].get(str(s)) == per_publisher for s in sources),
+        lambda st: all(st["sources"].get(str(s)) == per_publisher for s in publishers),
         "every published message to be sequenced", timeout=60,
     )
     stop_day(stack)
@@ -109,7 +110,7 @@ def test_two_publishers_two_subscribers_hold_the_journal_sequence(stack: Stack) 
     assert_clean(stack.day)
     for i, res in enumerate(results):
         assert_matches_journal(res, stack.day, f"subscriber {i + 1}")
-        for src in sources:
+        for src in publishers:
             count, top, ahead, back = res["sources"][str(src)]
             assert (count, top, ahead, back) == (per_publisher, per_publisher, 0, 0), (
                 f"subscriber {i + 1}, source {src}: {count} frames, last {top}, "
@@ -117,7 +118,7 @@ def test_two_publishers_two_subscribers_hold_the_journal_sequence(stack: Stack) 
             )
     assert results[0]["digest"] == results[1]["digest"]
 
-    per_source: dict[int, list[int]] = {s: [] for s in sources}
+    per_source: dict[int, list[int]] = {s: [] for s in publishers}
     kinds: dict[int, int] = {}
     for f in read_all(stack.day / "journal"):
         kinds[f.type_id] = kinds.get(f.type_id, 0) + 1
@@ -137,7 +138,7 @@ def test_two_publishers_two_subscribers_hold_the_journal_sequence(stack: Stack) 
 
 
 def test_resent_records_are_dropped_and_counted(stack: Stack) -> None:
-    count, times, source = 300, 2, 21
+    count, times, source = 300, 2, sources.adhoc(21)
     seqr = stack.start_sequencer()
     w = stack.worker("dedup", "--source", source, "--count", count, "--times", times)
     w.expect("ready")
@@ -156,7 +157,7 @@ def test_resent_records_are_dropped_and_counted(stack: Stack) -> None:
 
 
 def test_skipped_source_numbers_raise_an_alert_before_the_message(stack: Stack) -> None:
-    source, before, skip = 31, 5, 10
+    source, before, skip = sources.adhoc(31), 5, 10
     seqr = stack.start_sequencer()
     w = stack.worker("gap", "--source", source, "--count", before, "--skip", skip)
     w.expect("ready")
@@ -164,7 +165,7 @@ def test_skipped_source_numbers_raise_an_alert_before_the_message(stack: Stack) 
     missing = f"{before + 1}..{before + skip}"
     # On the stream: the frame right before the message is the Alert, from the sequencer.
     assert res["after"] == before + skip + 1
-    assert res["prev_type"] == ALERT and res["prev_source"] == 0, res
+    assert res["prev_type"] == ALERT and res["prev_source"] == sources.SEQUENCER, res
     assert res["prev_seq"] == res["msg_seq"] - 1
     assert str(source) in res["alert"]["text"] and missing in res["alert"]["text"], res["alert"]
     assert res["alert_seqs"] == [res["prev_seq"]], "one gap, one Alert"
@@ -219,7 +220,7 @@ def test_no_input_is_accepted_after_system_stop(stack: Stack) -> None:
     stop_day(stack)
     stop_seq = next(f for f in read_all(stack.day / "journal") if f.type_id == STOP).seq
 
-    _assert_refused(stack, source=41, start_seq=1)
+    _assert_refused(stack, source=sources.adhoc(41), start_seq=1)
     _assert_inject_refused(stack, good)
     # A beat for anything that would sneak in (a clock tick is due every 100 ms).
     time.sleep(0.5)
@@ -230,7 +231,7 @@ def test_no_input_is_accepted_after_system_stop(stack: Stack) -> None:
     # A sequencer restarted on the stopped day still refuses input.
     seqr = stack.start_sequencer()
     assert stack.status()["state"] == "stopped"
-    _assert_refused(stack, source=42, start_seq=1)
+    _assert_refused(stack, source=sources.adhoc(42), start_seq=1)
     _assert_inject_refused(stack, good)
     time.sleep(0.5)
     st = stack.stop_sequencer(seqr)
@@ -244,7 +245,7 @@ def test_no_input_is_accepted_after_system_stop(stack: Stack) -> None:
 
 @pytest.mark.slow
 def test_late_joiner_catches_up_from_the_journal_then_follows_live(stack: Stack) -> None:
-    source = 51
+    source = sources.adhoc(51)
     seqr = stack.start_sequencer()
     pub = stack.worker("publish", "--source", source, "--rate", 20_000, "--until-stop")
     pub.expect("ready")
@@ -277,7 +278,7 @@ def test_late_joiner_catches_up_from_the_journal_then_follows_live(stack: Stack)
 
 
 def test_restart_continues_the_numbering(stack: Stack) -> None:
-    source, n = 61, 2_000
+    source, n = sources.adhoc(61), 2_000
     driver = stack.start_driver()
     assert driver.alive()
     seqr = stack.start_sequencer("external")
@@ -385,7 +386,7 @@ output_channel = "aeron:ipc?term-length=65536"
 
 @pytest.mark.slow
 def test_slow_subscriber_loses_nothing(stack: Stack) -> None:
-    source, n = 81, 30_000
+    source, n = sources.adhoc(81), 30_000
     seqr = stack.start_sequencer("embedded", stack.write_config(SLOW_CONFIG))
     slow = stack.worker("subscribe", "--pause-after", 1_000, "--pause-s", 3, "--timeout", 120)
     slow.expect("ready")

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sequencer import frames
+from sequencer import frames, sources
 from sequencer.config import TransportConfig
 from sequencer.messages import TYPE_ID, decode, encode
 from sequencer.messages.control import Alert, Probe, SystemStop
@@ -419,7 +419,7 @@ def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m tests.sequencer.workers")
     p.add_argument("role", choices=sorted(ROLES))
     p.add_argument("--day", type=Path, required=True)
-    p.add_argument("--source", type=int, default=1)
+    p.add_argument("--source", type=int, default=sources.adhoc(1))
     p.add_argument("--count", type=int, default=0)
     p.add_argument("--start-seq", type=int, default=1)
     p.add_argument("--rate", type=float, default=0.0)

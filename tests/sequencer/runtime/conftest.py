@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from sequencer import sources
 from sequencer.frames import Frame
 from sequencer.journal import read_all
 from sequencer.messages import TYPE_ID, decode
@@ -33,9 +34,9 @@ from sequencer.messages.control import Echo, Heartbeat, Probe, SystemStop
 from tests.conftest import REPO, Proc, Stack, child_env
 
 APP = "counter"
-APP_SOURCE = 10  # CounterApp.source_id
-FEED_SOURCE = 700
-INJECT_SOURCE = 900  # `tape inject`'s default source
+APP_SOURCE = sources.COUNTER  # CounterApp.source_id
+FEED_SOURCE = sources.adhoc(700)
+INJECT_SOURCE = sources.INJECT  # `tape inject`'s default source
 NOTE = TYPE_ID[OperatorNote]
 ECHO = TYPE_ID[Echo]
 HEARTBEAT = TYPE_ID[Heartbeat]

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sequencer import sources
 from sequencer.frames import encode_frame, stamp
 from sequencer.messages import TYPE_ID, Message, decode, encode
 from sequencer.messages.admin import OperatorNote, TakeSnapshot
@@ -26,6 +27,7 @@ from sequencer.runtime.samples import SECOND, CounterApp
 SEED = 424_242
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
+CLOCK, OPS, FEED = sources.SEQUENCER, sources.INJECT, sources.adhoc(5)
 
 
 class Stream:
@@ -38,7 +40,8 @@ class Stream:
         self.source_seqs: dict[int, int] = defaultdict(int)
         self.add(SystemStart(session_date=dt.date(2026, 3, 2), seed=seed, config_digest="t"))
 
-    def add(self, msg: Message, src: int = 0, dt_ns: int = 0, cause: int = 0) -> int:
+    def add(self, msg: Message, src: int = sources.SEQUENCER, dt_ns: int = 0,
+            cause: int = 0) -> int:
         self.seq += 1
         self.ts += dt_ns
         self.source_seqs[src] += 1
@@ -67,7 +70,7 @@ class Recorder(App):
     """Handles two types; records what it gets, and its context at the time."""
 
     name = "recorder"
-    source_id = 42
+    source_id = sources.adhoc(42)
 
     def __init__(self) -> None:
         self.seen: list[tuple[Message, int, int, int]] = []
@@ -81,14 +84,14 @@ def test_dispatch_by_table_gives_exactly_the_handled_types_decoded() -> None:
     assert Recorder.handler_names == {TYPE_ID[OperatorNote]: "on_msg", TYPE_ID[Probe]: "on_msg"}
     s = Stream()
     sent = [
-        (s.add(note("a"), 900, MS), note("a")),
-        (s.add(ClockTick(), 0, MS), None),
-        (s.add(Probe(n=7, data=b"\x00\x01"), 3, MS), Probe(n=7, data=b"\x00\x01")),
-        (s.add(Echo(text="x", n=1, roll=2), 11, MS), None),
-        (s.add(Heartbeat(app="other", n=1, frames=0), 12, MS), None),
-        (s.add(TakeSnapshot(target="*"), 900, MS), None),
-        (s.add(Alert(severity="info", source="x", text="y"), 0, MS), None),
-        (s.add(Probe(n=8), 4, MS), Probe(n=8)),
+        (s.add(note("a"), OPS, MS), note("a")),
+        (s.add(ClockTick(), CLOCK, MS), None),
+        (s.add(Probe(n=7, data=b"\x00\x01"), sources.adhoc(3), MS), Probe(n=7, data=b"\x00\x01")),
+        (s.add(Echo(text="x", n=1, roll=2), sources.adhoc(11), MS), None),
+        (s.add(Heartbeat(app="other", n=1, frames=0), sources.adhoc(12), MS), None),
+        (s.add(TakeSnapshot(target="*"), OPS, MS), None),
+        (s.add(Alert(severity="info", source="x", text="y"), CLOCK, MS), None),
+        (s.add(Probe(n=8), sources.adhoc(4), MS), Probe(n=8)),
     ]
     eng = AppEngine(Recorder())
     eng.feed(s.frames)
@@ -97,7 +100,7 @@ def test_dispatch_by_table_gives_exactly_the_handled_types_decoded() -> None:
     want = [(m, seq, T0 + (seq - 1) * MS) for seq, m in sent if m is not None]
     assert [(m, seq, now) for m, seq, now, _ in app.seen] == want
     assert [type(m) for m, *_ in app.seen] == [OperatorNote, Probe, Probe]
-    assert [src for *_, src in app.seen] == [900, 3, 4]
+    assert [src for *_, src in app.seen] == [sources.INJECT, sources.adhoc(3), sources.adhoc(4)]
     assert eng.frames == len(s.frames)
 
 
@@ -105,7 +108,7 @@ class Echoer(App):
     """Answers notes with an Echo and also handles Echo: only others' echoes may reach it."""
 
     name = "echoer"
-    source_id = 42
+    source_id = sources.adhoc(42)
 
     def __init__(self) -> None:
         self.echoes: list[Echo] = []
@@ -124,12 +127,12 @@ def test_the_app_never_gets_its_own_outputs() -> None:
     live = AppEngine(Echoer(), produced.append)
     s = Stream()
     live.handle(s.frames[0])
-    live.handle(s.frames[s.add(note("hi"), 900, MS) - 1])
+    live.handle(s.frames[s.add(note("hi"), OPS, MS) - 1])
     assert len(produced) == 1
     own = s.record(produced[0], MS)  # the app's Echo comes back sequenced
     live.handle(s.frames[own - 1])
     other = Echo(text="from elsewhere", n=3, roll=4)
-    live.handle(s.frames[s.add(other, 43, MS) - 1])
+    live.handle(s.frames[s.add(other, sources.adhoc(43), MS) - 1])
     app = live.app
     assert isinstance(app, Echoer)
     assert app.echoes == [other]
@@ -144,7 +147,7 @@ class Timers(App):
     """Sets a plan of timers on SystemStart; logs timers and handled frames in order."""
 
     name = "timers"
-    source_id = 43
+    source_id = sources.adhoc(43)
 
     def __init__(self, plan: list[tuple[int, Any]], cancel: tuple[Any, ...] = ()) -> None:
         self.plan = plan
@@ -175,11 +178,11 @@ def test_timers_fire_at_their_deadline_before_the_frame_in_deadline_then_creatio
     plan = [(300, "late-a"), (100, "zeta"), (100, "alpha"), (300, "late-b"), (1000, 7),
             (1000, None), (5000, "never")]
     s = Stream()
-    s.add(Probe(n=1), 5, 50)  # t0+50: nothing due
-    s.add(Probe(n=2), 5, 50)  # t0+100: zeta, alpha (creation order), then the probe
-    s.add(ClockTick(), 0, 250)  # t0+350: a tick fires late-a, late-b (no handler for ticks)
-    s.add(Probe(n=3), 5, 10)  # t0+360: nothing
-    s.add(Probe(n=4), 5, 2000)  # t0+2360: 7 and None, then the probe
+    s.add(Probe(n=1), FEED, 50)  # t0+50: nothing due
+    s.add(Probe(n=2), FEED, 50)  # t0+100: zeta, alpha (creation order), then the probe
+    s.add(ClockTick(), CLOCK, 250)  # t0+350: a tick fires late-a, late-b (no handler for ticks)
+    s.add(Probe(n=3), FEED, 10)  # t0+360: nothing
+    s.add(Probe(n=4), FEED, 2000)  # t0+2360: 7 and None, then the probe
     eng = AppEngine(Timers(plan))
     eng.feed(s.frames)
     app = eng.app
@@ -202,9 +205,9 @@ def test_timers_fire_at_their_deadline_before_the_frame_in_deadline_then_creatio
 def test_cancel_timer() -> None:
     plan = [(100, "kept"), (100, "dropped"), (10, "first-dropped"), (200, "later")]
     s = Stream()
-    s.add(Probe(n=-1), 5, 5)  # cancels 'dropped' and 'first-dropped' (the earliest deadline)
-    s.add(Probe(n=1), 5, 10)  # t0+15: 'first-dropped' would have fired here
-    s.add(ClockTick(), 0, 500)  # t0+515
+    s.add(Probe(n=-1), FEED, 5)  # cancels 'dropped' and 'first-dropped' (the earliest deadline)
+    s.add(Probe(n=1), FEED, 10)  # t0+15: 'first-dropped' would have fired here
+    s.add(ClockTick(), CLOCK, 500)  # t0+515
     eng = AppEngine(Timers(plan, cancel=("dropped", "first-dropped")))
     eng.feed(s.frames)
     app = eng.app
@@ -224,7 +227,7 @@ def test_any_number_of_timers_each_fire_once_in_order(offsets: list[int], step: 
     plan = [(off, i) for i, off in enumerate(offsets)]
     s = Stream()
     while s.ts < T0 + 10_000:
-        s.add(ClockTick(), 0, step)
+        s.add(ClockTick(), CLOCK, step)
     eng = AppEngine(Timers(plan))
     eng.feed(s.frames)
     app = eng.app
@@ -247,7 +250,7 @@ class Publisher(App):
     """Publishes an Echo per note and a Heartbeat from a timer; records the context."""
 
     name = "publisher"
-    source_id = 44
+    source_id = sources.adhoc(44)
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, int, int]] = []
@@ -268,22 +271,22 @@ class Publisher(App):
         self.ctx.publish(Heartbeat(app=self.name, n=1, frames=0))
 
 
-@pytest.mark.parametrize("source_override", [None, 77])
+@pytest.mark.parametrize("source_override", [None, sources.adhoc(77)])
 def test_publish_stamps_source_increasing_source_seq_and_cause(
         source_override: int | None) -> None:
     outs: list[Output] = []
     eng = AppEngine(Publisher(), outs.append, source_id=source_override)
     s = Stream()
-    a = s.add(note("a"), 900, 10)
-    s.add(Probe(n=1), 5, 10)
-    tick = s.add(ClockTick(), 0, 2000)  # the timer fires while this frame is being handled
-    b = s.add(note("b"), 900, 10)
+    a = s.add(note("a"), OPS, 10)
+    s.add(Probe(n=1), FEED, 10)
+    tick = s.add(ClockTick(), CLOCK, 2000)  # the timer fires while this frame is being handled
+    b = s.add(note("b"), OPS, 10)
     eng.feed(s.frames)
     app = eng.app
     assert isinstance(app, Publisher)
     assert app.seen == [("note", a, T0 + 10), ("timer", tick, T0 + 2020),
                         ("note", b, T0 + 2030)]
-    src = 44 if source_override is None else source_override
+    src = sources.adhoc(44) if source_override is None else source_override
     assert [(o.source_id, o.source_seq, o.cause_seq) for o in outs] == [
         (src, 1, a), (src, 2, a), (src, 3, tick), (src, 4, b), (src, 5, b)]
     assert [decode(o.type_id, o.payload) for o in outs] == [
@@ -295,7 +298,7 @@ def test_publish_stamps_source_increasing_source_seq_and_cause(
 
 class Roller(App):
     name = "roller"
-    source_id = 45
+    source_id = sources.adhoc(45)
 
     def __init__(self) -> None:
         self.draws: list[int] = []
@@ -312,7 +315,7 @@ class OtherRoller(Roller):
 def _draws(app: Roller, seed: int = SEED) -> list[int]:
     s = Stream(seed=seed)
     for i in range(4):
-        s.add(note(str(i)), 900, 10)
+        s.add(note(str(i)), OPS, 10)
     AppEngine(app).feed(s.frames)
     return app.draws
 
@@ -341,9 +344,9 @@ def _build_day(events: list[tuple[str, int, int, bool]]) -> list[bytes]:
         if kind == "probe":
             s.add(Probe(n=n), 1 + n % 3, dt_ns)
         elif kind == "note":
-            s.add(note(f"note {i}"), 900, dt_ns)
+            s.add(note(f"note {i}"), OPS, dt_ns)
         else:
-            s.add(ClockTick(), 0, dt_ns)
+            s.add(ClockTick(), CLOCK, dt_ns)
         live.handle(s.frames[-1])
         if flush:
             while waiting:
@@ -394,7 +397,7 @@ def test_snapshot_carries_pending_timers_and_outputs() -> None:
     s = Stream()
     outs: list[Output] = []
     live = AppEngine(CounterApp(), outs.append)
-    s.add(note("hello"), 900, MS)
+    s.add(note("hello"), OPS, MS)
     live.feed(s.frames)
     assert len(outs) == 1 and live.checker.pending.keys() == {1}
     restored = AppEngine(CounterApp())
@@ -404,7 +407,7 @@ def test_snapshot_carries_pending_timers_and_outputs() -> None:
     assert restored.checker.pending[1].comparable() == outs[0].comparable()
     tail_start = len(s.frames)
     s.record(outs[0], MS)
-    s.add(ClockTick(), 0, SECOND)  # the heartbeat fires here
+    s.add(ClockTick(), CLOCK, SECOND)  # the heartbeat fires here
     live.feed(s.frames[tail_start:])
     restored.feed(s.frames[tail_start:])
     assert restored.checker.matched == 1
@@ -417,7 +420,7 @@ class SnapCounter(App):
     """Counts the TakeSnapshot frames it sees (its own handler for the runtime's type)."""
 
     name = "snapcounter"
-    source_id = 46
+    source_id = sources.adhoc(46)
 
     def __init__(self) -> None:
         self.n = 0
@@ -435,9 +438,9 @@ class SnapCounter(App):
 
 def test_snapshot_on_take_snapshot_is_the_state_after_that_frame() -> None:
     s = Stream()
-    s.add(Probe(n=1), 5, 10)
-    snap_seq = s.add(TakeSnapshot(target="snapcounter"), 900, 10)
-    s.add(TakeSnapshot(target="*"), 900, 10)
+    s.add(Probe(n=1), FEED, 10)
+    snap_seq = s.add(TakeSnapshot(target="snapcounter"), OPS, 10)
+    s.add(TakeSnapshot(target="*"), OPS, 10)
     taken: list[tuple[int, bytes]] = []
     eng = AppEngine(SnapCounter(), on_snapshot_request=lambda e: taken.append(
         (e.ctx.seq, e.snapshot())))
@@ -523,7 +526,7 @@ def test_checker_collects_mismatches_when_told_not_to_raise() -> None:
 
 def test_engine_raises_on_a_recorded_output_that_differs() -> None:
     s = Stream()
-    n = s.add(note("x"), 900, MS)
+    n = s.add(note("x"), OPS, MS)
     wrong = Output(10, 1, TYPE_ID[Echo], n, encode(Echo(text="x", n=1, roll=1001)))
     bad = s.record(wrong, MS)
     with pytest.raises(DeterminismError) as exc:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sequencer import sources
 from sequencer.journal import read_all
 from tests.conftest import REPO, child_env
 from tests.sequencer.runtime.conftest import APP, PROBE, RecordedDay, replay_json
@@ -30,7 +31,7 @@ def test_verify_matches_every_recorded_output(recorded_day: RecordedDay) -> None
     apps = by_app(rep)
     assert {"counter", "noop"} <= apps.keys()
     counter = apps["counter"]
-    assert counter["source_id"] == 10
+    assert counter["source_id"] == sources.COUNTER
     assert counter["frames"] == rd.last_seq
     assert counter["mismatches"] == 0 and counter["first_mismatches"] == []
     assert counter["matched"] == rd.outputs >= 5  # 3 echoes and 2+ heartbeats

@@ -12,6 +12,7 @@ import re
 import time
 from pathlib import Path
 
+from sequencer import sources
 from sequencer.frames import encode_frame
 from sequencer.journal import JournalWriter, read_all
 from sequencer.messages import TYPE_ID, encode
@@ -209,8 +210,8 @@ def write_tampered_day(day: Path) -> tuple[int, int]:
     t0 = time.time_ns() - 60 * SECOND  # in the past: the sequencer continues this day
     start = SystemStart(session_date=dt.date(2026, 3, 2), seed=seed, config_digest="test")
     frames = [
-        encode_frame(1, t0, 0, TYPE_ID[SystemStart], 1, encode(start)),
-        encode_frame(2, t0 + 1000, 900, TYPE_ID[OperatorNote], 1,
+        encode_frame(1, t0, sources.SEQUENCER, TYPE_ID[SystemStart], 1, encode(start)),
+        encode_frame(2, t0 + 1000, sources.INJECT, TYPE_ID[OperatorNote], 1,
                      encode(OperatorNote(author="ops", text="hello"))),
         encode_frame(3, t0 + 2000, APP_SOURCE, TYPE_ID[Echo], 1,
                      encode(Echo(text="hello", n=1, roll=wrong)), cause_seq=2),
@@ -254,13 +255,12 @@ def test_determinism_failure_during_catch_up_is_reported(stack: Stack) -> None:
     # ... and tells everyone on the stream, from the runtime's source, not the app's.
     from sequencer.messages import decode
     from sequencer.messages.control import Alert
-    from sequencer.runtime.runner import RUNTIME_ALERT_SOURCE
 
     deadline = time.monotonic() + 15
     alerts: list[Alert] = []
     while not alerts and time.monotonic() < deadline:
         alerts = [m for f in read_all(day / "journal")
-                  if f.source_id == RUNTIME_ALERT_SOURCE + APP_SOURCE
+                  if f.source_id == sources.runtime_alerts(APP_SOURCE)
                   and isinstance(m := decode(f.type_id, f.payload), Alert)]
         time.sleep(0.1)
     assert len(alerts) == 1, "no Alert on the stream for the determinism failure"

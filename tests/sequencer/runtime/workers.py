@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sequencer import sources
 from sequencer.config import TransportConfig
 from sequencer.messages.admin import OperatorNote
 from sequencer.messages.control import Probe
@@ -75,7 +76,7 @@ def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m tests.sequencer.runtime.workers")
     p.add_argument("role", choices=["feed"])
     p.add_argument("--day", type=Path, required=True)
-    p.add_argument("--source", type=int, default=700)
+    p.add_argument("--source", type=int, default=sources.adhoc(700))
     p.add_argument("--start-seq", type=int, default=1)
     p.add_argument("--rate", type=float, default=100.0)
     p.add_argument("--count", type=int, default=0)
