@@ -12,7 +12,7 @@ request of ours still unanswered (a cancel or a replace, whose terms ride in
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import msgspec
 
@@ -107,10 +107,19 @@ class Child(msgspec.Struct):
         return max(0, q - self.cum_qty)
 
 
+#: (status, in flight, event) -> (status, in flight, whether the replace's terms end): the
+#: tables joined, so that applying an event is one lookup.
+CHILD_MOVES: Final[dict[tuple[ChildStatus, Pending, ChildEvent],
+                        tuple[ChildStatus, Pending, bool]]] = {
+    (st, fl, ev): (*child_step(st, fl, ev), ev in CLEARS_REPLACE_TERMS)
+    for st in get_args(ChildStatus) for fl in get_args(Pending) for ev in get_args(ChildEvent)
+}
+
+
 def move_child(c: Child, event: ChildEvent) -> None:
     """Apply an event to a child by the table (`child_step`)."""
-    c.status, c.pending = child_step(c.status, c.pending, event)
-    if event in CLEARS_REPLACE_TERMS:
+    c.status, c.pending, clears = CHILD_MOVES[(c.status, c.pending, event)]
+    if clears:
         c.pend_qty = c.pend_px = 0
 
 

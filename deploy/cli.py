@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from deploy.backtest.cli import backtest_cmd, bench_backtest
-from fix_gateways.bench import bench_fix
+from deploy.backtest.cli import backtest_cmd
+from deploy.bench import bench_app
 from fix_gateways.cli import app as gateway_app
 from fix_gateways.cli import venue_sim_cmd
-from marketdata.bench import bench_marketdata
 from marketdata.cli import marketdata_app
-from oms.bench import bench_oms
 from oms.cli import app as oms_app
 from refdata.cli import app as refdata_app
 from refdata.plot import curve_cmd
 from sequencer import cli as sequencer_cli
-from sequencer.bench import bench_sequencer
 from sequencer.runtime import cli as runtime_cli
-from sequencer.runtime.bench import bench_runtime
 
 app = typer.Typer(
     name="tape",
@@ -40,14 +36,6 @@ app.add_typer(gateway_app, name="gateway")
 app.command("venue-sim")(venue_sim_cmd)
 app.command("backtest")(backtest_cmd)
 
-bench_app = typer.Typer(help="Benchmarks: figures as ratios of a raw baseline run alongside.",
-                        no_args_is_help=True)
-bench_app.command("sequencer")(bench_sequencer)
-bench_app.command("runtime")(bench_runtime)
-bench_app.command("marketdata")(bench_marketdata)
-bench_app.command("oms")(bench_oms)
-bench_app.command("fix")(bench_fix)
-bench_app.command("backtest")(bench_backtest)
 app.add_typer(bench_app, name="bench")
 
 

@@ -308,9 +308,6 @@ def from_client(begin_string: str, client: str, fields: Fields) -> ClientRequest
                             "OrderStatusRequest")
 
 
-to_stream = from_client
-
-
 def business_reject(begin_string: str, fields: Fields, text: str, reason: str = BR_OTHER
                     ) -> str:
     """A BusinessMessageReject (35=j) of the message `fields`, saying `text`."""

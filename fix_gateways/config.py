@@ -18,14 +18,13 @@ resends survive a restart of the gateway within the day.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sequencer.config import ConfigError
+from sequencer.config import read_toml, validate
 
 FixVersion = Literal["4.2", "4.4"]
 BEGIN_STRING: dict[str, str] = {"4.2": "FIX.4.2", "4.4": "FIX.4.4"}
@@ -129,24 +128,7 @@ def load_fix_config(path: Path | None = None) -> tuple[FixConfig, Path]:
     """The gateways' config and the file it came from (relative TLS paths resolve
     against its folder)."""
     path = Path(path) if path is not None else default_config_path()
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
-    try:
-        return FixConfig.model_validate(raw), path
-    except ValidationError as e:
-        lines = [f"{path}: invalid configuration"]
-        for err in e.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            got = err.get("input")
-            got_s = "" if isinstance(got, dict | list) else f" (got {got!r})"
-            lines.append(f"  key '{key}': {err['msg']}{got_s}")
-        raise ConfigError("\n".join(lines)) from None
+    return validate(FixConfig, read_toml(path), path), path
 
 
 def _ini(sections: list[tuple[str, dict[str, str]]]) -> str:

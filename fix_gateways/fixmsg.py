@@ -176,11 +176,6 @@ def fix_text(text: str) -> str:
 # ---------------------------------------------------------------- composing
 
 
-def checksum(data: bytes) -> int:
-    """The FIX CheckSum (10) of `data`: the byte sum modulo 256."""
-    return sum(data) % 256
-
-
 def compose(begin_string: str, msg_type: str, body: str,
             sender: str = PLACEHOLDER_SENDER, target: str = PLACEHOLDER_TARGET) -> str:
     """A complete FIX message: a header (BeginString, BodyLength, MsgType, placeholder

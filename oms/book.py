@@ -19,13 +19,12 @@ import msgspec
 from oms.config import Client, Limits
 from oms.states import (
     CHILD_LIVE,
-    CLEARS_REPLACE_TERMS,
+    CHILD_MOVES,
     LIVE,
     ChildEvent,
     ChildStatus,
     InFlight,
     State,
-    child_step,
 )
 from sequencer.messages.executions import AVG_PX_SCALE
 from sequencer.messages.orders import OrdType, Params, Side, TimeInForce
@@ -134,8 +133,8 @@ def exposure(c: Child) -> int:
 def move_child(c: Child, event: ChildEvent) -> None:
     """Apply a venue event or a request of ours to a child by the child table
     (`oms.states.child_step`); an event that ends the replace in flight ends its terms."""
-    c.status, c.pending = child_step(c.status, c.pending, event)
-    if event in CLEARS_REPLACE_TERMS:
+    c.status, c.pending, clears = CHILD_MOVES[(c.status, c.pending, event)]
+    if clears:
         c.pend_qty = c.pend_px = 0
 
 

@@ -18,7 +18,7 @@ partially filled 4, new 2, rejected 2, pending new 2.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from sequencer.messages.executions import ExecType, OrdStatus
 
@@ -181,3 +181,12 @@ def child_step(status: ChildStatus, in_flight: InFlight,
     """A child's status and request in flight after `event`."""
     return (CHILD_STATUS.get((status, event), status),
             IN_FLIGHT.get((in_flight, event), in_flight))
+
+
+#: (status, in flight, event) -> (status, in flight, whether the replace's terms end): the
+#: tables above joined, so that applying an event (`oms.book.move_child`) is one lookup.
+CHILD_MOVES: Final[dict[tuple[ChildStatus, InFlight, ChildEvent],
+                        tuple[ChildStatus, InFlight, bool]]] = {
+    (st, fl, ev): (*child_step(st, fl, ev), ev in CLEARS_REPLACE_TERMS)
+    for st in get_args(ChildStatus) for fl in get_args(InFlight) for ev in get_args(ChildEvent)
+}

@@ -28,4 +28,10 @@ What lives where:
   restricted list, an example declared table `borrow.csv`), default figures
   for statistics and the volume curve, and `refdata.toml`, so the system runs
   where the recorded data is absent.
+
+Imports: the app-facing `model` and `load` import nothing outside `refdata`
+and `sequencer`, so an app that reads ref data brings no market data code in.
+The offline builders (`build`, `stats`, `curves`, `history`, `plot`) read the
+recorded market data through `marketdata`'s reader: the one arrow that runs
+back up, on purpose (DESIGN.md), checked by `tests/test_house.py`.
 """

@@ -31,7 +31,6 @@ expected. `refdata/defaults/refdata.toml` is the shipped config.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +38,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from refdata.files import Problem, RefDataError
+from sequencer.config import ConfigError, read_toml
 
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 DEFAULT_CONFIG = DEFAULTS_DIR / "refdata.toml"
@@ -143,13 +143,9 @@ def load_config(path: Path | None = None) -> Config:
     """Read and validate a ref data config; None is the shipped default config."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
     try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise RefDataError([Problem(str(path), "no such config file")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RefDataError([Problem(str(path), f"expected valid TOML: {exc}")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RefDataError([Problem(str(path), f"cannot read: {exc}")]) from None
+        raw = read_toml(path)
+    except ConfigError as exc:
+        raise RefDataError([Problem(str(path), exc.what)]) from None
     try:
         settings = RefDataConfig.model_validate(raw)
     except ValidationError as err:

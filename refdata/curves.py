@@ -91,7 +91,6 @@ OPEN_AUCTION_MS = (9 * 3_600_000 + 28 * 60_000, 9 * 3_600_000 + 45 * 60_000)
 CLOSE_AUCTION_MS = (15 * 3_600_000 + 59 * 60_000, 16 * 3_600_000 + 30 * 60_000)
 
 N = h.SESSION_MINUTES
-WIDTH = N + 2  # open auction, 390 minutes, close auction
 EQUITIES = "us_equities_2013-10"
 SPY_2011 = "spy_minute_2011"
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"

@@ -1,7 +1,11 @@
 """The sequenced stream.
 
-Message schema and codec (`sequencer.messages`), the frame format
+Message schema and codec (`sequencer.messages`), the source registry
+(`sequencer.sources`: every publisher's id and what it publishes), the message
+index behind `tape messages` (`sequencer.index`), the frame format
 (`sequencer.frames`), the journal (`sequencer.journal`), the Aeron transport
-(`sequencer.transport`) and the sequencer service itself
-(`sequencer.service`). Nothing here imports another top-level package.
+(`sequencer.transport`), the sequencer service itself (`sequencer.service`),
+the app runtime (`sequencer.runtime`), and the stream kit (`sequencer.kit`):
+apps in lockstep on an in-process stream, for tests, generated days and
+backtests. Nothing here imports another top-level package.
 """

@@ -24,7 +24,14 @@ STREAM_FILE = "stream.json"
 
 
 class ConfigError(ValueError):
-    """A config file that cannot be used; the message names file, key and expectation."""
+    """A config file that cannot be used; the message names file, key and expectation.
+    Raised for the file as a whole, it also keeps the file (`path`) and what is wrong
+    with it (`what`), for callers that report problems their own way."""
+
+    def __init__(self, message: str, *, path: Path | None = None, what: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.what = what or message
 
 
 class TransportConfig(BaseModel):
@@ -99,14 +106,45 @@ class SequencerConfig(BaseModel):
         return int.from_bytes(h[:8], "big") & (2**63 - 1)
 
 
-def _describe(path: Path, err: ValidationError, prefix: str) -> str:
-    lines = [f"{path}: invalid configuration"]
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables, or `ConfigError` naming the file and what is wrong with it
+    (missing, unreadable, not TOML). The one TOML reader of every config in Tape."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        what = "no such config file"
+    except tomllib.TOMLDecodeError as e:
+        what = f"expected valid TOML: {e}"
+    except (OSError, UnicodeDecodeError) as e:
+        what = f"cannot read: {e}"
+    raise ConfigError(f"{path}: {what}", path=Path(path), what=what)
+
+
+def problems(err: ValidationError, prefix: str = "") -> list[tuple[str, str, Any]]:
+    """(key, what pydantic says, the value given) for each error: the key dotted from
+    the file's top (`prefix` is where the validated table sits in the file)."""
+    out = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
         key = f"{prefix}{key}" if key else prefix.rstrip(".") or "(top level)"
-        got = e.get("input")
-        got_s = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"  key '{key}': {e['msg']}{got_s}")
+        out.append((key, str(e["msg"]), e.get("input")))
+    return out
+
+
+def validate[M: BaseModel](model: type[M], data: Any, path: Path, prefix: str = "") -> M:
+    """`data` (read from `path`) as `model`, or `ConfigError` naming the file, each bad
+    key and what was expected."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(path, e, prefix)) from None
+
+
+def _describe(path: Path, err: ValidationError, prefix: str) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for key, msg, got in problems(err, prefix):
+        got_s = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        lines.append(f"  key '{key}': {msg}{got_s}")
     return "\n".join(lines)
 
 
@@ -115,25 +153,15 @@ def load_sequencer_config(
 ) -> SequencerConfig:
     """Read a TOML file's `[sequencer]` table (or the whole file), apply overrides, validate."""
     data: dict[str, Any] = {}
+    prefix = ""
     if path is not None:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML: {e}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{path}: cannot read: {e}") from None
+        raw = read_toml(path)
         data = raw.get("sequencer", raw)
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: key 'sequencer': expected a table, got {data!r}")
+        prefix = "sequencer." if "sequencer" in raw else ""
     for k, v in (overrides or {}).items():
         if v is not None:
             data[k] = v
-    try:
-        return SequencerConfig.model_validate(data)
-    except ValidationError as e:
-        prefix = "sequencer." if path is not None and "sequencer" in tomllib.loads(
-            path.read_text()) else ""
-        raise ConfigError(_describe(path or Path("<command line>"), e, prefix)) from None
+    return validate(SequencerConfig, data, path or Path("<command line>"), prefix)

@@ -1,4 +1,4 @@
-"""`tape backtest` and `tape bench backtest`."""
+"""`tape backtest`: client orders through a recorded day in sim time."""
 
 # determinism: edge module, a command line: files, progress and the wall clock
 
@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,7 +75,7 @@ def backtest_cmd(
     participation, passive share. Exit 1 if a must-complete order was left unfinished."""
     from deploy.backtest.day import run_day, write_report
     from deploy.backtest.orders import OrdersFileError, read_orders
-    from deploy.backtest.report import render, summary_line
+    from post_trade.quality import render, summary_line
 
     session = _date(date)
     try:
@@ -121,100 +118,3 @@ def backtest_cmd(
     if incomplete:
         console.print(f"[yellow]must-complete orders not done: {', '.join(incomplete)}")
         raise typer.Exit(1)
-
-
-BENCH_SYMBOLS = ("AIG", "BAC", "IBM", "SPY")
-
-
-def bench_orders(date: dt.date, rd: Any, symbols: list[str], n: int = 20) -> list[Any]:
-    """`n` VWAP orders over the symbols with quotes (SPY, with trades only, is played as
-    the index reference), buys and sells of 1% to 10% of the symbols' daily volume."""
-    from deploy.backtest.orders import ClientRequest
-    from refdata.model import local_midnight_ns
-    from sequencer.messages.orders import NewOrder, Side
-
-    at = local_midnight_ns(date, "America/New_York") + 9 * 3_600_000_000_000
-    out = []
-    traded = [s for s in symbols if s != "SPY"] or ["IBM"]
-    for i in range(n):
-        sym = traded[i % len(traded)]
-        pct = 1 + (i * 7) % 10
-        adv = rd.stats(rd.by_name(sym).id).adv
-        qty = max(100, adv * pct // 100 // 100 * 100)
-        side: Side = "buy" if i % 2 == 0 else "sell"
-        out.append(ClientRequest(at, i + 1, NewOrder("GAMMA", f"BENCH-{i + 1}", sym, side,
-                                                     qty, "market", 0, "day", "vwap", ())))
-    return out
-
-
-def bench_backtest(
-    date: Annotated[str, typer.Option("--date", help="The recorded session.")] = "2013-10-08",
-    data: Annotated[Path | None, typer.Option("--data", help="Recorded data folder.")] = None,
-    keep: Annotated[Path | None, typer.Option(
-        "--keep", help="Keep the day folders here.")] = None,
-    symbols: Annotated[str, typer.Option(help="The symbols to play.")] = ",".join(
-        BENCH_SYMBOLS),
-    orders_n: Annotated[int, typer.Option("--orders", min=1,
-                                          help="How many VWAP orders.")] = 20,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON object on one line.")] = False,
-) -> None:
-    """A recorded day of four symbols (AIG, BAC, IBM, SPY) with twenty VWAP orders, end to
-    end in sim time (plant, sequencing, journal, OMS, algo engine, fill model), next to
-    the ticker-plant-only run of the same day (plant, sequencing, journal) in the same
-    invocation. Target: the full day in under 60 s."""
-    from deploy.backtest.day import run_day
-    from refdata.build import build
-    from refdata.load import load
-
-    session = _date(date)
-    d = _data_dir(data)
-    names = [x.strip().upper() for x in symbols.split(",") if x.strip()]
-    if not names:
-        raise _fail("--symbols: name at least one symbol", 2)
-    root = keep or Path(tempfile.mkdtemp(prefix="tape-bench-backtest-"))
-    root.mkdir(parents=True, exist_ok=True)
-    build(session, root / "rd", data_dir=d)
-    rd = load(root / "rd")
-    try:
-        orders = bench_orders(session, rd, names, orders_n)
-    except KeyError as e:
-        raise _fail(f"--symbols: unknown symbol {e}", 2) from None
-    t0 = time.perf_counter()
-    ticker = run_day(root / "ticker_only", session, [], data_dir=d,
-                     symbols=names, ticker_only=True, replace=True)
-    full = run_day(root / "day", session, orders, data_dir=d, symbols=names, replace=True)
-    total_s = time.perf_counter() - t0
-    figures = {
-        "date": session.isoformat(),
-        "symbols": len(names),
-        "orders": len(orders),
-        "rows": full.run.rows,
-        "frames": full.run.frames,
-        "day_wall_s": round(full.run.wall_s, 3),
-        "frames_per_s": round(full.run.frames_per_s),
-        "ticker_only_wall_s": round(ticker.run.wall_s, 3),
-        "ticker_only_frames_per_s": round(ticker.run.frames_per_s),
-        "day_to_ticker_only_ratio": round(full.run.wall_s / ticker.run.wall_s, 3)
-        if ticker.run.wall_s else None,
-        "feed_load_s": round(full.feed_s, 3),
-        "bench_total_s": round(total_s, 3),
-        "target_day_wall_s": 60.0,
-        "target_met": full.run.wall_s < 60.0,
-    }
-    if keep is None:
-        import shutil
-
-        shutil.rmtree(root, ignore_errors=True)
-    if json_:
-        print(json.dumps(figures, separators=(",", ":")))
-        return
-    from rich.table import Table
-
-    t = Table(title=f"tape bench backtest: {session} ({', '.join(names)}; {len(orders)} VWAP "
-              "orders)")
-    t.add_column("figure")
-    t.add_column("value", justify="right")
-    for k, v in figures.items():
-        t.add_row(k, f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))
-    Console().print(t)
-    sys.stdout.flush()

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.backtest.orders import ClientRequest
-from deploy.backtest.report import BacktestReport, build_report, plot_orders
 from deploy.backtest.runner import DayRun, RunResult, session_ns, window_feed
+from post_trade.quality import BacktestReport, build_report, plot_orders
 from sequencer.runtime.app import App
 
 FEED_START = "09:00"  # the plant starts here: half an hour of pre-market state

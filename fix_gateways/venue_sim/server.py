@@ -50,8 +50,11 @@ from fix_gateways.session import (
     write_settings,
 )
 from fix_gateways.venue_sim import market, scripted
-from sequencer.frames import ROUTE
+from sequencer.frames import HEADER_SIZE, ROUTE
+from sequencer.messages.control import SystemStart
+from sequencer.messages.marketdata import Quote, Trade
 from sequencer.messages.orders import Side
+from sequencer.runtime.app import Consumer, handles
 from sequencer.transport import HeapFreezer
 
 log = structlog.get_logger("venue_sim")
@@ -161,7 +164,7 @@ class VenueSimServer:
             threading.Thread(target=self._read_commands, daemon=True).start()
         sys.stdout.write(json.dumps({"ready": "venue_sim", "venues": list(self.venues)}) + "\n")
         sys.stdout.flush()
-        feed = _MarketFeed(self.day) if self.day is not None else None
+        feed = MarketFeed(self.day) if self.day is not None else None
         self._running = True
         end = None if max_seconds is None else time.monotonic() + max_seconds
         heap = HeapFreezer()
@@ -418,52 +421,55 @@ class VenueSimServer:
         sys.stdout.flush()
 
 
-class _MarketFeed:
-    """The day's quotes and trades, from the stream (journal first, then live)."""
+class MarketFeed(Consumer):
+    """The day's quotes and trades, from the stream (journal first, then live), for the
+    FIX venue simulator's fill model. `poll` hands back what arrived since the last
+    call, as (kind, venue, symbol, figures)."""
+
+    name = "venue_simulator"
 
     def __init__(self, day: Path) -> None:
         from sequencer.config import TransportConfig
-        from sequencer.messages import TYPE_ID
-        from sequencer.messages.control import SystemStart
-        from sequencer.messages.marketdata import Quote, Trade
         from sequencer.transport import StreamSubscriber, connect
 
-        self._types = {TYPE_ID[Quote], TYPE_ID[Trade], TYPE_ID[SystemStart]}
-        self._start = TYPE_ID[SystemStart]
-        self._quote = TYPE_ID[Quote]
+        self._table = self.dispatch_table()
+        self._types = frozenset(self._table)
         cfg = TransportConfig.for_day(day)
         self._aeron = connect(cfg)
         self._sub = StreamSubscriber(self._aeron, cfg, day / "journal", 1)
         self._day = day
         self._names: dict[int, str] = {}
+        self._ts = 0
+        self._out: list[tuple[str, str, str, tuple[int, ...]]] = []
 
     def poll(self) -> list[tuple[str, str, str, tuple[int, ...]]]:
-        from sequencer.messages import decode
-        from sequencer.messages.marketdata import Quote, Trade
-
-        out: list[tuple[str, str, str, tuple[int, ...]]] = []
+        self._out = []
+        table = self._table
         for raw in self._sub.poll(4096, types=self._types):
-            ts, _src, typ, _sseq = ROUTE.unpack_from(raw)
-            m = decode(typ, raw[80:])
-            if typ == self._start:
-                self._load_names(m)
-                continue
-            if isinstance(m, Quote):
-                out.append(("quote", m.venue, self._names.get(m.symbol_id, ""),
-                            (m.bid_px, m.bid_size, m.ask_px, m.ask_size, ts)))
-            elif isinstance(m, Trade):
-                out.append(("trade", m.venue, self._names.get(m.symbol_id, ""),
-                            (m.price, m.size, ts)))
-        return out
+            self._ts, _src, typ, _sseq = ROUTE.unpack_from(raw)
+            decode, handler = table[typ]
+            handler(decode(raw[HEADER_SIZE:]))
+        return self._out
 
-    def _load_names(self, start: Any) -> None:
+    @handles(SystemStart)
+    def on_system_start(self, m: SystemStart) -> None:
         from sequencer.runtime.registry import refdata_loader
 
         loader = refdata_loader(self._day)
-        if loader is None or not start.refdata_digest:
+        if loader is None or not m.refdata_digest:
             return
-        rd = loader(start.refdata_digest)
+        rd = loader(m.refdata_digest)
         self._names = {s.id: s.name for s in rd.symbols}
+
+    @handles(Quote)
+    def on_quote(self, m: Quote) -> None:
+        self._out.append(("quote", m.venue, self._names.get(m.symbol_id, ""),
+                          (m.bid_px, m.bid_size, m.ask_px, m.ask_size, self._ts)))
+
+    @handles(Trade)
+    def on_trade(self, m: Trade) -> None:
+        self._out.append(("trade", m.venue, self._names.get(m.symbol_id, ""),
+                          (m.price, m.size, self._ts)))
 
     def close(self) -> None:
         self._sub.close()

@@ -116,10 +116,6 @@ class _NoCheck:
         pass
 
 
-class Stop(Exception):
-    """Replay stops here (the --state-at point was reached)."""
-
-
 def _day_of(path: Path) -> Path:
     """The day folder of a day folder or of its journal folder (where `refdata/` lives)."""
     return path.parent if path.name == "journal" and not (path / "journal").exists() else path

@@ -297,7 +297,7 @@ def test_cancel_replace_status(v: str) -> None:
             "60": "20240102-14:30:00.123"}
     assert cf.from_client(v, "acme", {"35": "F", **base, "38": "1000"}) == CancelOrder(
         "acme", "C2", "C1", "IBM", "sell", NS - 456_789)
-    assert cf.to_stream(v, "acme", {"35": "G", **base, "38": "800", "40": "2",
+    assert cf.from_client(v, "acme", {"35": "G", **base, "38": "800", "40": "2",
                                     "44": "151", "7003": "10", "7002": "15:30"}) == ReplaceOrder(
         "acme", "C2", "C1", "IBM", "sell", 800, 1_510_000,
         (("end_time", "15:30"), ("max_pct", "10")), NS - 456_789)

@@ -67,7 +67,7 @@ def test_tls_sessions_need_the_tls_table_and_their_own_ports(tmp_path: Path) -> 
 
 def test_not_toml_is_refused_with_the_file(tmp_path: Path) -> None:
     p = _write(tmp_path, "[client_gateway\n")
-    with pytest.raises(ConfigError, match="not valid TOML"):
+    with pytest.raises(ConfigError, match="expected valid TOML"):
         load_fix_config(p)
     with pytest.raises(ConfigError, match="no such config file"):
         load_fix_config(tmp_path / "missing.toml")

@@ -50,3 +50,44 @@ def test_ord_status_is_the_highest_precedence_condition(state: State, cum: int,
             conditions.append(state)
     assert ord_status(state, cum, qty) == states.ord_status_by_precedence(conditions)
     assert PRECEDENCE[ord_status(state, cum, qty)] == max(PRECEDENCE[c] for c in conditions)
+
+
+# ---------------------------------------------------------------- child orders
+
+CHILD_STATUSES = get_args(states.ChildStatus)
+IN_FLIGHT = get_args(states.InFlight)
+CHILD_EVENTS = get_args(states.ChildEvent)
+ENDS = ("filled", "canceled", "rejected")
+
+
+def test_a_child_that_is_done_stays_done_and_nothing_is_in_flight_for_it() -> None:
+    for st_ in CHILD_STATUSES:
+        for fl in IN_FLIGHT:
+            for ev in CHILD_EVENTS:
+                nxt, after = states.child_step(st_, fl, ev)
+                if st_ not in states.CHILD_LIVE:
+                    assert nxt == st_, (st_, ev)
+                if ev in ENDS:
+                    assert after == "" and (nxt in ENDS or st_ not in states.CHILD_LIVE)
+
+
+def test_a_request_in_flight_ends_only_by_its_answer_or_the_end_of_the_child() -> None:
+    ended_by = {"cancel": {*ENDS, "cancel_refused"},
+                "replace": {*ENDS, "replaced", "replace_refused", "cancel_sent"}}
+    for fl in ("cancel", "replace"):
+        for ev in CHILD_EVENTS:
+            _, after = states.child_step("new", fl, ev)
+            assert (after != fl) == (ev in ended_by[fl]), (fl, ev)
+    # a cancel sent after a replace takes its place; the replace's terms stay (the venue
+    # may apply the replace first), and its answer no longer clears the cancel
+    assert states.child_step("new", "replace", "cancel_sent") == ("new", "cancel")
+    assert "cancel_sent" not in states.CLEARS_REPLACE_TERMS
+    assert states.child_step("new", "cancel", "replace_refused") == ("new", "cancel")
+    assert states.child_step("pending_new", "", "ack") == ("new", "")
+
+
+def test_the_joined_child_table_is_the_two_tables() -> None:
+    for (st_, fl, ev), (nxt, after, clears) in states.CHILD_MOVES.items():
+        assert (nxt, after) == states.child_step(st_, fl, ev)
+        assert clears == (ev in states.CLEARS_REPLACE_TERMS)
+    assert len(states.CHILD_MOVES) == len(CHILD_STATUSES) * len(IN_FLIGHT) * len(CHILD_EVENTS)

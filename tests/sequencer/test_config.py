@@ -132,7 +132,7 @@ def test_each_bad_key(tmp_path: Path, text: str, key: str, expected: str) -> Non
 def test_invalid_toml(tmp_path: Path) -> None:
     p = write(tmp_path, '[sequencer]\nfsync = "always\n')
     msg = error_of(p)
-    assert msg.startswith(f"{p}: not valid TOML: ")
+    assert msg.startswith(f"{p}: expected valid TOML: ")
     assert "line 2" in msg
 
 

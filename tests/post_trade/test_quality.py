@@ -26,7 +26,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from deploy.backtest.report import (
+from post_trade.quality import (
     BacktestReport,
     build_report,
     plot_orders,

@@ -11,7 +11,7 @@ sending FIX 4.4 NewOrderSingles (DMA, 100 IBM at 170, to ARCX) built as text
 the fast way (`fixmsg.compose`).
 
 In the same run:
-- **baseline**: the same client against `fix_gateways.bench_echo`, a bare
+- **baseline**: the same client against `deploy.bench.fix_echo`, a bare
   QuickFIX acceptor that answers each order with an execution report (New) on
   its receiving thread: QuickFIX's own floor, sockets and file store included;
 - **latency**: orders at a fixed rate (default 1,000 a second); each order's
@@ -71,7 +71,7 @@ import numpy as np
 import quickfix as fix
 import typer
 
-from fix_gateways.bench_echo import BEGIN, CLIENT_ID, ECHO_ID, settings_text
+from deploy.bench.fix_echo import BEGIN, CLIENT_ID, ECHO_ID, settings_text
 from fix_gateways.fixmsg import SOH, compose, message
 from fix_gateways.session import Callbacks, write_settings
 from sequencer import sources
@@ -512,7 +512,7 @@ def run_bench(rate: float, seconds: float, burst: int, window: int, policies: li
     try:
         # The baseline first, on a quiet machine, then the platform.
         port = _free_port()
-        echo = Proc("echo", [sys.executable, "-m", "fix_gateways.bench_echo", "--port",
+        echo = Proc("echo", [sys.executable, "-m", "deploy.bench.fix_echo", "--port",
                              str(port), "--root", str(root / "echo")], root / "logs")
         echo.expect("ready", 30)
         client, held = start_client(root / "client-echo", port, ECHO_ID)

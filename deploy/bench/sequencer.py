@@ -1,6 +1,6 @@
 """`tape bench sequencer`: throughput and round trip of the sequencer over Aeron IPC.
 
-Every role runs in its own process (`python -m sequencer.bench ROLE ...`):
+Every role runs in its own process (`python -m deploy.bench.sequencer ROLE ...`):
 the sequencer (with an embedded media driver), publishers, a subscriber, and
 a round-trip prober. In the same run a raw pyaeron publisher-to-subscriber
 pair and a raw ping-pong pair give the baseline that each figure is divided
@@ -300,7 +300,7 @@ ROLES = {
 class Worker:
     def __init__(self, role: str, *args: object) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sequencer.bench", role, *map(str, args)],
+            [sys.executable, "-m", "deploy.bench.sequencer", role, *map(str, args)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
 

@@ -1,7 +1,7 @@
 """The baseline of `tape bench fix`: a bare QuickFIX acceptor that answers every
 NewOrderSingle with an execution report (New) at once, on its receiving thread.
 
-Run as `python -m fix_gateways.bench_echo --port P --root DIR`; prints
+Run as `python -m deploy.bench.fix_echo --port P --root DIR`; prints
 `{"ready": port}` when listening. Its store and log are QuickFIX's file store
 and file log, like the client gateway's, so the baseline is QuickFIX itself
 with the same persistence: what the platform adds is everything else.

@@ -159,7 +159,8 @@ def run_bench(data_dir: Path, day: dt.date, aeron_dir: str,
                 raise RuntimeError("the sequencer did not start")
             time.sleep(0.02)
         sub = subprocess.Popen(
-            [sys.executable, "-m", "marketdata.bench", "subscriber", str(daydir), str(rows), ids],
+            [sys.executable, "-m", "deploy.bench.marketdata", "subscriber", str(daydir),
+             str(rows), ids],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
         )
         assert sub.stdout is not None

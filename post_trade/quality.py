@@ -1,8 +1,8 @@
-"""How a backtest's orders traded: a quality report per algo order, and a chart of each.
+"""Execution quality: how a day's algo orders traded, a report per order, a chart of each.
 
-`tape backtest` leaves a day's journal; everything here is worked out from that
-journal alone, in one pass. For each order with an algo (`ParentAccepted.algo`,
-VWAP and DMA alike):
+Any day's journal, live or backtest (`tape backtest` runs it on its days);
+everything here is worked out from that journal alone, in one pass. For each
+order with an algo (`ParentAccepted.algo`, VWAP and DMA alike):
 
 - the window: from the first "schedule" decision's start (or the order's acceptance,
   if later: a plan made mid-minute starts at the minute) to the last schedule's end

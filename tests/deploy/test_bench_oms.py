@@ -9,8 +9,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from deploy.bench.oms import TARGETS, run_bench, run_oms
+from deploy.bench.oms_day import bench_refdata, generate
 from deploy.cli import app
-from oms.bench import TARGETS, bench_refdata, generate, run_bench, run_oms
 from sequencer import sources
 from sequencer.journal import list_segments, read_all, verify
 

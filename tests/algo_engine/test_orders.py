@@ -1,0 +1,45 @@
+"""The container's child life cycle table, checked as data."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from algo_engine import orders
+from algo_engine.orders import CHILD_MOVES, Child, child_step, move_child
+
+EVENTS = get_args(orders.ChildEvent)
+STATUSES = get_args(orders.ChildStatus)
+PENDING = get_args(orders.Pending)
+
+
+def test_a_done_child_stays_done_and_done_ends_what_was_in_flight() -> None:
+    for pend in PENDING:
+        for ev in EVENTS:
+            assert child_step("done", pend, ev)[0] == "done"
+        for st in STATUSES:
+            assert child_step(st, pend, "done") == ("done", "")
+
+
+def test_the_venue_or_the_oms_taking_a_child_makes_it_live() -> None:
+    for ev in ("sent", "ack", "fill"):
+        assert child_step("sent", "", ev) == ("live", "")
+    assert child_step("live", "replace", "fill") == ("live", "replace")
+
+
+def test_an_answered_request_is_no_longer_in_flight_and_its_terms_go() -> None:
+    c = Child("P.1", "P", "XNYS", "DMA-XNYS", "passive", "limit", "day", 500, 100, 0,
+              status="live")
+    move_child(c, "replace_sent")
+    c.pend_qty, c.pend_px = 800, 99
+    assert (c.pending, c.exposure) == ("replace", 800)
+    move_child(c, "cancel_sent")  # a cancel after it: the replace's terms stay
+    assert (c.pending, c.pend_qty) == ("cancel", 800)
+    move_child(c, "refused")
+    assert (c.status, c.pending, c.pend_qty, c.pend_px) == ("live", "", 0, 0)
+
+
+def test_the_joined_table_is_the_step() -> None:
+    for (st, pend, ev), (nxt, after, clears) in CHILD_MOVES.items():
+        assert (nxt, after) == child_step(st, pend, ev)
+        assert clears == (ev in orders.CLEARS_REPLACE_TERMS)
+    assert len(CHILD_MOVES) == len(STATUSES) * len(PENDING) * len(EVENTS)
