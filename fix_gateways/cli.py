@@ -33,6 +33,19 @@ MaxOpt = Annotated[float | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="The final counts as one JSON line.")]
 
 
+def _day(day: Path, process: str) -> None:
+    """The day must exist (no gateway creates one); the process logs under it."""
+    from sequencer.logs import configure
+    from sequencer.ownership import NoSuchDay, require_day
+
+    try:
+        require_day(day)
+    except NoSuchDay as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    configure(day, process)
+
+
 def _config(path: Path | None) -> tuple[object, Path]:
     from fix_gateways.config import load_fix_config
 
@@ -52,6 +65,7 @@ def client_cmd(day: DayOpt, config: ConfigOpt = None, max_seconds: MaxOpt = None
 
     cfg, path = _config(config)
     assert isinstance(cfg, FixConfig)
+    _day(day, "client_gateway")
     counts = ClientGatewayProcess(day, cfg.client_gateway, path.parent).run(max_seconds)
     _done("client gateway", asdict(counts), json_)
 
@@ -65,6 +79,7 @@ def venue_cmd(day: DayOpt, config: ConfigOpt = None, max_seconds: MaxOpt = None,
 
     cfg, _path = _config(config)
     assert isinstance(cfg, FixConfig)
+    _day(day, "venue_gateway")
     counts = VenueGatewayProcess(day, cfg.venue_gateway).run(max_seconds)
     _done("venue gateway", asdict(counts), json_)
 
@@ -106,6 +121,8 @@ def venue_sim_cmd(
     if not cfg.venue_gateway.sessions:
         err.print("[red]error:[/red] the config has no [[venue_gateway.sessions]] to host")
         raise typer.Exit(2)
+    if day is not None:
+        _day(day, "venue_sim")
     where = root or (day / "venue-sim" if day is not None else
                      Path(tempfile.mkdtemp(prefix="tape-venue-sim-")))
     server = VenueSimServer(cfg.venue_gateway, where, day=day, scripted_mode=scripted)

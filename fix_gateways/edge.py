@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from fix_gateways.session import logout_all
 from sequencer import sources
 from sequencer.config import TransportConfig
@@ -47,6 +49,7 @@ from sequencer.transport import (
 )
 
 _route = ROUTE.unpack_from
+log = structlog.get_logger("gateway")
 
 
 class StreamGateway(Consumer):
@@ -100,6 +103,13 @@ class StreamGateway(Consumer):
     def stop(self, *_: object) -> None:
         self._running = False
 
+    def _say(self, text: str) -> None:
+        """What the gateway waits for, once, for people (stderr) and the log."""
+        sys.stderr.write(f"{self.name}: {text}\n")
+        sys.stderr.flush()
+        log.warning("waiting" if "waiting" in text else "resumed", gateway=self.name,
+                    text=text)
+
     def run_gateway(self, max_seconds: float | None) -> None:
         self._running = True
         signal.signal(signal.SIGTERM, self.stop)
@@ -109,7 +119,10 @@ class StreamGateway(Consumer):
         started = False
         try:
             self.published_before = recorded_outputs(self.day, self.source_id)
-            self._pub = StreamPublisher(aeron, tcfg, self.source_id, self.published_before + 1)
+            # The gateway outlives the sequencer: while it is away, a request waits for it
+            # (said once) and goes in when it is back; a stop request ends the wait.
+            self._pub = StreamPublisher(aeron, tcfg, self.source_id, self.published_before + 1,
+                                        wait=lambda: self._running, on_wait=self._say)
             sub = StreamSubscriber(aeron, tcfg, self.day / "journal", 1)
             idle = make_idle(tcfg)
             created = self.create_sessions()

@@ -3,12 +3,16 @@
 For ops and the demo: log on to the client gateway as one of the client
 sessions of `fix.toml` (by CompID), send one NewOrderSingle (DMA to a venue,
 or VWAP), print each execution report as it arrives, and stop when the order
-is done (filled, canceled, rejected, expired) or after `--wait` seconds.
+is done (filled, canceled, rejected, expired) or after `--wait` seconds,
+saying so when it stops waiting on an order that still works. A refusal
+before the order reaches the OMS is shown too: a session-level Reject (35=3,
+with the tag it names and its text) or a BusinessMessageReject (35=j).
 The tool keeps no sequence numbers of its own: it logs on with
 ResetSeqNumFlag (141=Y), so both sides start the session again at 1.
 
 Exit 0 when the order was accepted (done or still working at the end), 1 when
-it was rejected or not answered, 2 for bad usage.
+it was rejected (by the OMS or at the session level) or not answered, 2 for
+bad usage.
 """
 
 # determinism: edge module, a FIX client tool (sockets, wall clock, QuickFIX threads)
@@ -19,13 +23,15 @@ import json
 import queue
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from fix_gateways.fixmsg import SOH, compose, fix_time, read
+from fix_gateways.fixmsg import SOH, Fields, compose, fix_time, read
 from fix_gateways.session import (
     Callbacks,
     exit_now,
@@ -53,6 +59,62 @@ class _Client:
 
     def on_message(self, msg: Any, sid: Any) -> None:
         self.events.put(("message", read(msg)))
+
+    def on_admin(self, msg: Any, sid: Any) -> None:
+        """Session-level messages in (QuickFIX's fromAdmin): a Reject names what was
+        wrong with our order before any application saw it."""
+        self.events.put(("message", read(msg)))
+
+
+# FIX SessionRejectReason (373) and BusinessRejectReason (380), in words.
+_SESSION_REASON = {
+    "0": "invalid tag number", "1": "required tag missing",
+    "2": "tag not defined for this message type", "3": "undefined tag",
+    "4": "tag specified without a value", "5": "value is incorrect (out of range) for this tag",
+    "6": "incorrect data format for value", "7": "decryption problem", "8": "signature problem",
+    "9": "CompID problem", "10": "SendingTime accuracy problem", "11": "invalid MsgType",
+    "13": "tag appears more than once", "14": "tag specified out of required order",
+    "15": "repeating group fields out of order",
+    "16": "incorrect NumInGroup count for repeating group", "99": "other",
+}
+_BUSINESS_REASON = {
+    "0": "other", "1": "unknown ID", "2": "unknown security", "3": "unsupported message type",
+    "4": "application not available", "5": "conditionally required field missing",
+    "6": "not authorized", "7": "DeliverTo firm not available at this time",
+}
+
+
+def describe_reject(m: Fields) -> str:
+    """A session-level Reject (35=3) or a BusinessMessageReject (35=j), in one line."""
+    if m.get("35") == "3":
+        what = ["rejected at the session level (Reject 35=3)"]
+        if "371" in m:
+            what.append(f"RefTagID {m['371']}")
+        if "372" in m:
+            what.append(f"RefMsgType {m['372']}")
+        if "45" in m:
+            what.append(f"RefSeqNum {m['45']}")
+        if "373" in m:
+            what.append(f"reason {m['373']} ({_SESSION_REASON.get(m['373'], 'unknown')})")
+    else:
+        what = ["rejected by the gateway (BusinessMessageReject 35=j)"]
+        if "380" in m:
+            what.append(f"reason {m['380']} ({_BUSINESS_REASON.get(m['380'], 'unknown')})")
+        if "372" in m:
+            what.append(f"RefMsgType {m['372']}")
+    text = f": {m['58']}" if m.get("58") else ""
+    return ", ".join(what) + text
+
+
+def _is_our_reject(m: Fields, cl: str) -> bool:
+    """A refusal of our order: we send one message of our own (the order), so a session
+    Reject of a NewOrderSingle (or one naming no type) is its; a business reject names
+    its ClOrdID (379) when it can."""
+    if m.get("35") == "3":
+        return m.get("372", "D") == "D"
+    if m.get("35") == "j":
+        return m.get("379", cl) == cl
+    return False
 
 
 def order_cmd(
@@ -99,7 +161,7 @@ def order_cmd(
     begin = BEGIN_STRING[s.fix_version]
     root = Path(tempfile.mkdtemp(prefix=f"tape-order-{session}-"))
     client = _Client()
-    app = Callbacks(client)
+    app = Callbacks(client, on_admin_in=client.on_admin)
     settings = write_settings(root / "order.cfg", one_session(
         "initiator", root, begin, s.comp_id, gw.sender_comp_id, s.port,
         data_dictionary(s.fix_version, gw.data_dictionary_dir), host=gw.host,
@@ -114,7 +176,8 @@ def order_cmd(
 
 def _follow(client: _Client, begin: str, version: str, symbol: str, side: str, qty: int,
             price: str | None, algo: str, venue: str | None, cl: str, wait: float,
-            json_: bool, out: Console, err: Console) -> int:
+            json_: bool, out: Console, err: Console,
+            send: Callable[[str, Any], bool] = send_raw) -> int:
     deadline = time.monotonic() + wait
     sid: Any = None
     status = ""
@@ -131,12 +194,17 @@ def _follow(client: _Client, begin: str, version: str, symbol: str, side: str, q
                     + f"59=0{SOH}60={fix_time(time.time_ns())}{SOH}7000={algo.upper()}{SOH}"
                     + (f"7010={venue}{SOH}" if venue else "")
                     + (f"21=1{SOH}" if version == "4.2" else ""))
-            send_raw(compose(begin, "D", body), sid)
+            send(compose(begin, "D", body), sid)
             err.print(f"logged on as {sid.toString()}; sent {cl}: {symbol} {qty} "
                       f"{price or 'market'} {algo} {venue or ''}")
         elif kind == "logout" and sid is not None:
             err.print("[yellow]the session logged out")
             break
+        elif kind == "message" and sid is not None and _is_our_reject(value, cl):
+            if json_:
+                out.print(json.dumps(value))
+            err.print(f"[red]error:[/red] {escape(describe_reject(value))}")
+            return 1
         elif kind == "message" and value.get("35") in ("8", "9") and value.get("11") == cl:
             status = value.get("39", "")
             if json_:
@@ -153,6 +221,9 @@ def _follow(client: _Client, begin: str, version: str, symbol: str, side: str, q
         err.print("[red]error:[/red] could not log on to the client gateway")
         return 1
     if not status:
-        err.print("[red]error:[/red] no execution report within the wait")
+        err.print(f"[red]error:[/red] no execution report within the {wait:g} s wait")
         return 1
+    if status not in _DONE:
+        err.print(f"[yellow]stopped waiting after {wait:g} s: order {cl} still working "
+                  f"(last status {_STATUS.get(status, status)})")
     return 1 if status == "8" else 0

@@ -43,14 +43,17 @@ def parse_speed(text: str) -> float | None:
 
 def _session_of(day: Path) -> tuple[dt.date, int, str]:
     """(session date, day seed, time mode) from the day's SystemStart."""
-    from sequencer.journal import JournalReader
+    from sequencer.journal import JournalCorruption, JournalReader
     from sequencer.messages import decode
     from sequencer.messages.control import SystemStart
 
     if not (day / "journal").is_dir():
         raise _fail(f"{day}: no journal (start the day's sequencer first)", 2)
-    with JournalReader(day / "journal", 1) as r:
-        first = r.read_raw(1)
+    try:
+        with JournalReader(day / "journal", 1) as r:
+            first = r.read_raw(1)
+    except JournalCorruption as e:
+        raise _fail(str(e), 1) from None
     if not first:
         raise _fail(f"{day}: the journal is empty (start the day's sequencer first)", 2)
     msg = decode(int.from_bytes(first[0][36:38], "little"), first[0][80:])
@@ -149,12 +152,16 @@ def run_cmd(
 
     from marketdata.clock import local_midnight_ns
     from marketdata.service import PlantError, TickerPlant
+    from sequencer.journal import JournalCorruption
     from sequencer.transport import StreamStopped, TransportError
 
     if feed not in FEEDS:
         raise _fail(f"--feed: expected one of {', '.join(FEEDS)}, got {feed!r}", 2)
     pace = parse_speed(speed)
+    from sequencer.logs import configure
+
     session, seed, _mode = _session_of(day)
+    configure(day, "ticker_plant")
     rd = _refdata(day / "refdata")
     names = [s.strip() for s in symbols.split(",") if s.strip()]
     batch = load_feed(feed, rd=rd, day=session, seed=seed, data=data, file=file, symbols=names)
@@ -173,7 +180,7 @@ def run_cmd(
                             progress=lambda done, _t: prog.update(task, completed=done))
         try:
             res = plant.run(max_seconds)
-        except (StreamStopped, TransportError, PlantError) as e:
+        except (StreamStopped, TransportError, PlantError, JournalCorruption) as e:
             raise _fail(str(e), 1) from None
     report = res.as_dict() | {"feed": feed, "session_date": session.isoformat()}
     (day / "marketdata").mkdir(exist_ok=True)

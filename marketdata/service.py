@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import signal
 import struct
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -95,11 +96,18 @@ class TickerPlant:
         self.resume = resume
         self._skip_rows = 0  # rows a resume applied without publishing
         self._t_first: int | None = None  # pacing: the first row's exchange time
+        self._deadline: float | None = None  # --max-seconds, in time.monotonic()
         self._wall0 = 0  # and when it went out
 
     def stop(self, *_: object) -> None:
         self._running = False
         self._stopped_by = "signal"
+
+    def _say(self, text: str) -> None:
+        """What the plant waits for, once, for people (stderr) and the log."""
+        sys.stderr.write(f"ticker plant: {text}\n")
+        sys.stderr.flush()
+        log.warning("plant_waiting" if "waiting" in text else "plant_resumed", text=text)
 
     # ---------------------------------------------------------------- stream side
 
@@ -137,7 +145,10 @@ class TickerPlant:
                     f"ticker plant (source {self.source_id}); run it with --resume to go on "
                     "after them, or feed another day folder"
                 )
-            self._pub = StreamPublisher(aeron, cfg, self.source_id, published + 1)
+            # It outlives the sequencer: while it is away the plant waits for it (says so
+            # once) and goes on when it is back; a stop request ends the wait.
+            self._pub = StreamPublisher(aeron, cfg, self.source_id, published + 1,
+                                        wait=lambda: self._running, on_wait=self._say)
             from_seq = 1
             if published:
                 from_seq = self._recover(last_seq)
@@ -214,6 +225,9 @@ class TickerPlant:
         total = len(feed)
         done = 0
         deadline = None if max_seconds is None else t0 + max_seconds
+        # A paced run can wait long inside a chunk (512 rows of a quiet symbol span minutes
+        # of market time): `_paced` checks the limit while it waits, not only per chunk.
+        self._deadline = deadline
         for whole in feed.chunks(_POLL_EVERY_ROWS):
             if not self._running:
                 break
@@ -232,8 +246,11 @@ class TickerPlant:
             if self.progress is not None:
                 self.progress(done, total)
             if deadline is not None and time.monotonic() > deadline:
-                self._running = False
-                self._stopped_by = "time_limit"
+                self._time_up()
+
+    def _time_up(self) -> None:
+        self._running = False
+        self._stopped_by = "time_limit"
 
     def _paced(self, chunk: tuple[list[int], ...]) -> Iterator[tuple[list[int], ...]]:
         """The chunk's rows in slices, each released when its first row is due: a row
@@ -251,6 +268,10 @@ class TickerPlant:
             while (wait := due - time.perf_counter_ns()) > 0 and self._running:
                 time.sleep(min(wait / 1e9, 0.05))
                 self._follow()
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    self._time_up()
+            if not self._running:
+                return  # stopped while waiting: the rows not yet due stay unpublished
             horizon = t_first + int((time.perf_counter_ns() - wall0 + 1_000_000) * speed)
             j = max(i + 1, bisect.bisect_right(ts, horizon, i))
             yield tuple(col[i:j] for col in chunk)

@@ -513,14 +513,21 @@ def _fmt(x: float | None, spec: str) -> str:
 
 
 def render(report: BacktestReport) -> Table:
-    """One row per order: what it did against the market of its window."""
-    t = Table(title=f"backtest orders ({report.orders})", title_justify="left")
-    for name in ("order", "algo", "symbol", "side"):
-        t.add_column(name)
-    for name in ("qty", "done", "avg px", "interval VWAP", "slippage bps", "particip. %",
-                 "passive %"):
-        t.add_column(name, justify="right")
-    t.add_column("status")
+    """One row per order: what it did against the market of its window. Each row is
+    three lines (the order, then its algo, side and symbol, then its status; shares
+    asked over done; our average price over the market's), so the table fits 80
+    columns without cutting a figure."""
+    from rich import box
+    from rich.markup import escape
+
+    t = Table(title=f"backtest orders ({report.orders})", title_justify="left",
+              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              caption="interval VWAP: the market's over the order's own interval; "
+                      "slippage against it, + is a cost", caption_justify="left")
+    t.add_column("order\nalgo side symbol\nstatus", overflow="fold")
+    for name in ("qty\ndone", "avg px\ninterval VWAP", "slippage\nbps", "particip.\n%",
+                 "passive\n%"):
+        t.add_column(name, justify="right", overflow="fold")
     for r in report.results:
         slip = _fmt(r.slippage_bps, "+.1f")
         if r.slippage_bps is not None:
@@ -528,9 +535,11 @@ def render(report: BacktestReport) -> Table:
         status = r.final_status if r.complete or not r.must_complete else \
             f"[yellow]{r.final_status}[/]"
         t.add_row(
-            r.order_id, r.algo, r.symbol, r.side, f"{r.qty:,}", f"{r.done_qty:,}",
-            _fmt(r.avg_px, ".4f"), _fmt(r.market_vwap, ".4f"), slip,
-            _fmt(_pct(r.participation), ".1f"), _fmt(_pct(r.passive_share), ".0f"), status,
+            f"{escape(r.order_id)}\n{r.algo} {r.side} {escape(r.symbol)}\n{status}",
+            f"{r.qty:,}\n{r.done_qty:,}",
+            f"{_fmt(r.avg_px, '.4f')}\n{_fmt(r.market_vwap, '.4f')}", slip,
+            _fmt(_pct(r.participation), ".1f"), _fmt(_pct(r.passive_share), ".0f"),
+            end_section=True,
         )
     return t
 

@@ -7,7 +7,6 @@ bad config or inject file).
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,9 @@ err = Console(stderr=True)
 PathArg = Annotated[Path, typer.Argument(help="A day folder, its journal folder or a .seg file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 DayOpt = Annotated[Path, typer.Option("--day", help="The day folder.")]
+NoVerifyOpt = Annotated[bool, typer.Option(
+    "--no-check", help="Skip the checks of every frame read (checksum, no seq missing or "
+                        "repeated): faster, and damage goes unnoticed.")]
 
 
 def _fail(msg: str, code: int = 1) -> typer.Exit:
@@ -39,7 +41,7 @@ def _journal_or_exit(path: Path) -> Path:
     from sequencer.journal import resolve_journal_dir
 
     try:
-        return resolve_journal_dir(path)
+        return resolve_journal_dir(path, strict=True)
     except FileNotFoundError as e:
         raise _fail(str(e), 2) from None
 
@@ -115,9 +117,11 @@ def journal_cat(
     type_: Annotated[
         list[str] | None, typer.Option("--type", help="Only this message type (repeatable).")
     ] = None,
+    no_check: NoVerifyOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Print frames, decoded, one per line."""
+    """Print frames, decoded, one per line. Every frame read is checked (checksum, no seq
+    missing or repeated): damage stops it with exit 1, naming file, offset and seq."""
     from sequencer.journal import JournalCorruption
     from sequencer.messages import BY_NAME, TYPE_ID
 
@@ -130,20 +134,20 @@ def journal_cat(
         wanted = {TYPE_ID[BY_NAME[t]] for t in type_}
     w = sys.stdout.write
     try:
-        _cat(jdir, from_seq, to_seq, wanted, json_, w)
+        _cat(jdir, from_seq, to_seq, wanted, json_, w, verify=not no_check)
     except JournalCorruption as e:
         raise _fail(str(e), 1) from None
 
 
 def _cat(jdir: Path, from_seq: int, to_seq: int | None, wanted: set[int] | None, json_: bool,
-         w: Any) -> None:
+         w: Any, *, verify: bool = True) -> None:
     import msgspec
 
     from sequencer.journal import read_all
     from sequencer.messages import decode, to_builtins, type_name
     from sequencer.stats import iso
 
-    for f in read_all(jdir, from_seq, to_seq):
+    for f in read_all(jdir, from_seq, to_seq, verify=verify):
         if wanted is not None and f.type_id not in wanted:
             continue
         try:
@@ -157,18 +161,40 @@ def _cat(jdir: Path, from_seq: int, to_seq: int | None, wanted: set[int] | None,
             }) + "\n")
         else:
             name = body.pop("type")
-            fields = " ".join(f"{k}={v!r}" for k, v in body.items())
+            fields = " ".join(f"{k}={_human(k, v)}" for k, v in body.items())
             w(f"{f.seq:>10} {iso(f.ts_ns)} src={f.source_id}/{f.source_seq} {name} {fields}\n")
 
 
+def _human(name: str, value: Any) -> str:
+    """A field as `tape journal cat` shows it: prices (fixed point on the stream) as
+    decimals, everything else as Python writes it (--json keeps the stream's integers)."""
+    if isinstance(value, int) and not isinstance(value, bool) and (
+            name in ("px", "price") or name.endswith("_px")):
+        from sequencer.messages.executions import AVG_PX_SCALE
+        from sequencer.messages.marketdata import PRICE_SCALE
+
+        return _decimal(value, AVG_PX_SCALE if name == "avg_px" else PRICE_SCALE)
+    return repr(value)
+
+
+def _decimal(value: int, scale: int) -> str:
+    """An exact decimal of a fixed-point integer, with at least two decimals."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), scale)
+    digits = len(str(scale)) - 1
+    text = f"{frac:0{digits}d}".rstrip("0")
+    return f"{sign}{whole}.{text:0<2}"
+
+
 @journal_app.command("stats")
-def journal_stats(path: PathArg, json_: JsonOpt = False) -> None:
-    """Counts by type and source, first and last stream time, rate over time."""
+def journal_stats(path: PathArg, no_check: NoVerifyOpt = False, json_: JsonOpt = False) -> None:
+    """Counts by type and source, first and last stream time, rate over time. Every frame is
+    checked (checksum, no seq missing or repeated): damage exits 1, naming where."""
     from sequencer.journal import JournalCorruption
     from sequencer.stats import compute, iso
 
     try:
-        st = compute(_journal_or_exit(path))
+        st = compute(_journal_or_exit(path), verify=not no_check)
     except JournalCorruption as e:
         raise _fail(str(e), 1) from None
     if json_:
@@ -232,77 +258,104 @@ def journal_latency(
     json_: JsonOpt = False,
 ) -> None:
     """Latency from the frames' telemetry: transit, queueing, processing, return, end to end."""
-    from sequencer.latency import Dist, compute
+    from sequencer.journal import JournalCorruption
+    from sequencer.latency import compute
 
-    rep = compute(_journal_or_exit(path), slowest)
+    try:
+        rep = compute(_journal_or_exit(path), slowest)
+    except JournalCorruption as e:
+        raise _fail(str(e), 1) from None
     if json_:
         out.print_json(json.dumps(rep.to_json()))
         return
-
-    def us(x: float | None) -> str:
-        return "-" if x is None else f"{x:,.1f}"
-
-    def dist_cells(d: Dist) -> list[str]:
-        return [f"{d.count:,}", us(d.p50), us(d.p99), us(d.p99_9), us(d.max),
-                f"{d.clamped:,}" if d.clamped else ""]
-
-    def dist_columns(t: Table) -> None:
-        for c in ("count", "p50", "p99", "p99.9", "max", "clamped"):
-            t.add_column(c, justify="right")
-
     out.print(f"[bold]{rep.frames:,}[/bold] frames (seq {rep.first_seq}..{rep.last_seq}); "
               f"{rep.transit_frames:,} with a send time; {rep.caused:,} caused outputs, "
               f"{rep.matched:,} matched to their cause ({rep.unmatched:,} not)")
     if rep.clamped or rep.proc_saturated:
         out.print(f"[yellow]{rep.clamped:,} negative figure(s) clamped to 0 (clock steps); "
                   f"{rep.proc_saturated:,} processing time(s) saturated[/yellow]")
+    for t in _latency_tables(rep):
+        out.print()
+        out.print(t)
+
+
+def _us(x: float | None) -> str:
+    """Microseconds for people: a tenth below 1,000, whole ones above (the JSON has all)."""
+    if x is None:
+        return "-"
+    return f"{x:,.1f}" if x < 1000 else f"{x:,.0f}"
+
+
+def _narrow_table(title: str) -> Table:
+    """A table for 80 columns: no outer border, columns apart by spaces (rich's ruled
+    boxes cost 3 columns a column), words folded rather than cut."""
+    from rich import box
+
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                 pad_edge=False)
+
+
+def _latency_tables(rep: Any) -> list[Table]:
+    """`tape journal latency`'s tables, each within 80 columns for a day's figures: a group
+    (app and type, source) heads its rows instead of taking columns, and a slow output's
+    cause and shares go on a second line."""
+    from sequencer.latency import Dist, LatencyReport
+
+    assert isinstance(rep, LatencyReport)
+    tables: list[Table] = []
+
+    def dist_table(title: str, first: str) -> Table:
+        t = _narrow_table(title)
+        t.add_column(first, overflow="fold")
+        for c in ("count", "p50", "p99", "p99.9", "max", "clamped"):
+            t.add_column(c, justify="right", overflow="fold")
+        return t
+
+    def cells(d: Dist) -> list[str]:
+        return [f"{d.count:,}", _us(d.p50), _us(d.p99), _us(d.p99_9), _us(d.max),
+                f"{d.clamped:,}" if d.clamped else ""]
+
     caused = [g for g in rep.groups if g.end_to_end.count]
     if caused:
-        t = Table(title="caused outputs by app and type (microseconds)")
-        t.add_column("app")
-        t.add_column("type")
-        t.add_column("stage")
-        dist_columns(t)
+        t = dist_table("caused outputs by app and type (microseconds)", "app: type, stage")
         for g in caused:
+            t.add_row(f"[bold]{g.app}: {g.type}[/bold]", *[""] * 6)
             stages = (("queueing", g.queueing), ("processing", g.processing),
                       ("return", g.return_), ("end to end", g.end_to_end))
             for i, (stage, d) in enumerate(stages):
-                t.add_row(g.app if i == 0 else "", g.type if i == 0 else "", stage,
-                          *dist_cells(d), end_section=i == len(stages) - 1)
-        out.print(t)
+                t.add_row(f"  {stage}", *cells(d), end_section=i == len(stages) - 1)
+        tables.append(t)
     if rep.transit_by_source:
-        t = Table(title="inbound transit, publisher offer -> sequencer receive (microseconds)")
-        t.add_column("source", justify="right")
-        t.add_column("app")
-        dist_columns(t)
+        t = dist_table("inbound transit, publisher offer -> sequencer receive (microseconds)",
+                       "source")
         for s in rep.transit_by_source:
-            t.add_row(str(s.source_id), s.app, *dist_cells(s.transit))
-        out.print(t)
+            t.add_row(f"{s.source_id} {s.app}", *cells(s.transit))
+        tables.append(t)
     if rep.slowest:
-        t = Table(title=f"slowest {len(rep.slowest)} by end to end (microseconds)")
-        for c in ("seq", "cause"):
-            t.add_column(c, justify="right")
-        t.add_column("app")
-        t.add_column("type")
-        t.add_column("cause type")
+        t = _narrow_table(f"slowest {len(rep.slowest)} by end to end (microseconds; under "
+                          "each part, its share of the whole)")
+        t.add_column("seq\n← cause", justify="right", overflow="fold")
+        t.add_column("app: type\n← cause type", overflow="fold")
         for c in ("end to end", "queueing", "processing", "return"):
-            t.add_column(c, justify="right")
-        split = any(sc.sequencer_us is not None for sc in rep.slowest)
-        if split:
-            t.add_column("queueing: in sequencer / transport", justify="right")
-
+            t.add_column(c, justify="right", overflow="fold")
         for sc in rep.slowest:
             parts = (sc.queueing_us, sc.processing_us, sc.return_us)
             whole = sum(parts)  # the end to end time, unless a part was clamped
-            cells = [str(sc.seq), str(sc.cause_seq), sc.app, sc.type, sc.cause_type,
-                     us(sc.end_to_end_us),
-                     *(f"{x:,.1f} ({100 * x / whole:.0f}%)" if whole > 0 else us(x)
-                       for x in parts)]
-            if split:
-                cells.append("-" if sc.sequencer_us is None or sc.transport_us is None
-                             else f"{us(sc.sequencer_us)} / {us(sc.transport_us)}")
-            t.add_row(*cells)
-        out.print(t)
+            t.add_row(f"{sc.seq}\n← {sc.cause_seq}", f"{sc.app}: {sc.type}\n← {sc.cause_type}",
+                      _us(sc.end_to_end_us),
+                      *(f"{_us(x)}\n{100 * x / whole:.0f}%" if whole > 0 else _us(x)
+                        for x in parts), end_section=True)
+        tables.append(t)
+        if any(sc.sequencer_us is not None for sc in rep.slowest):
+            t = _narrow_table("their queueing, split where the sequencer published the cause "
+                              "(microseconds)")
+            for c in ("seq", "queueing", "in sequencer", "in transport"):
+                t.add_column(c, justify="right", overflow="fold")
+            for sc in rep.slowest:
+                t.add_row(str(sc.seq), _us(sc.queueing_us), _us(sc.sequencer_us),
+                          _us(sc.transport_us))
+            tables.append(t)
+    return tables
 
 
 # ---------------------------------------------------------------- sequencer
@@ -323,6 +376,7 @@ def sequencer_run(
     """Run the sequencer for a day folder until SIGTERM or Ctrl-C."""
     from sequencer.config import ConfigError, load_sequencer_config
     from sequencer.journal import JournalCorruption
+    from sequencer.ownership import OwnershipError
     from sequencer.service import Sequencer, SequencerError
     from sequencer.transport import TransportError
 
@@ -340,14 +394,15 @@ def sequencer_run(
     seq = Sequencer(cfg, day)
     try:
         seq.open()
-    except (JournalCorruption, TransportError, SequencerError) as e:
+    except (JournalCorruption, TransportError, SequencerError, OwnershipError) as e:
         raise _fail(str(e), 1) from None
     rep = seq.journal.report
     if rep.truncated_bytes:
         err.print(f"recovery: truncated a damaged tail of {rep.truncated_bytes} bytes from "
                   f"{rep.truncated_file} ({rep.truncated_reason}); last good seq "
                   f"{rep.last_good_seq}", highlight=False)
-    err.print(f"sequencer running: day {day}, aeron {cfg.transport.aeron_dir}, fsync {cfg.fsync}, "
+    err.print(f"sequencer running: day {day}, aeron {seq.tcfg.aeron_dir} (streams "
+              f"{seq.tcfg.input_stream}/{seq.tcfg.output_stream}), fsync {cfg.fsync}, "
               f"time {cfg.time_mode}, last seq {seq.journal.state.last_seq}", highlight=False)
     seq.run(max_seconds)
 
@@ -355,17 +410,30 @@ def sequencer_run(
 @sequencer_app.command("status")
 def sequencer_status(day: DayOpt, json_: JsonOpt = False) -> None:
     """The sequencer's last reported state: position, lag, counters."""
+    from sequencer.ownership import NoSuchDay, OwnershipError, require_day, running
     from sequencer.service import STATUS_FILE
 
+    try:
+        require_day(day)
+    except NoSuchDay as e:
+        raise _fail(str(e), 2) from None
     path = day / STATUS_FILE
     if not path.exists():
         raise _fail(f"no sequencer status in {day} (has a sequencer run there?)", 1)
     st = json.loads(path.read_text())
     age_s = (time.time_ns() - st["updated_wall_ns"]) / 1e9
     st["age_s"] = round(age_s, 3)
+    try:
+        running(day)
+        st["running"] = True
+    except OwnershipError as e:
+        st["running"] = False
+        st["not_running"] = str(e)
     if json_:
         print(json.dumps(st))
         return
+    if not st["running"]:
+        out.print(f"{st['not_running']}; its last status follows", highlight=False)
     out.print(f"state {st['state']} (pid {st['pid']}, reported {age_s:.1f} s ago), "
               f"fsync {st['fsync']}, time {st['time_mode']}")
     out.print(f"last seq {st['last_seq']:,}, published {st['published_seq']:,}, "
@@ -384,13 +452,16 @@ def sequencer_stop(
     reason: Annotated[str, typer.Option(help="Why the day stops.")] = "end of day",
 ) -> None:
     """Sequence SystemStop: the day accepts no more input."""
-    from sequencer.inject import inject
+    from sequencer.inject import InjectInterrupted, inject
     from sequencer.messages.control import SystemStop
+    from sequencer.ownership import NoSuchDay, OwnershipError
     from sequencer.transport import TransportError
 
     try:
         res = inject(day, [SystemStop(reason=reason)])
-    except TransportError as e:
+    except NoSuchDay as e:
+        raise _fail(str(e), 2) from None
+    except (TransportError, OwnershipError, InjectInterrupted) as e:
         raise _fail(str(e), 1) from None
     out.print(f"SystemStop sequenced at seq {res.last_seq}")
 
@@ -401,69 +472,77 @@ def sequencer_stop(
 def inject_cmd(
     file: Annotated[Path, typer.Argument(help="A .json, .jsonl or .csv file of messages.")],
     day: DayOpt,
-    source: Annotated[int, typer.Option(help="Source id to publish as.")] = 900,
+    source: Annotated[int | None, typer.Option(
+        help="Publish as this source id, numbering on from its last message (default: the "
+             "file's own source, so that running the same file again sends only what the "
+             "stream does not hold yet).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for sequencing.")] = 10.0,
+    wait: Annotated[float, typer.Option(
+        help="Then follow the stream this many seconds and show the Alerts the messages "
+             "caused (an app refusing a command); exit 1 if any is a warning or "
+             "worse.")] = 0.0,
     json_: JsonOpt = False,
 ) -> None:
-    """Send typed messages from a file into the stream (validated first, all or nothing)."""
-    from sequencer.inject import InjectError, inject, parse_file
+    """Send typed messages from a file into the stream (validated first, all or nothing;
+    safe to run again)."""
+    from sequencer import sources
+    from sequencer.inject import InjectError, InjectInterrupted, inject, parse_file
+    from sequencer.ownership import NoSuchDay, OwnershipError, require_day
     from sequencer.transport import TransportError
 
+    try:
+        require_day(day)
+    except NoSuchDay as e:
+        raise _fail(str(e), 2) from None
     try:
         msgs = parse_file(file)
     except InjectError as e:
         raise _fail(str(e), 2) from None
+    numbered = source is None
+    src = sources.inject_file(file.read_bytes()) if source is None else source
     try:
-        res = inject(day, msgs, source, timeout)
-    except TransportError as e:
+        res = inject(day, msgs, src, timeout, numbered=numbered, wait_s=wait)
+    except (TransportError, OwnershipError, InjectInterrupted) as e:
         raise _fail(str(e), 1) from None
+    flagged = [a for _q, a in res.alerts if a.severity != "info"]
     if json_:
-        print(json.dumps(res.__dict__))
+        print(json.dumps(res.as_dict()))
     else:
-        out.print(f"injected {res.sent} message(s) from {file} as source {res.source_id}: "
-                  f"seq {res.first_seq}..{res.last_seq}")
+        if res.sent:
+            out.print(f"injected {res.sent} message(s) from {file} as source {res.source_id} "
+                      f"({sources.name(res.source_id)}): seq {res.first_seq}..{res.last_seq}"
+                      + (f"; {res.already} row(s) were on the stream already"
+                         if res.already else ""), highlight=False)
+        else:
+            out.print(f"all {res.already} row(s) of {file} are on the stream already (an "
+                      "earlier run); nothing sent", highlight=False)
+        for seq, a in res.alerts:
+            out.print(f"  seq {seq}: {a.severity} from {a.source}: {a.text}", highlight=False)
+        if wait and not res.alerts:
+            out.print(f"  no alert caused within {wait:g} s", highlight=False)
+    if flagged:
+        raise typer.Exit(1)
 
 
 def driver_cmd(
     aeron_dir: Annotated[str, typer.Option(help="Aeron directory.")] = "/dev/shm/tape-aeron",
+    linger: Annotated[float | None, typer.Option(
+        help="End after this many seconds without a sequencer on the directory (default: "
+             "run until stopped).")] = None,
 ) -> None:
-    """Run a standalone Aeron media driver that the host's processes attach to."""
-    from sequencer.transport import DriverInUse, start_driver, stop_driver
+    """Run a standalone Aeron media driver that the host's processes attach to (a
+    sequencer started with driver = "auto" starts one itself when none runs)."""
+    from sequencer.driver import run_driver
+    from sequencer.transport import DriverInUse
 
     try:
-        drv = start_driver(aeron_dir)
+        run_driver(aeron_dir, linger, lambda text: err.print(text, highlight=False))
     except DriverInUse as e:
         raise _fail(str(e), 1) from None
-    running = True
-
-    def _stop(*_: object) -> None:
-        nonlocal running
-        running = False
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    err.print(f"media driver running on {aeron_dir}")
-    try:
-        while running:
-            time.sleep(0.1)
-    finally:
-        stop_driver(drv)
 
 
 def _configure_logging(day: Path, process: str = "sequencer") -> None:
-    """JSON logs to DAY/logs/<process>.log (off the hot path: a line per event)."""
-    import logging
+    """JSON logs to DAY/logs/<process>.log (`sequencer.logs`)."""
+    from sequencer.logs import configure
 
-    import structlog
-
-    (day / "logs").mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(day / "logs" / f"{process}.log")
-    logging.basicConfig(level=logging.INFO, handlers=[handler], format="%(message)s")
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(),
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-    )
+    configure(day, process)

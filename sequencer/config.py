@@ -55,6 +55,10 @@ class TransportConfig(BaseModel):
     max_park_us: int = Field(default=20, ge=1, le=100_000)
     fast_idle_ms: int = Field(default=5, ge=0, le=60_000)
     slow_park_us: int = Field(default=1000, ge=1, le=1_000_000)
+    # Not a setting: the start time of the sequencer that wrote the day's stream.json. A
+    # publisher that later hears another sequencer's `hello` knows it restarted, and
+    # resends what that one may have taken and lost.
+    incarnation: int = Field(default=0, ge=0)
 
     def write(self, day: Path) -> None:
         tmp = day / (STREAM_FILE + ".tmp")
@@ -79,7 +83,13 @@ class SequencerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     transport: TransportConfig = TransportConfig()
+    # auto: attach to the Aeron directory's driver, or start a standalone one that
+    # outlives the sequencer; embedded: a driver inside the sequencer (it dies with it);
+    # external: attach to one started beforehand (`tape driver`).
     driver: Literal["auto", "embedded", "external"] = "auto"
+    # Stream ids of the day's own, derived from its folder (`sequencer.ownership`), so two
+    # days never share a stream on one Aeron directory; false keeps the configured ids.
+    day_streams: bool = True
     time_mode: Literal["wall", "sim"] = "wall"
     session_date: dt.date | None = None
     timezone: str = "America/New_York"

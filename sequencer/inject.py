@@ -10,7 +10,18 @@ nothing from that file is sent. Accepted files:
 
 Each row names its message type in `type` (for example `"OperatorNote"`);
 the other keys are the message's fields. The sequencer's own types
-(`SystemStart`, `ClockTick`) cannot be injected.
+(`SystemStart`, `ClockTick`) cannot be injected, and a message larger than a
+frame's payload limit is refused with the rest of the file.
+
+A file is safe to inject again. Its rows go out as a source of the file's own
+(`sources.inject_file`, from the file's bytes) numbered 1, 2, ... in file
+order; the sequencer drops a number it has, so a second run sends only what
+the stream does not hold yet (an inject cut off by a sequencer crash is
+finished by running it again) and says how many rows were there already.
+
+With `wait_s`, `inject` also collects the Alerts the rows caused (those whose
+`cause_seq` is one of the rows' frames): an admin command an app refused (a
+misspelt limit name, an unknown client) is reported to whoever injected it.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ import csv
 import io
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,23 +39,34 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from sequencer import sources
+from sequencer.frames import MAX_PAYLOAD
 from sequencer.journal import JournalReader, JournalState
-from sequencer.messages import BY_NAME, Message
-from sequencer.messages.control import ClockTick, SystemStart
+from sequencer.messages import BY_NAME, TYPE_ID, Message, decode, encode, to_builtins
+from sequencer.messages.control import Alert, ClockTick, SystemStart
 
 NOT_INJECTABLE = frozenset({SystemStart.__name__, ClockTick.__name__})
 DEFAULT_SOURCE_ID = sources.INJECT
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_SHOWN = 100  # problems listed in full; the rest are counted
 
 
 class InjectError(ValueError):
-    """The file cannot be injected; `problems` lists every bad row."""
+    """The file cannot be injected; `problems` lists every bad row (the message shows the
+    first hundred, then a count)."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
         self.path = path
         self.problems = problems
         head = f"{path}: {len(problems)} problem(s); nothing was sent"
-        super().__init__("\n".join([head, *problems]))
+        shown = problems[:MAX_SHOWN]
+        if len(problems) > MAX_SHOWN:
+            shown.append(f"... and {len(problems) - MAX_SHOWN} more problem(s)")
+        super().__init__("\n".join([head, *shown]))
+
+
+class InjectInterrupted(RuntimeError):
+    """The sequencer stopped taking input part way; the message says how many rows are on
+    the stream (a file: run it again to send the rest)."""
 
 
 @cache
@@ -76,21 +98,50 @@ def _rows_json(text: str) -> list[Row]:
     stripped = text.lstrip()
     rows: list[Row] = []
     dec = json.JSONDecoder()
+
+    counted = [0, 1]  # (position, its line): counted on from the last position asked
+
+    def line_of(pos: int) -> int:
+        at, line = counted
+        line += text.count("\n", at, pos) if pos >= at else -text.count("\n", pos, at)
+        counted[:] = [pos, line]
+        return line
+
+    def skip_space(pos: int) -> int:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        return pos
+
     if stripped.startswith("["):
-        pos = text.index("[") + 1
-        while True:
-            while pos < len(text) and text[pos] in " \t\r\n,":
-                pos += 1
-            if pos >= len(text):
-                raise ValueError("unterminated JSON array")
-            if text[pos] == "]":
-                break
-            line = text.count("\n", 0, pos) + 1
-            try:
-                obj, pos = dec.raw_decode(text, pos)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"line {e.lineno}: not valid JSON: {e.msg}") from None
-            rows.append(Row(line, obj))
+        # An array, strictly: values separated by single commas, nothing after the `]`.
+        pos = skip_space(text.index("[") + 1)
+        if pos < len(text) and text[pos] == "]":
+            pos += 1
+        else:
+            while True:
+                if pos >= len(text):
+                    raise ValueError("unterminated JSON array")
+                line = line_of(pos)
+                try:
+                    obj, pos = dec.raw_decode(text, pos)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"line {e.lineno}: not valid JSON: {e.msg}") from None
+                rows.append(Row(line, obj))
+                pos = skip_space(pos)
+                if pos >= len(text):
+                    raise ValueError("unterminated JSON array")
+                if text[pos] == "]":
+                    pos += 1
+                    break
+                if text[pos] != ",":
+                    raise ValueError(f"line {line_of(pos)}: expected ',' or ']' after a row, "
+                                     f"got {text[pos]!r}")
+                pos = skip_space(pos + 1)
+                if pos < len(text) and text[pos] == "]":
+                    raise ValueError(f"line {line_of(pos)}: a ',' before ']' (no row follows)")
+        pos = skip_space(pos)
+        if pos < len(text):
+            raise ValueError(f"line {line_of(pos)}: text after the end of the JSON array")
         return rows
     for i, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
@@ -149,7 +200,13 @@ def parse_file(path: Path) -> list[Message]:
                 got = err.get("input")
                 problems.append(f"{where}: field '{fld}': {err['msg']} (got {got!r})")
             continue
-        out.append(t(**model.model_dump()))
+        msg = t(**model.model_dump())
+        size = len(encode(msg))
+        if size > MAX_PAYLOAD:
+            problems.append(f"{where}: the message is {size:,} bytes, over a frame's limit of "
+                            f"{MAX_PAYLOAD:,}")
+            continue
+        out.append(msg)
     if not rows:
         problems.append(f"{path}: no rows")
     if problems:
@@ -188,51 +245,114 @@ def stream_position(day: Path) -> tuple[int, dict[int, int]]:
     return last_source_seqs(Path(day) / "journal", hint)
 
 
+def _stopped(day: Path) -> bool:
+    """Has the day's sequencer reported the day stopped (its status file)?"""
+    from sequencer.service import STATUS_FILE
+
+    try:
+        return bool(json.loads((Path(day) / STATUS_FILE).read_text())["state"] == "stopped")
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 @dataclass
 class InjectResult:
-    sent: int
-    first_seq: int
+    sent: int  # messages offered by this run
+    first_seq: int  # of the run's frames (0 if none)
     last_seq: int
     source_id: int
+    already: int = 0  # rows of a file the stream held before this run
+    alerts: list[tuple[int, Alert]] = field(default_factory=list)  # (seq, Alert) they caused
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sent": self.sent, "already": self.already, "first_seq": self.first_seq,
+                "last_seq": self.last_seq, "source_id": self.source_id,
+                "alerts": [{"seq": q, **to_builtins(a)} for q, a in self.alerts]}
 
 
 def inject(
-    day: Path, messages: list[Message], source_id: int = DEFAULT_SOURCE_ID, timeout_s: float = 10.0
+    day: Path, messages: list[Message], source_id: int = DEFAULT_SOURCE_ID,
+    timeout_s: float = 10.0, *, numbered: bool = False, wait_s: float = 0.0,
 ) -> InjectResult:
-    """Send `messages` as `source_id` and wait until each is sequenced (or refused)."""
+    """Send `messages` as `source_id` and wait until each is sequenced (or refused).
+
+    `numbered`: the messages are a file's rows 1..n, the source is the file's own
+    (`sources.inject_file`): rows the stream holds already are not sent again.
+    `wait_s`: then follow the stream that long for the Alerts the messages caused.
+    Raises `OwnershipError` if the day's sequencer is not running, `InjectInterrupted`
+    if it stops taking input part way (saying how many went in)."""
     from sequencer.config import TransportConfig
-    from sequencer.transport import StreamPublisher, StreamStopped, StreamSubscriber, connect
+    from sequencer.ownership import running
+    from sequencer.transport import (
+        StreamPublisher,
+        StreamStopped,
+        StreamSubscriber,
+        TransportError,
+        connect,
+    )
 
     day = Path(day)
+    running(day)
+    if _stopped(day):
+        raise InjectInterrupted(f"the day {day} is stopped (SystemStop was sequenced): no "
+                                "input is accepted")
     cfg = TransportConfig.for_day(day)
     last_seq, by_source = stream_position(day)
+    already = min(by_source.get(source_id, 0), len(messages)) if numbered else 0
+    rows = messages[already:]
     aeron = connect(cfg)
+    first = last = 0
+    mine: set[int] = set()
     try:
         sub = StreamSubscriber(aeron, cfg, day / "journal", last_seq + 1)
-        pub = StreamPublisher(aeron, cfg, source_id, by_source.get(source_id, 0) + 1)
+        start = already + 1 if numbered else by_source.get(source_id, 0) + 1
+        pub = StreamPublisher(aeron, cfg, source_id, start)
         first_sseq = pub.next_source_seq
-        for m in messages:
-            pub.publish(m)
-        want = pub.next_source_seq - 1
+        want = first_sseq + len(rows) - 1
         seen = first_sseq - 1
-        first = last = 0
-        deadline = time.monotonic() + timeout_s
-        while seen < want:
-            for raw in sub.poll():
-                src = int.from_bytes(raw[32:36], "little")
-                if src == source_id:
+
+        def take(batch: list[bytes]) -> None:
+            nonlocal seen, first, last
+            for raw in batch:
+                if int.from_bytes(raw[32:36], "little") == source_id:
                     seq = int.from_bytes(raw[8:16], "little")
-                    seen = int.from_bytes(raw[40:48], "little")
+                    seen = max(seen, int.from_bytes(raw[40:48], "little"))
                     first = first or seq
                     last = seq
-            if pub.poll_notices():
-                pub.check()
-            if time.monotonic() > deadline:
-                raise StreamStopped(
-                    f"only {seen - first_sseq + 1} of {len(messages)} messages were sequenced "
-                    f"within {timeout_s}s"
-                )
-            time.sleep(0.0005)
-        return InjectResult(len(messages), first, last, source_id)
+                    mine.add(seq)
+
+        try:
+            for m in rows:
+                pub.publish(m)
+            deadline = time.monotonic() + timeout_s
+            while seen < want:
+                take(sub.poll())
+                if pub.poll_notices():
+                    pub.check()
+                if time.monotonic() > deadline:
+                    raise StreamStopped(f"not sequenced within {timeout_s}s")
+                time.sleep(0.0005)
+        except TransportError as e:
+            on_stream = stream_position(day)[1].get(source_id, 0)
+            got = on_stream - (first_sseq - 1)
+            total = len(messages) if numbered else len(rows)
+            have = on_stream if numbered else got
+            again = "; run the same command again to send the rest" if numbered else ""
+            raise InjectInterrupted(
+                f"the sequencer stopped taking input ({e}): {have:,} of {total:,} "
+                f"message(s) are on the stream{again}") from None
+        alerts: list[tuple[int, Alert]] = []
+        if wait_s > 0:
+            alert_t = TYPE_ID[Alert]
+            end = time.monotonic() + wait_s
+            while time.monotonic() < end:
+                for raw in sub.poll():
+                    if int.from_bytes(raw[36:38], "little") == alert_t and (
+                            int.from_bytes(raw[48:56], "little") in mine):
+                        a = decode(alert_t, raw[80:])
+                        assert isinstance(a, Alert)
+                        alerts.append((int.from_bytes(raw[8:16], "little"), a))
+                time.sleep(0.002)
+        return InjectResult(len(rows), first, last, source_id, already, alerts)
     finally:
         aeron.close()

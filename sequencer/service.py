@@ -23,12 +23,15 @@ clock), never going backwards either. When no input arrives for
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import gc
 import json
 import os
 import signal
 import struct
+import sys
 import time
 import zlib
 import zoneinfo
@@ -37,15 +40,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import msgspec
 import pyaeron
 import structlog
 
 from sequencer import frames, sources
-from sequencer.config import SequencerConfig
+from sequencer.config import SequencerConfig, TransportConfig
 from sequencer.frames import HEADER_SIZE, INPUT_SIZE, MAGIC, MAX_PAYLOAD
 from sequencer.journal import FsyncPolicy, JournalWriter
 from sequencer.messages import BY_ID, TYPE_ID, encode
 from sequencer.messages.control import Alert, ClockTick, SystemStart, SystemStop
+from sequencer.ownership import Ownership, day_streams
 from sequencer.transport import (
     Notice,
     connect,
@@ -73,6 +78,7 @@ REFDATA_MANIFEST = "refdata/manifest.json"  # written by `tape refdata build --o
 
 
 _LEN_OFF = 40  # offset of the payload length in an input record
+_RETRY_NS = 1_000_000_000  # a journal that could not be written is tried again this often
 _len_at = struct.Struct("<I").unpack_from
 
 
@@ -97,6 +103,10 @@ class SequencerError(RuntimeError):
 _KNOWN = frozenset(BY_ID)
 #: Types a publisher may send; the sequencer alone originates the others.
 _ACCEPTED = _KNOWN - {TYPE_ID[SystemStart], TYPE_ID[ClockTick]}
+#: Each type's payload check: what does not decode as its declared type is refused here,
+#: not met by every app (an undecodable frame would stop them all, on every restart).
+_CHECKS: dict[int, Any] = {tid: msgspec.msgpack.Decoder(t).decode for tid, t in BY_ID.items()}
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 MAX_HELD_PER_SOURCE = 1 << 20
@@ -110,6 +120,7 @@ class Held:
     since_ns: int
     asked_ns: int = 0
     records: dict[int, bytes] = field(default_factory=dict)  # source seq -> input record
+    told: bool = False  # an Alert said what is missing (the rows of an inject file)
 
 
 @dataclass
@@ -176,11 +187,38 @@ class Sequencer:
         self._max_payload = MAX_PAYLOAD
         self._stopped = False
         self._own_seq = 0
+        self._ownership: Ownership | None = None
+        self._stop_requested = False
+        self._incarnation = time.time_ns()  # which sequencer this is (the `hello` notices)
+        # The journal could not be written (a full disk): the batch waits here, input is
+        # not polled, and the write is tried again until it goes through.
+        self._blocked: tuple[bytearray, int, list[tuple[int, int]], bool] | None = None
+        self._blocked_since_ns = 0
+        self._blocked_why = ""
+        self._blocked_first_seq = 0
+        self._retry_at = 0
 
     # ------------------------------------------------------------------ lifecycle
 
     def open(self) -> None:
-        """Recover the journal, bring up the transport, sequence SystemStart on a new day."""
+        """Take the day and its Aeron directory, recover the journal, bring up the
+        transport, sequence SystemStart on a new day."""
+        # A stop request from here on ends the day cleanly (the status file written below
+        # is what tells the world the sequencer is up).
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        # One sequencer per day and per Aeron directory (`sequencer.ownership`): before
+        # the journal is touched, so that two sequencers never both write it.
+        self._ownership = Ownership(self.day, self.tcfg.aeron_dir).acquire()
+        # Later than the sequencer before it even if the clock stepped back: publishers
+        # take a hello only from a later one (`StreamPublisher._on_notice`).
+        before = TransportConfig.for_day(self.day).incarnation
+        self._incarnation = max(self._incarnation, before + 1)
+        update: dict[str, Any] = {"incarnation": self._incarnation}
+        if self.cfg.day_streams:
+            inp, outp, notice = day_streams(self.day)
+            update |= {"input_stream": inp, "output_stream": outp, "notice_stream": notice}
+        self.tcfg = self.tcfg.model_copy(update=update)
         rep = self.journal.open()
         st = self.journal.state
         self._seq, self._ts, self._stopped = st.last_seq, st.last_ts, st.stopped
@@ -198,8 +236,14 @@ class Sequencer:
                  frames_scanned=rep.frames_scanned, stopped=self._stopped)
 
         d = self.tcfg.aeron_dir
-        if self.cfg.driver == "embedded" or (self.cfg.driver == "auto" and not driver_active(d)):
+        if self.cfg.driver == "embedded":
             self._driver = start_driver(d)
+        elif self.cfg.driver == "auto" and not driver_active(d):
+            # A driver of its own: the day's processes must outlive this sequencer.
+            from sequencer.driver import spawn
+
+            pid = spawn(d, self.day / "logs" / "driver.log")
+            log.info("driver_started", aeron_dir=d, pid=pid)
         self._aeron = connect(self.tcfg)
         tel = self.day / PUBLISHED_FILE
         tel.parent.mkdir(parents=True, exist_ok=True)
@@ -265,7 +309,8 @@ class Sequencer:
             if self._unpublished:
                 self._publish_pending(final=True)
             self.journal.close()
-            self._telemetry.close()
+            with contextlib.suppress(OSError):  # best effort: see _flush_telemetry
+                self._telemetry.close()
             self._write_status(state="closed")
         finally:
             if self._aeron is not None:
@@ -274,14 +319,18 @@ class Sequencer:
             if self._driver is not None:
                 stop_driver(self._driver)
                 self._driver = None
+            if self._ownership is not None:
+                self._ownership.release()
+                self._ownership = None
 
     def stop(self, *_: object) -> None:
+        self._stop_requested = True
         self._running = False
 
     # ------------------------------------------------------------------ the loop
 
     def run(self, max_seconds: float | None = None) -> None:
-        self._running = True
+        self._running = not self._stop_requested  # a stop asked for since open() holds
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         cfg = self.cfg
@@ -317,6 +366,19 @@ class Sequencer:
         gc.disable()
         while self._running:
             work = 0
+            if self._blocked is not None:
+                # The journal cannot be written: no input, no clock ticks, no alerts of
+                # our own until it can (the publishers wait; Aeron holds their input).
+                now = mono()
+                if now >= self._retry_at:
+                    self._retry_blocked()
+                if now >= next_status:
+                    self._write_status(state="disk_full")
+                    next_status = now + status_ns
+                idle.idle(0)
+                if end is not None and now >= end:
+                    break
+                continue
             if self._unpublished_bytes < max_unpub:
                 work = sub_poll(handler, 4096)
             now = mono()
@@ -343,7 +405,8 @@ class Sequencer:
                 last_input = now
                 work += 1
             if now >= next_status:
-                self._telemetry.flush()
+                self._hello()
+                self._flush_telemetry()
                 self._write_status()
                 gc.collect(1)
                 next_status = now + status_ns
@@ -380,6 +443,8 @@ class Sequencer:
         pack_prefix = _PREFIX_PACK
         crc32 = _CRC32
         accepted = _ACCEPTED
+        check = _CHECKS
+        decode_errors = _DECODE_ERRORS
         held = self._held
         for rec in batch:
             try:
@@ -400,6 +465,12 @@ class Sequencer:
                 self._seq, self._ts = seq, ts
                 if not self._exceptional(rec, src, typ, sseq, last, length):
                     continue
+            try:
+                check[typ](rec[INPUT_SIZE:])
+            except decode_errors as e:
+                self._refuse(src, sseq, "undecodable",
+                             f"the payload does not decode as {BY_ID[typ].__name__}: {e}")
+                continue
             last_by_source[src] = sseq
             if held and src in held:
                 batch.extend(self._released(src, sseq))
@@ -509,6 +580,23 @@ class Sequencer:
                 if now - held.asked_ns >= _ASK_AGAIN_NS:
                     self._ask_resend(src, expected, held)
                 continue
+            if sources.is_inject_file(src):
+                # A file's rows: whoever sent them may be gone (a `tape inject` cut off by
+                # a crash), but running the same file again sends exactly the missing ones.
+                # Skipping them would lose them for good: the rest waits, and ops are told.
+                if not held.told:
+                    held.told = True
+                    out = bytearray()
+                    self._own(out, TYPE_ID[Alert], encode(Alert(
+                        severity="warning", source="sequencer",
+                        text=f"rows {expected}..{min(held.records) - 1} of inject file source "
+                             f"{src} are missing; the {len(held.records):,} rows after them "
+                             "wait: run the same `tape inject` again",
+                        code="gap")), time.time_ns())
+                    self._commit(out, self._seq, [])
+                if now - held.asked_ns >= _ASK_AGAIN_NS:
+                    self._ask_resend(src, expected, held)
+                continue
             del self._held[src]
             first = min(held.records)
             out = bytearray()
@@ -542,6 +630,60 @@ class Sequencer:
         self.counters.clock_ticks += 1
         self._commit(out, self._seq, [])
 
+    # ------------------------------------------------------------------ a full disk
+
+    def _block(self, out: bytearray, last_seq: int, bounds: list[tuple[int, int]],
+               force_sync: bool, err: OSError) -> None:
+        """The journal cannot take a batch (the disk is full): keep the batch, stop taking
+        input (the publishers wait: nothing is lost), say so, and try again every second.
+        The media driver and every app stay up; the day resumes when space returns."""
+        self._blocked = (out, last_seq, bounds, force_sync)
+        self._blocked_since_ns = time.time_ns()
+        self._blocked_why = err.strerror or str(err)
+        self._retry_at = time.monotonic_ns() + _RETRY_NS
+        self._blocked_first_seq = frames.HEADER.unpack_from(out, 0)[2]
+        line = (f"journal write failed ({self._blocked_why}): input paused at seq "
+                f"{self._blocked_first_seq}; the day resumes when there is space again")
+        log.error("journal_write_failed", error=self._blocked_why,
+                  seq=self._blocked_first_seq)
+        sys.stderr.write(f"sequencer: {line}\n")
+        sys.stderr.flush()
+        self._write_status(state="disk_full")
+
+    def _retry_blocked(self) -> None:
+        assert self._blocked is not None
+        out, last_seq, bounds, force_sync = self._blocked
+        try:
+            self.journal.append(out, self._blocked_first_seq)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self._retry_at = time.monotonic_ns() + _RETRY_NS
+            return
+        self._blocked = None
+        self._committed(out, last_seq, bounds, force_sync)
+        paused_s = (time.time_ns() - self._blocked_since_ns) / 1e9
+        text = (f"the journal could not be written for {paused_s:.1f} s "
+                f"({self._blocked_why}): input was paused at seq {self._blocked_first_seq} "
+                "and has resumed; nothing was lost")
+        log.warning("journal_write_resumed", paused_s=round(paused_s, 3))
+        sys.stderr.write(f"sequencer: {text}\n")
+        sys.stderr.flush()
+        alert = bytearray()
+        self._own(alert, TYPE_ID[Alert], encode(Alert(
+            severity="critical", source="sequencer", text=text, code="journal_full")),
+            time.time_ns())
+        self._commit(alert, self._seq, [])
+
+    def _hello(self) -> None:
+        """Tell every publisher which sequencer this is (its start time), every status
+        interval: a publisher that sees a new one resends its window of recent input,
+        so what a killed sequencer took and never journaled gets in even when nothing
+        after it would reveal the gap (a restart within the driver's client timeout
+        leaves the publishers no other sign of it)."""
+        self._notice_pub.offer(encode_notice(Notice(
+            sources.SEQUENCER, self._incarnation, "hello", "")))
+
     def _refuse(self, src: int, sseq: int, code: str, text: str, expected: int = 0) -> None:
         if code != "gap":
             self.counters.refused += 1
@@ -556,8 +698,28 @@ class Sequencer:
         `bounds` splits the batch into publish chunks of whole frames: the end
         offset and last seq of each chunk but the final one.
         """
+        if self._blocked is not None:
+            # An earlier batch waits for space: this one goes after it, in order.
+            bout, blast, bbounds, bforce = self._blocked
+            shift = len(bout)
+            bout += out
+            bbounds.append((shift, blast))
+            bbounds += [(end + shift, seq) for end, seq in bounds]
+            self._blocked = (bout, last_seq, bbounds, bforce or force_sync)
+            return
         first = frames.HEADER.unpack_from(out, 0)[2]
-        self.journal.append(out, first)
+        try:
+            self.journal.append(out, first)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self._block(out, last_seq, bounds, force_sync, e)
+            return
+        self._committed(out, last_seq, bounds, force_sync)
+
+    def _committed(self, out: bytearray, last_seq: int, bounds: list[tuple[int, int]],
+                   force_sync: bool) -> None:
+        """A batch is in the journal: sync it per policy and queue it for publishing."""
         st = self.journal.state
         st.last_seq, st.last_ts, st.stopped = last_seq, self._ts, self._stopped
         # A copy: a segment roll inside the next append must summarise this batch, not
@@ -579,6 +741,13 @@ class Sequencer:
         view.release()
         self._unpublished_bytes += len(out)
 
+    def _flush_telemetry(self) -> None:
+        """Telemetry is best effort: a full disk loses it, never the day."""
+        try:
+            self._telemetry.flush()
+        except OSError as e:
+            log.warning("telemetry_not_written", error=str(e))
+
     def _publish_pending(self, final: bool = False) -> int:
         """Offer queued chunks; stop at back-pressure (they stay queued: lag, not loss)."""
         pub = self._pub
@@ -595,7 +764,10 @@ class Sequencer:
                     break  # at close, a stuck subscriber reads the rest from the journal
                 time.sleep(0.0001)
                 continue
-            self._telemetry.write(_PUBLISHED.pack(last_seq, time.time_ns()))
+            try:  # noqa: SIM105 - cheaper than contextlib.suppress on the publish path
+                self._telemetry.write(_PUBLISHED.pack(last_seq, time.time_ns()))
+            except OSError:
+                pass  # best effort (a full disk): the latency report misses a chunk
             # NOT_CONNECTED: nobody subscribed; subscribers read the journal when they join.
             self._unpublished.popleft()
             self._unpublished_bytes -= len(chunk)
@@ -627,5 +799,9 @@ class Sequencer:
     def _write_status(self, state: str | None = None) -> None:
         path = self.day / STATUS_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self.status(state)), indent=2))
-        tmp.replace(path)
+        try:
+            tmp.write_text(json.dumps(asdict(self.status(state)), indent=2))
+            tmp.replace(path)
+        except OSError as e:  # best effort: a full disk must not stop the day
+            log.warning("status_not_written", error=str(e))
+            tmp.unlink(missing_ok=True)

@@ -13,12 +13,15 @@ app, an output of a type its source does not list. `tape messages` joins the
 two.
 
 Ranges beside the fixed ids: `bench(k)` for benchmark publishers, `adhoc(k)`
-for test publishers, and `runtime_alerts(app)` for the runtime speaking for an
+for test publishers, `inject_file(content)` for the rows of a file `tape
+inject` sends (a source of the file's own, so that a second run of the same
+file is recognised), and `runtime_alerts(app)` for the runtime speaking for an
 app (the Alert of a determinism failure, kept off the app's own numbering).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -32,15 +35,18 @@ TICKER_PLANT: Final = 30
 OMS: Final = 40
 ALGO: Final = 50
 CLIENT_GATEWAY: Final = 60
-#: The venue gateway; the venue simulator app (`venue_sim`, backtests) publishes as it,
-#: since it plays the venue gateway there.
 VENUE_GATEWAY: Final = 70
+#: The venue simulator app (`venue_sim`): the venue gateway's part in a backtest, with
+#: an id of its own so that a replay of a day holds each to its own outputs.
+VENUE_SIM: Final = 71
 INJECT: Final = 900
 #: What a consumer that publishes nothing has as its source id (a publisher refuses it).
 NOBODY: Final = -1
 
 BENCH_BASE: Final = 1000
 TEST_BASE: Final = 2000
+INJECT_FILE_BASE: Final = 1 << 30
+INJECT_FILE_SPAN: Final = 1 << 29
 RUNTIME_ALERT_BASE: Final = 1 << 31
 
 
@@ -82,10 +88,13 @@ SOURCES: Final[tuple[Source, ...]] = (
            "clients' FIX requests and session status",
            (_O.NewOrder, _O.CancelOrder, _O.ReplaceOrder, _O.OrderStatusRequest,
             _E.ClientSessionStatus)),
-    Source(VENUE_GATEWAY, "venue_gateway",
-           "venues' answers and session status (in backtests: the venue simulator app)",
+    Source(VENUE_GATEWAY, "venue_gateway", "venues' answers and session status",
            (_E.VenueAck, _E.VenueReject, _E.VenueFill, _E.VenueCanceled, _E.VenueReplaced,
             _E.VenueCancelRejected, _E.VenueRestated, _E.VenueStatus)),
+    Source(VENUE_SIM, "venue_sim",
+           "the venue simulator app: simulated venues' answers in a backtest",
+           (_E.VenueAck, _E.VenueReject, _E.VenueFill, _E.VenueCanceled, _E.VenueReplaced,
+            _E.VenueCancelRejected, _E.VenueRestated)),
     Source(INJECT, "inject",
            "ops' `tape inject` (admin commands, notes, alerts; it may send any type but "
            "SystemStart and ClockTick)",
@@ -110,6 +119,18 @@ def adhoc(k: int) -> int:
     return TEST_BASE + k
 
 
+def inject_file(content: bytes) -> int:
+    """The source a file's rows go out as from `tape inject`: the file's own, from its
+    bytes, numbered by row, so the sequencer drops the rows a second run sends again."""
+    h = hashlib.sha256(content).digest()
+    return INJECT_FILE_BASE + int.from_bytes(h[:8], "big") % INJECT_FILE_SPAN
+
+
+def is_inject_file(source_id: int) -> bool:
+    """Is `source_id` the rows of an inject file (`inject_file`)?"""
+    return INJECT_FILE_BASE <= source_id < INJECT_FILE_BASE + INJECT_FILE_SPAN
+
+
 def runtime_alerts(app_source: int) -> int:
     """The source the runtime publishes an app's determinism Alert as."""
     return RUNTIME_ALERT_BASE + app_source
@@ -122,6 +143,8 @@ def name(source_id: int) -> str:
         return s.name
     if source_id >= RUNTIME_ALERT_BASE:
         return f"runtime:{name(source_id - RUNTIME_ALERT_BASE)}"
+    if source_id >= INJECT_FILE_BASE:
+        return f"inject-file#{source_id - INJECT_FILE_BASE}"
     if source_id >= TEST_BASE:
         return f"adhoc#{source_id - TEST_BASE}"
     if source_id >= BENCH_BASE:
@@ -153,5 +176,8 @@ def allowed_outputs(source_id: int) -> frozenset[int] | None:
 __all__ = [
     "ALGO", "BY_ID", "BY_SOURCE_NAME", "CLIENT_GATEWAY", "COUNTER", "INJECT",
     "MARKET_MONITOR", "NOOP", "OMS", "SEQUENCER", "SOURCES", "TICKER_PLANT", "VENUE_GATEWAY",
-    "Source", "adhoc", "allowed_outputs", "bench", "name", "publisher", "runtime_alerts",
+    "VENUE_SIM",
+    "Source", "adhoc", "allowed_outputs", "bench", "inject_file", "is_inject_file", "name",
+    "publisher",
+    "runtime_alerts",
 ]

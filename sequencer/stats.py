@@ -60,13 +60,15 @@ def iso(ns: int) -> str:
 _BUCKETS_S = (1, 5, 10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 86400)
 
 
-def compute(path: Path, buckets: int = 24) -> JournalStats:
+def compute(path: Path, buckets: int = 24, *, verify: bool = True) -> JournalStats:
+    """The journal's figures. With `verify`, every frame's checksum and seq are checked
+    on the way (`JournalCorruption` at the first damaged frame)."""
     jdir = resolve_journal_dir(Path(path))
     st = JournalStats(segments=len(list_segments(jdir)))
     by_type_id: dict[int, int] = {}
     by_source: dict[int, int] = {}
     per_second: dict[int, int] = {}
-    with JournalReader(jdir) as r:
+    with JournalReader(jdir, verify=verify) as r:
         while True:
             batch = r.read_raw()
             if not batch:

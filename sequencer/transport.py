@@ -24,7 +24,7 @@ import shutil
 import struct
 import time
 from collections import deque
-from collections.abc import Container
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ _DRIVER_ENV = {"AERON_THREADING_MODE": "SHARED"}
 
 _INPUT_PACK = frames.INPUT.pack
 _POLL_EVERY = 256  # publishes between two looks at the notice stream
+_AWAY_S = 0.25  # nobody subscribed this long: the sequencer is away (not a blip)
 _SEQ_LEN = struct.Struct("<8xQ56xI")  # a frame's seq and payload length
 _SEQ_TYPE_LEN = struct.Struct("<8xQ20xH34xI")  # a frame's seq, type id and payload length
 _type_of = struct.Struct("<H").unpack_from
@@ -64,11 +65,14 @@ class StreamStopped(TransportError):
 
 
 class Notice(msgspec.Struct, frozen=True, array_like=True):
-    """Sequencer to publisher, on the notice stream: an input was refused."""
+    """Sequencer to publisher, on the notice stream: an input was refused, or (code
+    "hello", source id 0, `source_seq` the sequencer's start time) which sequencer
+    runs, sent every status interval."""
 
     source_id: int
     source_seq: int
-    code: str  # "gap", "stopped", "malformed", "unknown_type", "refused", "too_large"
+    code: str  # "gap", "stopped", "malformed", "unknown_type", "refused", "too_large",
+    # "undecodable", "hello"
     text: str
     expected: int = 0  # for "gap": the number to resend from
 
@@ -188,12 +192,27 @@ def max_message_length(channel: str) -> int:
     return min(term // 8, 16 << 20)
 
 
-def driver_active(aeron_dir: str, timeout_ms: int = 500) -> bool:
+#: A driver whose heartbeat in its directory is older than this is taken for dead. An
+#: idle driver beats about once a second (measured here: a 500 ms window saw a live,
+#: idle driver as dead half the time), and a false "dead" lets a second driver take the
+#: directory over and cut the first one's clients off.
+DRIVER_ALIVE_MS = 3_000
+
+
+def driver_active(aeron_dir: str, timeout_ms: int = DRIVER_ALIVE_MS) -> bool:
+    """Is a live media driver on `aeron_dir` (its heartbeat newer than `timeout_ms`)?"""
     return Path(aeron_dir).exists() and bool(pyaeron.is_driver_active(aeron_dir, timeout_ms))
 
 
 def start_driver(aeron_dir: str) -> Any:
-    """Start an embedded media driver on `aeron_dir`, unless a live one is there."""
+    """Start an embedded media driver on `aeron_dir`, unless a live one is there.
+
+    A driver that died a moment ago (a killed process) still looks alive until its last
+    heartbeat is `DRIVER_ALIVE_MS` old: wait that long for a heartbeat to go stale
+    before refusing."""
+    deadline = time.monotonic() + DRIVER_ALIVE_MS / 1000 + 0.5
+    while driver_active(aeron_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
     if driver_active(aeron_dir):
         raise DriverInUse(
             f"a media driver is already running on {aeron_dir}; attach to it "
@@ -219,7 +238,7 @@ def stop_driver(driver: Any) -> None:
 def connect(cfg: TransportConfig, timeout_s: float = 5.0) -> Any:
     """An Aeron client on the day's media driver (which must be running)."""
     deadline = time.monotonic() + timeout_s
-    while not driver_active(cfg.aeron_dir, 200):
+    while not driver_active(cfg.aeron_dir):
         if time.monotonic() > deadline:
             raise TransportError(
                 f"no media driver on {cfg.aeron_dir}: start the sequencer or `tape driver` first"
@@ -228,15 +247,23 @@ def connect(cfg: TransportConfig, timeout_s: float = 5.0) -> Any:
     return pyaeron.Aeron(dir=cfg.aeron_dir)
 
 
-def offer(pub: Any, data: bytes, idle: Any, timeout_s: float = 10.0) -> bool:
-    """Offer until appended. False if nobody is subscribed (NOT_CONNECTED past the timeout)."""
+def offer(pub: Any, data: bytes, idle: Any, timeout_s: float = 10.0,
+          wait: Callable[[], bool] | None = None) -> bool:
+    """Offer until appended. False if nobody is subscribed (NOT_CONNECTED past the timeout;
+    with `wait`, for as long as `wait()` says to keep waiting)."""
     r = pub.offer(data)
     if r:
         return True
-    deadline = time.monotonic() + timeout_s
+    start = time.monotonic()
+    deadline = start + timeout_s
     while True:
-        if r is pyaeron.NOT_CONNECTED and time.monotonic() > deadline:
-            return False
+        if r is pyaeron.NOT_CONNECTED:
+            now = time.monotonic()
+            if wait is None:
+                if now > deadline:
+                    return False
+            elif now - start > _AWAY_S and not wait():  # (`wait` says once that it waits)
+                return False
         if r is pyaeron.BACK_PRESSURED and time.monotonic() > deadline:
             raise TransportError(f"back-pressured for {timeout_s}s offering to {pub.channel}")
         idle.idle(0)
@@ -255,6 +282,15 @@ class StreamPublisher:
     journaled is gone: the next sequencer holds what comes after the gap and
     sends a "gap" notice, and the publisher resends from its window of recent
     records (`poll_notices`, called every few publishes and by idle loops).
+    When the sequencer comes back after an outage the publisher resends its
+    whole window at once (the sequencer drops what it has), so even a last
+    record the dead sequencer took but never journaled, with nothing after it
+    to reveal the gap, gets in.
+
+    A long-running process passes `wait`: while the sequencer is away it waits
+    for it (as long as `wait()` returns True, which lets a stop request end the
+    wait) instead of failing, and says once, through `on_wait`, what it is
+    waiting for. A command (`tape inject`) passes nothing and fails fast.
     """
 
     def __init__(
@@ -267,6 +303,8 @@ class StreamPublisher:
         wait_connected_s: float = 10.0,
         resend_window: int = 1 << 16,
         batch_bytes: int = 16_384,
+        wait: Callable[[], bool] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         if not sources.SEQUENCER < source_id < 2**32:
             raise ValueError(
@@ -287,19 +325,91 @@ class StreamPublisher:
         self._resend_from = 0
         self._until_poll = _POLL_EVERY
         self._notice_handler = self._on_notice
+        self._wait = wait
+        self._on_wait = on_wait
+        self._waiting = False  # said that we wait for the sequencer, not yet that it is back
+        # The start time of the sequencer we publish to (from stream.json, then its hellos).
+        self._incarnation = cfg.incarnation
+        self._stopped = False  # the day is stopped: nothing is resent
+        self.outages = 0  # times the sequencer went away and came back
         if wait_connected_s > 0:
             deadline = time.monotonic() + wait_connected_s
             while not self._pub.is_connected:
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline and (wait is None or not self._still_waiting()):
                     raise TransportError(
                         f"no sequencer subscribed to {cfg.input_channel} stream {cfg.input_stream}"
                     )
-                time.sleep(0.001)
+                time.sleep(0.001 if not self._waiting else 0.05)
+            self._back()
+        self._connected = True
+
+    # ---- the sequencer's absence
+
+    @property
+    def waiting(self) -> bool:
+        """Waiting for the sequencer now (it is away)."""
+        return self._waiting
+
+    def _still_waiting(self) -> bool:
+        """Go on waiting for the sequencer? Says once what we wait for."""
+        assert self._wait is not None
+        if not self._waiting:
+            self._waiting = True
+            if self._on_wait is not None:
+                self._on_wait(f"waiting for the sequencer (nothing subscribed to "
+                              f"{self.cfg.input_channel} stream {self.cfg.input_stream} on "
+                              f"{self.cfg.aeron_dir})")
+        return self._wait()
+
+    def _back(self) -> None:
+        if self._waiting:
+            self._waiting = False
+            if self._on_wait is not None:
+                self._on_wait("the sequencer is back")
+
+    def _check_connection(self) -> None:
+        """After an outage, resend the whole window: the new sequencer drops what it has
+        and so receives what the old one took but never journaled."""
+        connected = bool(self._pub.is_connected)
+        if connected and not self._connected:
+            self.outages += 1
+            self._back()
+            if self._sent and not self._stopped and (
+                    not self._resend_from or self._sent[0][0] < self._resend_from):
+                self._resend_from = self._sent[0][0]
+        self._connected = connected
+
+    def _offer(self, data: bytes, timeout_s: float) -> None:
+        if self._pub.offer(data):
+            return
+        wait = self._still_waiting if self._wait is not None else None
+        if not offer(self._pub, data, self.idle, timeout_s, wait):
+            raise TransportError("the sequencer is not subscribed to the input stream")
+        if not self._connected or self._waiting:  # it was away: catch up what it lost
+            self._connected = False
+            self._check_connection()
+            self._resend_window_if_asked()
 
     def _on_notice(self, buf: Any, _header: Any) -> None:
         n = _notice_decoder.decode(buf.tobytes())
+        if n.code == "hello":
+            # A later sequencer than the one we published to (a restart): resend the
+            # window; the new one drops what it has. Only a later one: the driver may
+            # still hand out the last hellos of the one before it (its notice
+            # publication lingers after it closed).
+            if n.source_seq <= self._incarnation:
+                return
+            if self._incarnation:
+                self.outages += 1
+                if self._sent and not self._stopped and (
+                        not self._resend_from or self._sent[0][0] < self._resend_from):
+                    self._resend_from = self._sent[0][0]
+            self._incarnation = n.source_seq
+            return
         if n.source_id != self.source_id:
             return
+        if n.code == "stopped":
+            self._stopped = True  # nothing more will be taken: never resend
         if n.code == "gap":
             if not self._resend_from or n.expected < self._resend_from:
                 self._resend_from = n.expected
@@ -307,9 +417,17 @@ class StreamPublisher:
             self.refused.append(n)
 
     def poll_notices(self) -> list[Notice]:
-        """Read the sequencer's notices; resend what a gap notice asks for. Returns refusals."""
+        """Read the sequencer's notices; resend what a gap notice asks for (or the window
+        after an outage). Returns refusals."""
         self._until_poll = _POLL_EVERY
         self._notices.poll(self._notice_handler, 100)
+        self._check_connection()
+        self._resend_window_if_asked()
+        return self.refused
+
+    def _resend_window_if_asked(self) -> None:
+        if self._resend_from and self._stopped:
+            self._resend_from = 0
         if self._resend_from:
             start, self._resend_from = self._resend_from, 0
             # Entries are (last source seq in it, one record or a batch of them).
@@ -317,7 +435,6 @@ class StreamPublisher:
                 if last >= start:
                     self.resend_raw(rec, remember=False)
                     self.resent += 1
-        return self.refused
 
     def check(self) -> None:
         """Raise `StreamStopped` if the sequencer has refused any of our input."""
@@ -345,8 +462,7 @@ class StreamPublisher:
         rec = _INPUT_PACK(
             self.source_id, type_id, 0, sseq, cause_seq, time.time_ns(), event_ns, len(payload), 0
         ) + payload
-        if not self._pub.offer(rec) and not offer(self._pub, rec, self.idle, timeout_s):
-            raise TransportError("the sequencer is not subscribed to the input stream")
+        self._offer(rec, timeout_s)
         self.next_source_seq = sseq + 1
         self._sent.append((sseq, rec))
         self._until_poll -= 1
@@ -380,9 +496,10 @@ class StreamPublisher:
         data = bytes(self._pending)
         self._pending.clear()
         n, self._pending_n = self._pending_n, 0
-        if not self._pub.offer(data) and not offer(self._pub, data, self.idle, timeout_s):
-            raise TransportError("the sequencer is not subscribed to the input stream")
+        # Kept before it is offered: if the offer waits out an outage, the window's resend
+        # must not send it ahead of what it follows.
         self._sent.append((self.next_source_seq - 1, data))
+        self._offer(data, timeout_s)
         self._until_poll -= n
         if self._until_poll <= 0:
             self.poll_notices()
@@ -391,8 +508,10 @@ class StreamPublisher:
                    ) -> None:
         """Offer an input record (again, or numbered by the caller) unchanged; the sequencer
         drops a number it already has."""
-        if not offer(self._pub, record, self.idle, timeout_s):
+        wait = self._still_waiting if self._wait is not None else None
+        if not offer(self._pub, record, self.idle, timeout_s, wait):
             raise TransportError("the sequencer is not subscribed to the input stream")
+        self._back()
         if remember:
             sseq = int.from_bytes(record[8:16], "little")
             if not self._sent or sseq > self._sent[-1][0]:
@@ -503,9 +622,10 @@ class StreamSubscriber:
                 f"gap in the live stream: expected seq {nxt}, got {upto}, and no journal to fill it"
             )
         self.gap_fills += 1
-        if self._reader.next_seq != nxt:
-            self._reader.close()
-            self._reader = JournalReader(self._reader.dir, nxt)
+        # A reader of its own from `nxt`: the one of the catch-up may hold bytes of a tail
+        # a killed sequencer tore and its successor truncated and wrote over.
+        self._reader.close()
+        self._reader = JournalReader(self._reader.dir, nxt)
         deadline = time.monotonic() + 5.0
         while self._reader.next_seq < upto:
             got = self._reader.read_raw(upto - self._reader.next_seq)

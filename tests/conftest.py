@@ -83,6 +83,13 @@ class Proc:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def stderr_text(self) -> str:
+        """Everything the process wrote to stderr so far."""
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
     def stderr_tail(self, lines: int = 30) -> str:
         try:
             text = self.stderr_path.read_text(errors="replace")
@@ -327,11 +334,17 @@ class Stack:
 
 @pytest.fixture
 def aeron_dir() -> Iterator[str]:
+    from sequencer.driver import pid_file, stop_spawned
+    from sequencer.ownership import owner_file
+
     path = f"/dev/shm/tape-test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     try:
         yield path
     finally:
+        stop_spawned(path)  # a standalone driver a sequencer started (driver = "auto")
         shutil.rmtree(path, ignore_errors=True)
+        for left in (owner_file(path), pid_file(path)):
+            left.unlink(missing_ok=True)
 
 
 @pytest.fixture

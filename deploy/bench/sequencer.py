@@ -31,6 +31,8 @@ from typing import Annotated, Any
 
 import typer
 
+from sequencer import sources
+
 POLICIES = ("none", "group", "always")
 PAYLOAD_FRAME_BYTES = 88  # an 80-byte header plus a Probe payload
 
@@ -50,13 +52,13 @@ def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def role_publish(aeron_dir: str, source_id: int, count: int) -> None:
+def role_publish(day: str, source_id: int, count: int) -> None:
     from sequencer.config import TransportConfig
     from sequencer.messages import TYPE_ID, encode
     from sequencer.messages.control import Probe
     from sequencer.transport import StreamPublisher, connect
 
-    cfg = TransportConfig(aeron_dir=aeron_dir)
+    cfg = TransportConfig.for_day(Path(day))  # the day's own streams
     aeron = connect(cfg)
     pub = StreamPublisher(aeron, cfg, source_id)
     tid = TYPE_ID[Probe]
@@ -71,11 +73,11 @@ def role_publish(aeron_dir: str, source_id: int, count: int) -> None:
     aeron.close()
 
 
-def role_subscribe(aeron_dir: str, day: str, expect: int, first_source: int) -> None:
+def role_subscribe(day: str, expect: int, first_source: int) -> None:
     from sequencer.config import TransportConfig
     from sequencer.transport import StreamSubscriber, connect
 
-    cfg = TransportConfig(aeron_dir=aeron_dir)
+    cfg = TransportConfig.for_day(Path(day))
     aeron = connect(cfg)
     sub = StreamSubscriber(aeron, cfg, Path(day) / "journal", 1)
     # Catch up to the live position before saying ready.
@@ -113,7 +115,7 @@ def role_subscribe(aeron_dir: str, day: str, expect: int, first_source: int) -> 
     aeron.close()
 
 
-def role_rtt(aeron_dir: str, source_id: int, count: int, rate: float) -> None:
+def role_rtt(day: str, source_id: int, count: int, rate: float) -> None:
     import pyaeron
 
     from sequencer.config import TransportConfig
@@ -121,7 +123,7 @@ def role_rtt(aeron_dir: str, source_id: int, count: int, rate: float) -> None:
     from sequencer.messages.control import Probe
     from sequencer.transport import StreamPublisher, connect
 
-    cfg = TransportConfig(aeron_dir=aeron_dir)
+    cfg = TransportConfig.for_day(Path(day))
     aeron = connect(cfg)
     pub = StreamPublisher(aeron, cfg, source_id)
     sub = aeron.add_subscription(cfg.output_channel, cfg.output_stream)
@@ -285,7 +287,7 @@ def role_raw_ping(aeron_dir: str, count: int, rate: float) -> None:
 
 ROLES = {
     "publish": lambda a: role_publish(a[0], int(a[1]), int(a[2])),
-    "subscribe": lambda a: role_subscribe(a[0], a[1], int(a[2]), int(a[3])),
+    "subscribe": lambda a: role_subscribe(a[0], int(a[1]), int(a[2])),
     "rtt": lambda a: role_rtt(a[0], int(a[1]), int(a[2]), float(a[3])),
     "raw_pub": lambda a: role_raw_pub(a[0], int(a[1])),
     "raw_sub": lambda a: role_raw_sub(a[0], int(a[1])),
@@ -347,12 +349,12 @@ class SequencerProc:
         return status
 
 
-def _throughput(aeron_dir: str, day: Path, n: int, publishers: int) -> dict[str, Any]:
+def _throughput(day: Path, n: int, publishers: int) -> dict[str, Any]:
     per = n // publishers
     total = per * publishers
-    sub = Worker("subscribe", aeron_dir, day, total, 1000)
+    sub = Worker("subscribe", day, total, sources.bench(0))
     sub.read()
-    pubs = [Worker("publish", aeron_dir, 1000 + i, per) for i in range(publishers)]
+    pubs = [Worker("publish", day, sources.bench(i), per) for i in range(publishers)]
     for p in pubs:
         p.read()
     for p in pubs:
@@ -365,8 +367,8 @@ def _throughput(aeron_dir: str, day: Path, n: int, publishers: int) -> dict[str,
     return r
 
 
-def _rtt(aeron_dir: str, n: int, rate: float, source: int) -> dict[str, Any]:
-    w = Worker("rtt", aeron_dir, source, n, rate)
+def _rtt(day: Path, n: int, rate: float, source: int) -> dict[str, Any]:
+    w = Worker("rtt", day, source, n, rate)
     w.read()
     w.go()
     return w.finish()
@@ -417,17 +419,17 @@ def run_bench(
         seqp = SequencerProc(policy, aeron_dir)
         try:
             n = always_messages if policy == "always" else messages
-            t = _throughput(aeron_dir, seqp.day, n, publishers)
+            t = _throughput(seqp.day, n, publishers)
             res[f"{policy}_msgs_per_s"] = t["msgs_per_s"]
             res[f"{policy}_lost"] = t["expected"] - t["seen"]
             res[f"{policy}_gaps"] = t["gaps"] + t["out_of_order"]
             rn = rtt_messages if policy != "always" else min(rtt_messages, 2000)
             rrate = rate if policy != "always" else min(rate, 1000.0)
-            r = _rtt(aeron_dir, rn, rrate, 3000)
+            r = _rtt(seqp.day, rn, rrate, sources.bench(100))
             for k in ("p50", "p99", "p999"):
                 res[f"{policy}_rtt_{k}_us"] = r[f"{k}_us"]
             res[f"{policy}_rtt_rate_per_s"] = rrate
-            r = _rtt(aeron_dir, rn, 0, 3001)
+            r = _rtt(seqp.day, rn, 0, sources.bench(101))
             for k in ("p50", "p99", "p999"):
                 res[f"{policy}_sat_rtt_{k}_us"] = r[f"{k}_us"]
         finally:

@@ -4,9 +4,10 @@
 venue gateway and the FIX venue simulator are replaced by this app, which reads
 the OMS's `ChildOrderSent` and the day's market data from the stream and answers
 with the venue events the venue gateway would have put there (`VenueAck`,
-`VenueFill`, `VenueCanceled`, ...), as the venue gateway's source. The fills are
-the fill model's (`fix_gateways.venue_sim.market`, whose docstring states the
-rules): each venue sees its own quotes and prints; the primary venue's opening
+`VenueFill`, `VenueCanceled`, ...), as a source of its own (`sources.VENUE_SIM`,
+so that a replay holds it, and not the venue gateway, to those outputs). The
+fills are the fill model's (`fix_gateways.venue_sim.market`, whose docstring
+states the rules): each venue sees its own quotes and prints; the primary venue's opening
 and closing prints run its auctions; the other venues open when the symbol's
 trading starts and close with it.
 
@@ -65,7 +66,7 @@ OPEN_FALLBACK_NS = 900_000_000_000  # no opening print 15 minutes into trading: 
 
 class SimVenueApp(App):
     name = NAME
-    source_id = sources.VENUE_GATEWAY  # it plays the venue gateway
+    source_id = sources.VENUE_SIM  # it plays the venue gateway, as a source of its own
 
     def __init__(self) -> None:
         self.venues: dict[str, Venue] = {}

@@ -51,7 +51,7 @@ from fix_gateways.session import (
 )
 from fix_gateways.venue_sim import market, scripted
 from sequencer.frames import HEADER_SIZE, ROUTE
-from sequencer.messages.control import SystemStart
+from sequencer.messages.control import SystemStart, SystemStop
 from sequencer.messages.marketdata import Quote, Trade
 from sequencer.messages.orders import Side
 from sequencer.runtime.app import Consumer, handles
@@ -185,6 +185,8 @@ class VenueSimServer:
                     for ev in feed.poll():
                         busy = True
                         self._on_market(ev)
+                    if feed.stopped:
+                        break  # the day's SystemStop: the venues close with it
                 if end is not None and time.monotonic() >= end:
                     break
                 if not busy:
@@ -441,6 +443,7 @@ class MarketFeed(Consumer):
         self._names: dict[int, str] = {}
         self._ts = 0
         self._out: list[tuple[str, str, str, tuple[int, ...]]] = []
+        self.stopped = False  # the day's SystemStop went by
 
     def poll(self) -> list[tuple[str, str, str, tuple[int, ...]]]:
         self._out = []
@@ -460,6 +463,10 @@ class MarketFeed(Consumer):
             return
         rd = loader(m.refdata_digest)
         self._names = {s.id: s.name for s in rd.symbols}
+
+    @handles(SystemStop)
+    def on_system_stop(self, m: SystemStop) -> None:
+        self.stopped = True
 
     @handles(Quote)
     def on_quote(self, m: Quote) -> None:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.pretty import Pretty
 from rich.table import Table
 
 from sequencer.cli import DayOpt, _fail, err, out
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from sequencer.runtime.replay import ReplayReport
 
 app_app = typer.Typer(help="Run apps on the live stream.", no_args_is_help=True)
 
@@ -25,13 +30,15 @@ def app_run(
 ) -> None:
     """Run one app: catch up from its snapshot and the journal, then follow the live stream."""
     from sequencer.cli import _configure_logging
+    from sequencer.ownership import NoSuchDay, require_day
     from sequencer.runtime.registry import UnknownApp, load
     from sequencer.runtime.runner import run_app
     from sequencer.transport import TransportError
 
     try:
         load(name)
-    except UnknownApp as e:
+        require_day(day)  # never created here: only the commands that start a day do
+    except (UnknownApp, NoSuchDay) as e:
         raise _fail(str(e), 2) from None
     _configure_logging(day, name)
     try:
@@ -61,13 +68,16 @@ def app_snapshot(
     target: Annotated[str, typer.Option(help="App name, or * for every app.")] = "*",
 ) -> None:
     """Ask apps to snapshot their state now (sequences a TakeSnapshot admin command)."""
-    from sequencer.inject import inject
+    from sequencer.inject import InjectInterrupted, inject
     from sequencer.messages.admin import TakeSnapshot
+    from sequencer.ownership import NoSuchDay, OwnershipError
     from sequencer.transport import TransportError
 
     try:
         res = inject(day, [TakeSnapshot(target=target)])
-    except TransportError as e:
+    except NoSuchDay as e:
+        raise _fail(str(e), 2) from None
+    except (TransportError, OwnershipError, InjectInterrupted) as e:
         raise _fail(str(e), 1) from None
     out.print(f"TakeSnapshot({target}) sequenced at seq {res.last_seq}")
 
@@ -76,8 +86,14 @@ def replay_cmd(
     day: Annotated[Path, typer.Argument(help="The day folder (or its journal).")],
     app: Annotated[list[str] | None, typer.Option("--app", help="App to replay (repeatable; "
                                                    "default every known app).")] = None,
-    until: Annotated[int | None, typer.Option(min=1, help="Stop after this seq.")] = None,
-    verify: Annotated[bool, typer.Option(help="Compare every output with the recording.")] = False,
+    until: Annotated[int | None, typer.Option(
+        min=1, help="Stop after this seq (nothing after it is read).")] = None,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Compare every output with the recording.")] = False,
+    no_check: Annotated[bool, typer.Option(
+        "--no-check", help="Skip the checks of every frame read from the journal (checksum, "
+                           "no seq missing or repeated): faster, and damage goes "
+                           "unnoticed.")] = False,
     break_at: Annotated[int | None, typer.Option(help="Debugger before this seq.")] = None,
     break_when: Annotated[str | None, typer.Option(
         help="Debugger at the first frame where this expression (over msg, app, frame, ctx) "
@@ -86,34 +102,49 @@ def replay_cmd(
         min=1, help="Print the app's state at this seq.")] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Re-run apps over a day's journal; with --verify, prove they behave as recorded."""
+    """Re-run apps over a day's journal; with --verify, prove they behave as recorded.
+    Every frame read is checked (checksum, no seq missing or repeated): damage stops the
+    replay with exit 1, naming file, offset and seq."""
     from rich.progress import Progress
 
     from sequencer.journal import JournalCorruption, resolve_journal_dir
+    from sequencer.runtime.engine import RefDataUnavailable, UndecodableFrame
     from sequencer.runtime.registry import UnknownApp, available, load
-    from sequencer.runtime.replay import replay
+    from sequencer.runtime.replay import missing_refdata, replay
 
     names = app or list(available())
     try:
         for n in names:
             load(n)
-        resolve_journal_dir(day)
+        resolve_journal_dir(day, strict=True)
     except (UnknownApp, FileNotFoundError) as e:
         raise _fail(str(e), 2) from None
     debugging = break_at is not None or break_when is not None
     if (debugging or state_at is not None) and len(names) != 1:
         raise _fail("--break-at, --break-when and --state-at need exactly one --app", 2)
+    if break_when is not None:
+        _check_expression(break_when)
+    try:
+        refdata = missing_refdata(day)
+    except JournalCorruption as e:
+        raise _fail(str(e), 1) from None
+    if refdata is not None:
+        raise _fail(f"no ref data set at {refdata}: the day's SystemStart names one (copy the "
+                    "day's refdata/ folder beside its journal, or build it with tape refdata "
+                    "build)", 2)
     stop = state_at if state_at is not None else until
+    check = not no_check
     try:
         if debugging or json_ or state_at is not None:
             report, engines = replay(day, names, until=stop, verify=verify, break_at=break_at,
-                                     break_when=break_when)
+                                     break_when=break_when, check_journal=check)
         else:
             with Progress(console=err, transient=True) as prog:
                 task = prog.add_task("replay", total=None)
                 report, engines = replay(day, names, until=stop, verify=verify,
-                                         progress=lambda n: prog.advance(task, n))
-    except JournalCorruption as e:
+                                         progress=lambda n: prog.advance(task, n),
+                                         check_journal=check)
+    except (JournalCorruption, UndecodableFrame, RefDataUnavailable) as e:
         raise _fail(str(e), 1) from None
     if state_at is not None:
         eng = engines[0]
@@ -137,17 +168,44 @@ def replay_cmd(
     if json_:
         print(json.dumps(report.to_json()))
     else:
-        t = Table(title=f"replay of {report.frames:,} frames (last seq {report.last_seq}) in "
-                        f"{report.seconds:.2f} s: {report.frames_per_s:,.0f} frames/s")
-        for col in ("app", "frames", "outputs", "matched", "mismatches", "unrecorded", "state"):
-            t.add_column(col, justify="left" if col in ("app", "state") else "right")
-        for a in report.apps:
-            t.add_row(a.app, f"{a.frames:,}", f"{a.outputs:,}",
-                      f"{a.matched:,}" if verify else "-",
-                      f"{len(a.mismatches):,}" if verify else "-",
-                      f"{a.unrecorded:,}" if verify else "-", a.state_hash[:16])
-        out.print(t)
+        out.print(_replay_table(report, verify))
         for a in report.apps:
             for mismatch in a.mismatches[:5]:
                 out.print(mismatch.describe(), highlight=False)
     raise typer.Exit(1 if report.mismatches else 0)
+
+
+def _check_expression(expr: str) -> None:
+    """A --break-when that is not a Python expression is bad usage, said in one line."""
+    try:
+        compile(expr, "--break-when", "eval")
+    except SyntaxError as e:
+        where = f" at column {e.offset}" if e.offset else ""
+        raise _fail(f"--break-when: not a Python expression{where}: {e.msg} ({expr!r})",
+                    2) from None
+
+
+def _replay_table(report: ReplayReport, verify: bool) -> RenderableType:
+    """One row per app, within 80 columns: the output checks' columns only with --verify,
+    the state hashes (first 16 hex digits, enough to compare two replays) after it. The
+    heading and the hashes are lines of their own: as a table's title and caption they
+    would be wrapped to the table's width."""
+    from rich import box
+    from rich.console import Group
+    from rich.text import Text
+
+    heading = Text(f"replay of {report.frames:,} frames (last seq {report.last_seq:,}) in "
+                   f"{report.seconds:.2f} s: {report.frames_per_s:,.0f} frames/s")
+    hashes = Text("state hash: " + "; ".join(f"{a.app} {a.state_hash[:16]}"
+                                             for a in report.apps))
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    cols = ["app", "frames", "outputs"] + (["matched", "mismatches", "unrecorded"]
+                                           if verify else [])
+    for col in cols:
+        t.add_column(col, justify="left" if col == "app" else "right", overflow="fold")
+    for a in report.apps:
+        cells = [a.app, f"{a.frames:,}", f"{a.outputs:,}"]
+        if verify:
+            cells += [f"{a.matched:,}", f"{len(a.mismatches):,}", f"{a.unrecorded:,}"]
+        t.add_row(*cells)
+    return Group(heading, t, hashes)

@@ -26,7 +26,7 @@ import msgspec
 from sequencer import sources
 from sequencer.messages import BY_ID, TYPE_ID, decode, to_builtins, type_name
 from sequencer.messages.admin import TakeSnapshot
-from sequencer.messages.control import SystemStart
+from sequencer.messages.control import SystemStart, SystemStop
 from sequencer.runtime.app import App
 from sequencer.runtime.context import AppContext, Output, recorded_comparable
 
@@ -43,6 +43,22 @@ _snap_decoder = msgspec.msgpack.Decoder()
 
 class RefDataUnavailable(RuntimeError):
     """The day's `SystemStart` names a ref data set this engine cannot load."""
+
+
+class UndecodableFrame(Exception):
+    """A frame of a type the app handles whose payload does not decode as that type: the
+    app cannot go past it (it would act on a stream other than the recorded one)."""
+
+    def __init__(self, app: str, seq: int, type_id: int, source_id: int, why: str) -> None:
+        self.app = app
+        self.seq = seq
+        self.type_id = type_id
+        self.source_id = source_id
+        self.why = why
+        super().__init__(
+            f"app {app!r} stopped at seq {seq}: its {type_name(type_id)} payload (type id "
+            f"{type_id}, from source {source_id}) does not decode: {why}"
+        )
 
 
 class DeterminismError(Exception):
@@ -162,11 +178,13 @@ class AppEngine:
             self.ctx._sink = wait_for_record
         self.on_snapshot_request = on_snapshot_request
         self.frames = 0
+        self.stopped_at = 0  # the seq of the day's SystemStop, once the app has seen it
         self._out_base = 0  # the context's out_seq when this engine started producing
         self.batch_recv_ns = 0
         # type id -> (payload decoder, handler taking the decoded message)
         self.table = app.dispatch_table()
         self._wrap_runtime(TYPE_ID[SystemStart], self._on_system_start)
+        self._wrap_runtime(TYPE_ID[SystemStop], self._on_system_stop)
         # A snapshot holds the state *after* its frame: the app handles TakeSnapshot first.
         self._wrap_runtime(TYPE_ID[TakeSnapshot], self._on_take_snapshot, app_first=True)
         app.on_start()
@@ -188,7 +206,10 @@ class AppEngine:
     # ------------------------------------------------------------------ the hot path
 
     def feed(self, batch: list[bytes]) -> None:
-        """Handle a batch of frames (whole frames, in stream order)."""
+        """Handle a batch of frames (whole frames, in stream order).
+
+        A payload that does not decode as its type raises `UndecodableFrame` naming the
+        seq, the type and the app."""
         ctx = self.ctx
         table_get = self.table.get
         unpack = _HOT.unpack_from
@@ -196,19 +217,37 @@ class AppEngine:
         recorded = self.checker.recorded
         self.batch_recv_ns = time.time_ns()
         self.frames += len(batch)
-        for raw in batch:
-            seq, ts, src, typ = unpack(raw)
-            ctx.seq = seq
-            ctx.now = ts
-            if ts >= ctx._deadline:
-                self._fire(ts)
-            if src == own:
-                recorded(raw, seq)
-                continue
-            h = table_get(typ)
-            if h is not None:
-                ctx.frame_source_id = src
-                h[1](h[0](raw[80:]))
+        raw = b""
+        # One try around the loop, not one a frame: the hot path pays nothing for it.
+        try:
+            for raw in batch:
+                seq, ts, src, typ = unpack(raw)
+                ctx.seq = seq
+                ctx.now = ts
+                if ts >= ctx._deadline:
+                    self._fire(ts)
+                if src == own:
+                    recorded(raw, seq)
+                    continue
+                h = table_get(typ)
+                if h is not None:
+                    ctx.frame_source_id = src
+                    h[1](h[0](raw[80:]))
+        except msgspec.DecodeError as e:  # ValidationError included
+            self._undecodable(raw, e)
+            raise
+
+    def _undecodable(self, raw: bytes, err: msgspec.DecodeError) -> None:
+        """Raise `UndecodableFrame` if the frame being handled is what failed to decode
+        (not something a handler or a timer decoded, which is the app's own error)."""
+        _seq, _ts, src, typ = _HOT.unpack_from(raw)
+        h = self.table.get(typ)
+        if h is None or src == self.ctx.source_id:
+            return
+        try:
+            h[0](raw[80:])
+        except msgspec.DecodeError:
+            raise UndecodableFrame(self.name, self.ctx.seq, typ, src, str(err)) from err
 
     def handle(self, raw: bytes) -> None:
         self.feed([raw])
@@ -238,6 +277,9 @@ class AppEngine:
 
     # ------------------------------------------------------------------ runtime messages
 
+    def _on_system_stop(self, msg: SystemStop) -> None:
+        self.stopped_at = self.ctx.seq
+
     def _on_system_start(self, msg: SystemStart) -> None:
         self.ctx.seed_day(msg.seed)
         self._load_refdata(msg.refdata_digest)
@@ -252,7 +294,13 @@ class AppEngine:
                 f"the day runs on ref data {digest[:12]}, and app {self.name!r} "
                 "was started without a way to load it"
             )
-        self.ctx.refdata = self.refdata_loader(digest)
+        try:
+            self.ctx.refdata = self.refdata_loader(digest)
+        except (OSError, ValueError) as e:  # the loader's refusal: no set, damaged, another's
+            raise RefDataUnavailable(
+                f"app {self.name!r} cannot load the ref data the day runs on "
+                f"({digest[:12]}): {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+            ) from e
 
     def _on_take_snapshot(self, msg: TakeSnapshot) -> None:
         if self.on_snapshot_request is not None and msg.target in ("*", self.name):

@@ -146,8 +146,13 @@ def replay(
     break_when: str | None = None,
     debugger: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    check_journal: bool = True,
 ) -> tuple[ReplayReport, list[AppEngine]]:
-    """Replay `apps` over the journal of `day` up to seq `until` (inclusive)."""
+    """Replay `apps` over the journal of `day` up to seq `until` (inclusive).
+
+    With `check_journal` every frame read is checked (checksum, no seq missing or
+    repeated; `JournalCorruption` at the first damaged one); nothing after `until` is
+    read. A frame an app cannot decode raises `UndecodableFrame`."""
     engines = make_engines(apps, verify, _day_of(Path(day)))
     report = ReplayReport(verify=verify)
     cond = compile(break_when, "--break-when", "eval") if break_when else None
@@ -155,15 +160,15 @@ def replay(
     broke = False
     debug = debugger or _pdb_stop
     t0 = time.perf_counter()
-    with JournalReader(Path(day), 1) as reader:
+    with JournalReader(Path(day), 1, verify=check_journal) as reader:
         while True:
-            batch = reader.read_raw(65536)
+            # Never read past `until`: what lies after it (damage included) is not asked for.
+            room = 65536 if until is None else min(65536, until - reader.next_seq + 1)
+            if room <= 0:
+                break
+            batch = reader.read_raw(room)
             if not batch:
                 break
-            if until is not None:
-                last = int.from_bytes(batch[-1][8:16], "little")
-                if last > until:
-                    batch = batch[: len(batch) - (last - until)]
             if stepping and not broke:
                 for raw in batch:
                     for eng, _ in engines:
@@ -190,6 +195,26 @@ def replay(
                        state_hash=eng.state_hash(), outputs_digest=digest.h.hexdigest())
         report.apps.append(ar)
     return report, [e for e, _ in engines]
+
+
+def missing_refdata(day: Path) -> Path | None:
+    """The ref data folder the day's `SystemStart` needs, when the day folder has none
+    (the journal copied without it, or the wrong folder named): a usage error to report
+    before replaying, rather than from inside the first app."""
+    from sequencer.messages.control import SystemStart
+
+    with JournalReader(Path(day), 1, verify=False) as reader:
+        first = reader.read(1)
+    if not first:
+        return None
+    try:
+        msg = decode(first[0].type_id, first[0].payload)
+    except (msgspec.DecodeError, ValueError):
+        return None  # the replay itself reports it
+    where = _day_of(Path(day)) / "refdata"
+    if isinstance(msg, SystemStart) and msg.refdata_digest and not where.is_dir():
+        return where
+    return None
 
 
 def _should_break(raw: bytes, eng: AppEngine, break_at: int | None, cond: Any) -> bool:

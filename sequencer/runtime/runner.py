@@ -9,6 +9,12 @@ the stream already recorded when the app started are only compared with the
 recording (a difference stops the app with a `DeterminismError`); the rest are
 published. A resend of something the sequencer already has is dropped by its
 dedup, so a crash at any moment neither loses nor duplicates an output.
+
+The app outlives its sequencer: while the sequencer is away (a crash, a
+restart) an output waits for it, the app says so once on stderr and in its log,
+and carries on when it is back (`StreamPublisher`'s `wait`). At the day's
+`SystemStop` the app has done its work: it writes a last snapshot and status
+and exits.
 """
 
 from __future__ import annotations
@@ -26,9 +32,15 @@ import structlog
 from sequencer import sources
 from sequencer.config import TransportConfig
 from sequencer.inject import stream_position
+from sequencer.journal import JournalCorruption
 from sequencer.messages.control import Alert
 from sequencer.runtime.context import Output
-from sequencer.runtime.engine import AppEngine, DeterminismError
+from sequencer.runtime.engine import (
+    AppEngine,
+    DeterminismError,
+    RefDataUnavailable,
+    UndecodableFrame,
+)
 from sequencer.runtime.registry import load, refdata_loader
 from sequencer.runtime.snapshots import SnapshotStore
 from sequencer.transport import (
@@ -83,6 +95,7 @@ class AppRunner:
         self._hash = ""
         self._hash_due = 0.0
         self.started_from = 0
+        self.stopped_by_stream = False
 
     # ---- outputs
 
@@ -116,8 +129,10 @@ class AppRunner:
         self.recorded_max = recorded_outputs(self.day, self.engine.ctx.source_id)
         cfg = TransportConfig.for_day(self.day)
         aeron = connect(cfg)
+        self._running = True
         try:
-            self._pub = StreamPublisher(aeron, cfg, self.engine.ctx.source_id)
+            self._pub = StreamPublisher(aeron, cfg, self.engine.ctx.source_id,
+                                        wait=lambda: self._running, on_wait=self._say)
             # Outputs produced before the snapshot that never reached the stream.
             for out in sorted(self.engine.checker.pending.values(), key=lambda o: o.source_seq):
                 self._sink(out)
@@ -134,9 +149,15 @@ class AppRunner:
         return RunResult(self.engine.frames, self.engine.outputs, self.published,
                          self.engine.ctx.seq, self.engine.state_hash(), self.started_from)
 
+    def _say(self, text: str) -> None:
+        """One line for people (stderr) and the log: what the app is waiting for."""
+        sys.stderr.write(f"app {self.app.name}: {text}\n")
+        sys.stderr.flush()
+        log.warning("app_waiting" if "waiting" in text else "app_resumed", app=self.app.name,
+                    text=text)
+
     def _loop(self, sub: StreamSubscriber, idle: Any, max_seconds: float | None,
               until_seq: int | None) -> None:
-        self._running = True
         engine = self.engine
         end = None if max_seconds is None else time.monotonic() + max_seconds
         status_at = 0.0
@@ -149,6 +170,11 @@ class AppRunner:
                     engine.feed(batch)
                     break
                 engine.feed(batch)
+                if engine.stopped_at:
+                    # The day is over: a last snapshot (a restart starts from the end).
+                    self._snapshot_now(engine)
+                    self.stopped_by_stream = True
+                    break
                 if engine.frames - self._last_snapshot_frames >= self.snapshot_every:
                     self._snapshot_now(engine)
             else:
@@ -201,6 +227,8 @@ class AppRunner:
             "from_live": sub.from_live,
             "state_hash": self._hash,
             "state_hash_seq": self._hash_seq,
+            "waiting_for_sequencer": self._pub is not None and self._pub.waiting,
+            "stopped_by_stream": self.stopped_by_stream,
             "updated_wall_ns": time.time_ns(),
         }
         tmp = path.with_suffix(".tmp")
@@ -210,7 +238,8 @@ class AppRunner:
 
 def run_app(name: str, day: Path, *, snapshot_every: int = 100_000,
             max_seconds: float | None = None, until_seq: int | None = None) -> int:
-    """Run one app; the process exit code (1 on a determinism failure)."""
+    """Run one app; the process exit code (1 on a determinism failure, a frame it cannot
+    decode, a damaged journal or ref data it cannot load)."""
     runner = AppRunner(name, day, snapshot_every=snapshot_every)
     try:
         res = runner.run(max_seconds, until_seq)
@@ -219,8 +248,20 @@ def run_app(name: str, day: Path, *, snapshot_every: int = 100_000,
         log.error("determinism_failure", app=name, seq=e.seq, source_seq=e.source_seq,
                   why=e.why)
         return 1
+    except UndecodableFrame as e:
+        # The app cannot go past this frame: one line saying where, no traceback (a restart
+        # stops at the same frame until the journal or the build is put right).
+        sys.stderr.write(f"error: {e}\n")
+        log.error("undecodable_frame", app=name, seq=e.seq, type_id=e.type_id,
+                  source_id=e.source_id, why=e.why)
+        return 1
+    except (JournalCorruption, RefDataUnavailable) as e:
+        sys.stderr.write(f"error: {e}\n")
+        log.error("cannot_run", app=name, error=str(e))
+        return 1
     sys.stderr.write(
         f"app {name}: {res.frames} frames, {res.outputs} outputs ({res.published} published), "
-        f"last seq {res.last_seq}, state {res.state_hash[:16]}\n"
+        f"last seq {res.last_seq}, state {res.state_hash[:16]}"
+        + (" (the day's SystemStop: done)" if runner.stopped_by_stream else "") + "\n"
     )
     return 0

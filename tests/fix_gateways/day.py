@@ -74,21 +74,29 @@ class Day:
             with self.config.open("a") as f:
                 f.write(extra_config)
 
-    def start(self) -> None:
+    def start(self, driver: str = "embedded") -> None:
+        """Build the ref data, start the sequencer (`driver`: "auto" runs the media driver
+        in a process of its own, which outlives the sequencer) and every other process."""
         s, day = self.s, self.s.day
         r = s.tape("refdata", "build", "--date", DATE, "--out", str(day / "refdata"),
                    timeout=300)
         assert r.returncode == 0, r.stderr
-        s.start_sequencer("embedded", None, "--time-mode", "sim", "--session-date", DATE,
-                          "--fsync", "none")
+        self.sequencer = self.start_sequencer(driver)
+        self.apps: dict[str, Proc] = {}
         for app in ("oms", "algo"):
-            p = s.spawn(app, s.tape_argv("app", "run", app, "--day", str(day)))
+            p = self.apps[app] = s.spawn(app, s.tape_argv("app", "run", app, "--day", str(day)))
             wait_for(lambda a=app, p=p: (day / "apps" / f"{a}.status.json").exists()  # type: ignore[misc]
                      or not p.alive(), f"the {app} app to start")
             assert p.alive(), p.describe()
         self.start_sim()
         self.start_venue_gw()
         self.start_client_gw()
+
+    def start_sequencer(self, driver: str = "embedded") -> Proc:
+        """The day's sequencer (again, after a crash: it recovers the journal)."""
+        self.sequencer = self.s.start_sequencer(
+            driver, None, "--time-mode", "sim", "--session-date", DATE, "--fsync", "none")
+        return self.sequencer
 
     def start_sim(self) -> Proc:
         """The scripted venue simulator (again: the same FIX store, so the same session

@@ -69,9 +69,8 @@ def play_day(s: Session) -> None:
         s.venue(VenueCanceled(child_id=cid))
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Session]:
-    day = tmp_path_factory.mktemp("oms-day")
+def record_day(day: Path) -> Session:
+    """`play_day` written as a day folder (ref data and journal); the session played."""
     build(DAY, day / "refdata", use_data=False)
     s = Session(refdata=load(day / "refdata"))
     play_day(s)
@@ -79,7 +78,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Session]:
     w.open()
     w.append(b"".join(s.frames), 1)
     w.close()
-    return day, s
+    return s
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Session]:
+    day = tmp_path_factory.mktemp("oms-day")
+    return day, record_day(day)
 
 
 def test_the_day_exercised_what_it_claims(recorded: tuple[Path, Session]) -> None:

@@ -211,6 +211,7 @@ def test_digest_is_the_same_in_another_process() -> None:
 CHANGES: dict[str, Any] = {
     "transport": {"input_stream": 4242},
     "driver": "embedded",
+    "day_streams": False,
     "time_mode": "sim",
     "session_date": dt.date(2024, 3, 15),
     "timezone": "Europe/London",

@@ -541,8 +541,15 @@ def test_reader_seeks_by_seq_with_the_index(tmp_path: Path) -> None:
     data[:off] = b"\xff" * off
     seg.write_bytes(bytes(data))
     assert read_raw_all(tmp_path, target) == written[target - 1 :]
-    seg.with_suffix(INDEX_SUFFIX).unlink()  # without the index the same read finds nothing
-    assert read_raw_all(tmp_path, target) == []
+    seg.with_suffix(INDEX_SUFFIX).unlink()
+    # Without the index the same read starts at the garbage: the checked reader says so,
+    # an unchecked one finds nothing.
+    with pytest.raises(JournalCorruption) as ei:
+        read_raw_all(tmp_path, target)
+    assert (ei.value.path, ei.value.offset) == (seg, 0)
+    assert "bad magic" in ei.value.why
+    with JournalReader(tmp_path, target, verify=False) as r:
+        assert r.read_raw() == []
 
 
 def test_reader_from_seq_past_the_end_and_before_any_segment(tmp_path: Path) -> None:

@@ -256,21 +256,21 @@ def test_text_output(day: Path) -> None:
     assert code == 0, outp
     assert "16 frames (seq 1..16); 14 with a send time; 9 caused outputs, 6 matched" in outp
     assert "1 negative figure(s) clamped to 0" in outp
-    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in outp.splitlines()
-            if line.startswith("│")]
-    # caused outputs: a row per stage, app and type on the first
+    lines = [line.strip() for line in outp.splitlines()]
+    rows = [line.split() for line in lines]
+    # caused outputs: a group's app and type head its rows, a row per stage
     name = group(compute(day), COUNTER, "Echo").app
-    echo = rows.index([name, "Echo", "queueing", "5", "300.0", "496.0", "499.6", "500.0",
-                       ""])
-    assert rows[echo + 3] == ["", "", "end to end", "5", "328.0", "545.6", "549.6", "550.0", ""]
-    assert ["adhoc#77", "Alert", "queueing", "1", "0.0", "0.0", "0.0", "0.0", "1"] in rows
+    echo = lines.index(f"{name}: Echo")
+    assert rows[echo + 1] == ["queueing", "5", "300.0", "496.0", "499.6", "500.0"]
+    assert rows[echo + 4] == ["end", "to", "end", "5", "328.0", "545.6", "549.6", "550.0"]
+    alert = lines.index("adhoc#77: Alert")
+    assert rows[alert + 1] == ["queueing", "1", "0.0", "0.0", "0.0", "0.0", "1"]
     # inbound transit per source
-    assert [str(INJECT), "inject", "5", "30.0", "49.6", "50.0", "50.0", ""] in rows
-    assert ["0", "sequencer", "1", "0.0", "0.0", "0.0", "0.0", ""] in rows
-    # the slowest, with the split as shares of the whole
-    top = [r for r in rows if r[:2] == ["11", "6"]]
-    assert len(top) == 1
-    assert top[0][4:] == ["OperatorNote", "550.0", "500.0 (91%)", "45.0 (8%)", "5.0 (1%)"]
+    assert [str(INJECT), "inject", "5", "30.0", "49.6", "50.0", "50.0"] in rows
+    assert ["0", "sequencer", "1", "0.0", "0.0", "0.0", "0.0"] in rows
+    # the slowest: output, then under it its cause and each part's share of the whole
+    top = rows.index(["11", f"{name}:", "Echo", "550.0", "500.0", "45.0", "5.0"])
+    assert rows[top + 1] == ["←", "6", "←", "OperatorNote", "91%", "8%", "1%"]
     assert "slowest 6 by end to end" in outp
 
 

@@ -133,7 +133,7 @@ def role_publish(a: argparse.Namespace) -> None:
         if sent == a.announce_after:
             emit(publishing=sent)
     emit(done=True, sent=sent, first=first, last=pub.next_source_seq - 1,
-         refused=[n.code for n in pub.poll_notices()])
+         refused=[n.code for n in pub.poll_notices()], resent=pub.resent, outages=pub.outages)
     pub.close()
     aeron.close()
 

@@ -36,7 +36,6 @@ from tests.conftest import REPO, Proc, Stack, child_env
 APP = "counter"
 APP_SOURCE = sources.COUNTER  # CounterApp.source_id
 FEED_SOURCE = sources.adhoc(700)
-INJECT_SOURCE = sources.INJECT  # `tape inject`'s default source
 NOTE = TYPE_ID[OperatorNote]
 ECHO = TYPE_ID[Echo]
 HEARTBEAT = TYPE_ID[Heartbeat]
@@ -79,12 +78,17 @@ def start_app(stack: Stack, *extra: str) -> Proc:
 
 def wait_app_at(stack: Stack, app: Proc, seq: int, timeout: float = 30.0,
                 since_ns: int = 0, hashed: bool = False) -> dict[str, Any]:
-    """Wait until the app (still running) reports having handled every frame up to `seq`;
-    with `hashed`, also its state hash taken there (the runner refreshes it once the
-    stream is quiet, as it is after SystemStop)."""
+    """Wait until the app reports having handled every frame up to `seq` (running, or
+    done: an app ends by itself, exit 0, at the day's SystemStop); with `hashed`, also its
+    state hash taken there (the runner refreshes it once the stream is quiet, and at its
+    end)."""
 
     def ready() -> dict[str, Any] | None:
         if not app.alive():
+            st = app_status(stack.day)
+            if (app.popen.returncode == 0 and st is not None and st["stopped_by_stream"]
+                    and st["seq"] >= seq):
+                return st
             raise AssertionError(f"the app exited while catching up to seq {seq}: "
                                  f"{app.describe()}")
         st = app_status(stack.day)
@@ -229,6 +233,7 @@ class RecordedDay:
     probes: int
     live_status: dict[str, Any]  # the live app's final status (after SystemStop)
     outputs: int  # frames the app published on the stream
+    inject_source: int  # the source the day's inject file went in as (the file's own)
 
 
 @pytest.fixture(scope="session")
@@ -272,5 +277,6 @@ def recorded_day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordedD
     frames = list(read_all(day / "journal"))
     probes = sum(1 for f in frames if f.type_id == PROBE)
     yield RecordedDay(day=day, notes={t: s for s, t in o.notes}, last_seq=frames[-1].seq,
-                      probes=probes, live_status=st, outputs=len(o.frames))
+                      probes=probes, live_status=st, outputs=len(o.frames),
+                      inject_source=sources.inject_file(path.read_bytes()))
 

@@ -36,7 +36,7 @@ def test_break_at_stops_before_that_frame_with_app_msg_frame_ctx(
     assert out.count(BANNER) == 1 and f"{BANNER} {seq} " in out, out
     # Before the frame is handled: the app has seen the first note only, ctx is at seq-1.
     assert said[:8] == [str(seq), "'OperatorNote'", "'second'", "1", "'first'", str(seq - 1),
-                        "True", "900"], out
+                        "True", str(recorded_day.inject_source)], out
     assert f"replay of {recorded_day.last_seq:,} frames" in said[8], out  # 'c' ran it to the end
 
 

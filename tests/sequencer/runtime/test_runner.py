@@ -145,7 +145,9 @@ def test_snapshot_then_restart_replays_only_the_tail(stack: Stack) -> None:
     rep = app_report(day)
     assert rep["frames"] == journal_len
     assert rep["state_hash"] == st["state_hash"]
-    assert [p.name for p in SnapshotStore(day, APP).list()] == [snap_file.name]
+    # The one asked for, and the app's last, at the day's SystemStop (where it ended).
+    assert [p.name for p in SnapshotStore(day, APP).list()] == [
+        snap_file.name, f"{stop_seq:020d}.snap"]
 
 
 # ---------------------------------------------------------------- (c) kill -9
