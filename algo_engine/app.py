@@ -1,11 +1,13 @@
 """The algo container: a strategy per parent order, driven only by the stream.
 
 Inputs: the OMS's parent events (`ParentAccepted`, `ParentAmended`,
-`ParentCanceling`, `ParentDone`), the child events (`ChildOrderSent`,
-`ChildRequestRejected` from the OMS; `VenueAck`, `VenueFill`, `VenueCanceled`,
-`VenueReplaced`, `VenueRestated`, `VenueReject`, `VenueCancelRejected` from the
-venue gateway), venue sessions (`VenueStatus`), market data of subscribed
-symbols (`MarketSnapshot`, `Quote`, `Trade`, `TradingStatus`) and timers.
+`ParentCanceling`, `ParentDone`, `ParentReopened`), the child events
+(`ChildOrderSent`, `ChildRequestRejected` from the OMS; `VenueAck`, `VenueFill`,
+`VenueCanceled`, `VenueReplaced`, `VenueRestated`, `VenueReject`,
+`VenueCancelRejected`, `VenueTradeCanceled`, `VenueTradeCorrected` from the venue
+gateway), venue sessions (`VenueStatus`), ops' halts (`HaltTrading`,
+`ResumeTrading`), market data of subscribed symbols (`MarketSnapshot`, `Quote`,
+`Trade`, `TradingStatus`) and timers.
 Outputs: child requests to the OMS (`NewChild`, `ReplaceChild`, `CancelChild`),
 `Subscribe`, `AlgoDecision` (the strategies' record) and `Alert`s.
 
@@ -23,7 +25,37 @@ The container, whatever a strategy does:
 - picks the destination of each child: the venue's destinations whose sessions
   are up, in turn (round-robin), from the ref data's destination table (before
   the venue gateway has reported any session of the venue, the first by
-  priority that is not down).
+  priority that is not down);
+- pauses an order while its symbol, its client or everything is halted (ops'
+  `HaltTrading` of that scope, or the market's `TradingStatus` "halted" for the
+  symbol as a whole or on its primary venue, as the book's phase says): its
+  timers wait, and a child its strategy asks for is *held* (checked, given its
+  id, recorded with status "held", nothing published); a child to a venue ops
+  halted is held the same way. A held child's cancel ends it at once (the
+  strategy hears `on_child_done` once its handler returns), its replace amends
+  it in place. Children already at venues stay there. At the resume
+  (`ResumeTrading` of the scope, or the market's phase leaving "halted"), the
+  held children are sent in the order asked, each checked again (one that no
+  longer fits ends with the reason, and an Alert; one whose order has an
+  amendment pending waits until it is carried out or refused), then the
+  strategy hears "resumed" and the timers that waited fire, in order. An order
+  taken down (`ParentCanceling`) ends its held children. Strategies hear
+  `on_market(c, symbol_id, "halted" / "resumed")`; an info Alert says what a
+  halt paused and what its resume sent;
+- keeps each child's fills by the venue's exec id: a venue's bust
+  (`VenueTradeCanceled`) takes a fill out of the child's and the parent's
+  filled quantity and notional, a correction (`VenueTradeCorrected`) changes it
+  (then known by the correction's exec id, which a later correction refers to);
+  the child's quantity moves with it, so its open quantity at the venue is
+  unchanged, and a child that was done stays done. A repeat (the same exec id)
+  is applied once; a fill the child does not have (broken already, or never
+  there) is an Alert and changes nothing. The strategy hears
+  `on_trade_amended`. A bust is not undone by the OMS's figures: an amendment's
+  `cum_qty` counts only above what busts and corrections took off;
+- starts a filled order again when the OMS reopens it (`ParentReopened`, after a
+  bust or a correction): its strategy starts afresh for the shares left, with
+  the parent's `cum_qty` and `notional` as the OMS says, and its new children
+  numbered on from its old ones.
 
 Strategies: `algo_engine.strategies.STRATEGIES` (DMA and VWAP). A parent whose
 algo the container does not run waits with the OMS (an Alert says so).
@@ -31,7 +63,9 @@ algo the container does not run waits with the OMS (an Alert says so).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -44,6 +78,7 @@ from algo_engine.strategies import STRATEGIES, AnyStrategy
 from algo_engine.strategy import InvariantError, Strategy
 from refdata.model import local_midnight_ns
 from sequencer import sources
+from sequencer.messages.admin import HaltTrading, ResumeTrading
 from sequencer.messages.control import Alert, Severity, SystemStart
 from sequencer.messages.executions import (
     VenueAck,
@@ -54,6 +89,8 @@ from sequencer.messages.executions import (
     VenueReplaced,
     VenueRestated,
     VenueStatus,
+    VenueTradeCanceled,
+    VenueTradeCorrected,
 )
 from sequencer.messages.marketdata import (
     MarketSnapshot,
@@ -72,6 +109,7 @@ from sequencer.messages.orders import (
     ParentAmended,
     ParentCanceling,
     ParentDone,
+    ParentReopened,
     ReplaceChild,
     TimeInForce,
 )
@@ -95,6 +133,9 @@ class Counts(msgspec.Struct):
     refused_by_oms: int = 0
     failed_strategies: int = 0
     ignored: int = 0  # parents of algos the container does not run
+    reopened: int = 0  # parents started again after a bust or a correction
+    held: int = 0  # children held through a halt
+    trade_amendments: int = 0  # venues' busts and corrections applied
 
 
 class AlgoState(msgspec.Struct):
@@ -106,6 +147,13 @@ class AlgoState(msgspec.Struct):
     down: dict[str, str] = msgspec.field(default_factory=dict)  # destination -> why
     up: dict[str, str] = msgspec.field(default_factory=dict)  # destination -> its venue
     turn: dict[str, int] = msgspec.field(default_factory=dict)  # venue -> next dest index
+    # ops' halts in force: scope ("*", a symbol, a client or a venue) -> why
+    halts: dict[str, str] = msgspec.field(default_factory=dict)
+    # (order id, timer token) of the timers due while their order was paused, in order
+    deferred: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    # order id -> the next child number of an order forgotten at ParentDone (a reopened
+    # order numbers its children on from it: a child id is never used twice)
+    child_numbers: dict[str, int] = msgspec.field(default_factory=dict)
     counts: Counts = msgspec.field(default_factory=Counts)
 
 
@@ -119,6 +167,10 @@ class AlgoEngine(StructApp[AlgoState]):
     def __init__(self) -> None:
         self.state = AlgoState()
         self._ctxs: dict[str, OrderContext] = {}
+        # Held children ended while a strategy's handler runs (order id, child id): it
+        # hears of them once the handler returns. Empty between frames (not state).
+        self._later: list[tuple[str, str]] = []
+        self._in_call = 0
 
     # ================================================================ helpers
 
@@ -148,10 +200,30 @@ class AlgoEngine(StructApp[AlgoState]):
         strat = self.state.strategies.get(p.order_id)
         if strat is None or p.failed:
             return
+        with self._news_after():
+            try:
+                getattr(strat, method)(self._octx(p), *args)
+            except Exception as e:  # any strategy bug must leave the order safe
+                self._fail(p, f"{type(e).__name__}: {e}")
+
+    @contextlib.contextmanager
+    def _news_after(self) -> Iterator[None]:
+        """Strategies hear of the held children ended inside this block (`_end_held`)
+        once it is over, never from inside their own handler."""
+        self._in_call += 1
         try:
-            getattr(strat, method)(self._octx(p), *args)
-        except Exception as e:  # any strategy bug must leave the order safe
-            self._fail(p, f"{type(e).__name__}: {e}")
+            yield
+        finally:
+            self._in_call -= 1
+        if self._later and not self._in_call:
+            self._tell_later()
+
+    def _tell_later(self) -> None:
+        while self._later:
+            oid, cid = self._later.pop(0)
+            p, c = self.state.parents.get(oid), self.state.children.get(cid)
+            if p is not None and c is not None:
+                self._call(p, "on_child_done", c)
 
     def _fail(self, p: Parent, why: str) -> None:
         p.failed = why
@@ -215,6 +287,156 @@ class AlgoEngine(StructApp[AlgoState]):
             self.state.down.pop(m.destination, None)
             self.state.up[m.destination] = m.venue
 
+    # ================================================================ halts
+
+    def paused(self, p: Parent) -> bool:
+        """`p` is paused: its symbol, its client or everything halted by ops, or its
+        symbol halted on the market (its book's phase)."""
+        h = self.state.halts
+        if h and ("*" in h or p.symbol in h or p.client in h):
+            return True
+        b = self.state.books.get(p.symbol_id)
+        return b is not None and b.status == "halted"
+
+    def _holds(self, p: Parent, venue: str) -> bool:
+        """A new child of `p` to `venue` is held now (its order paused, its venue halted)."""
+        return venue in self.state.halts or self.paused(p)
+
+    def _paused_ids(self) -> set[str]:
+        """The orders paused now (for membership: never iterated)."""
+        return {oid for oid, p in self.state.parents.items() if self.paused(p)}
+
+    def _scope_name(self, scope: str) -> str:
+        return "all trading" if scope == "*" else scope
+
+    def _is_venue(self, scope: str) -> bool:
+        rd = self.ctx.refdata
+        if rd is None:
+            return False
+        try:
+            rd.venue(scope)
+        except KeyError:
+            return False
+        return True
+
+    @handles(HaltTrading)
+    def on_halt(self, m: HaltTrading) -> None:
+        halts = self.state.halts
+        if m.scope in halts:
+            halts[m.scope] = m.reason
+            return
+        before = self._paused_ids()
+        halts[m.scope] = m.reason
+        self._halted(before, f"{self._scope_name(m.scope)} halted by ops", m.reason,
+                     venue=m.scope if self._is_venue(m.scope) else "")
+
+    @handles(ResumeTrading)
+    def on_resume(self, m: ResumeTrading) -> None:
+        if m.scope not in self.state.halts:
+            return
+        before = self._paused_ids()
+        del self.state.halts[m.scope]
+        self._resumed(before, f"{self._scope_name(m.scope)} resumed by ops")
+
+    def _halted(self, before: set[str], what: str, reason: str, *, book: Book | None = None,
+                venue: str = "") -> None:
+        """A halt began (`before`: the orders paused until now): say so, and tell the
+        strategies of the orders it pauses (a book's subscribers hear its phase)."""
+        s = self.state
+        paused = [p for oid, p in s.parents.items() if oid not in before and self.paused(p)]
+        self.alert("info", "halted", f"{what}" + (f" ({reason})" if reason else "")
+                   + f": {_count(len(paused), 'order')} paused"
+                   + (f", new children to {venue} held" if venue else ""))
+        if book is not None:
+            self._market_event(book, "halted")
+        for p in paused:
+            if book is None or p.order_id not in book.subscribers:
+                self._call(p, "on_market", p.symbol_id, "halted")
+
+    def _resumed(self, before: set[str], what: str, *, book: Book | None = None) -> None:
+        """A halt ended: send the held children nothing holds now (in the order asked),
+        say so, then the book's subscribers hear its phase, the orders that go on hear
+        "resumed", and the timers they missed fire (in order)."""
+        s = self.state
+        going = [p for oid, p in s.parents.items() if oid in before and not self.paused(p)]
+        with self._news_after():  # held children that no longer fit: heard after the rest
+            sent, ended = self._release()
+            self.alert("info", "resumed", f"{what}: {_count(len(going), 'order')} "
+                       + ("goes" if len(going) == 1 else "go") + " on"
+                       + (f", {_count(sent, 'held child', 'held children')} sent"
+                          if sent else "")
+                       + (f", {ended} no longer fit" if ended else ""))
+        if book is not None:
+            self._market_event(book, book.status)
+        for p in going:
+            if s.parents.get(p.order_id) is p:
+                self._call(p, "on_market", p.symbol_id, "resumed")
+        if s.deferred:
+            due: list[tuple[str, str]] = []
+            wait: list[tuple[str, str]] = []
+            for d in s.deferred:
+                q = s.parents.get(d[0])
+                if q is not None:
+                    (wait if self.paused(q) else due).append(d)
+            s.deferred = wait
+            for oid, why in due:
+                q = s.parents.get(oid)
+                if q is not None:
+                    self._call(q, "on_timer", why)
+
+    def _release(self, only: Parent | None = None) -> tuple[int, int]:
+        """Send each held child (of `only`, or of every order) nothing holds any more, in
+        the order asked, checked again as a new child (the held ones after it not
+        counted); one that no longer fits ends. A child of an order whose amendment is
+        pending waits for it to be carried out or refused. Returns (sent, ended)."""
+        s = self.state
+        sent = ended = 0
+        cs = s.children
+        pool = [cs[i] for i in only.children if i in cs] if only else cs.values()
+        for c in [c for c in pool if c.status == "held"]:
+            p = s.parents.get(c.parent_id)
+            if (p is None or c.status != "held" or p.frozen == "amend"
+                    or self._holds(p, c.venue)):
+                continue
+            why, dest = self._check_held(p, c)
+            if why:
+                ended += 1
+                s.counts.refused_by_container += 1
+                self.alert("warning", "held_child_ended",
+                           f"{p.algo.upper()} {p.order_id}: held child {c.child_id} of "
+                           f"{c.qty - c.cum_qty:,} at {c.venue} ends at the resume: {why}")
+                self._end_held(p, c, f"no longer fits at the resume: {why}")
+                continue
+            sent += 1
+            move_child(c, "released")
+            c.destination, c.sent_ns = dest, self.ctx.now
+            self._publish_new(p, c)
+        return sent, ended
+
+    def _check_held(self, p: Parent, c: Child) -> tuple[str, str]:
+        """(why a held child may not be sent now, "" if it may; its destination)."""
+        if p.failed:
+            return "its strategy stopped", ""
+        dma = c.style == "dma" and p.algo == "dma"
+        others = sum(o.exposure for o in self._live_children(p) if o.status != "held")
+        terms = guard.ParentTerms(
+            side=p.side, qty=p.cap_qty(), cum_qty=p.cum_qty, ord_type=p.ord_type,
+            limit_px=p.cap_px(), open_child_qty=others, frozen=p.frozen != "")
+        down = frozenset() if dma else self._venues_down(c.venue)
+        why = guard.check_new(terms, c.qty - c.cum_qty, c.ord_type, c.limit_px, c.venue, down)
+        dest = self._pick_destination(c.venue) if not why else ""
+        if not why and not dest and not dma:
+            why = f"venue {c.venue} has no destination"
+        return why, dest
+
+    def _end_held(self, p: Parent, c: Child, why: str) -> None:
+        """A held child ends (nothing of it was ever published); its strategy hears of
+        it once the handler running now returns."""
+        self._mark_done(c, why)
+        self._later.append((p.order_id, c.child_id))
+        if not self._in_call:
+            self._tell_later()
+
     # ================================================================ market data
 
     def subscribe(self, symbol: str, order_id: str) -> Book:
@@ -246,7 +468,7 @@ class AlgoEngine(StructApp[AlgoState]):
         for t in m.trades:
             if t.exch_time_ns >= b.last_ns:
                 b.last_px, b.last_ns = t.price, t.exch_time_ns
-        self._status(b, m.status)
+        self._status(b, m.status, m.reason)
 
     @handles(Quote)
     def on_quote(self, q: Quote) -> None:
@@ -267,13 +489,29 @@ class AlgoEngine(StructApp[AlgoState]):
     @handles(TradingStatus)
     def on_trading_status(self, m: TradingStatus) -> None:
         b = self.state.books.get(m.symbol_id)
-        if b is not None:
-            self._status(b, m.status)
+        if b is None:
+            return
+        rd = self.ctx.refdata
+        if m.venue != "*" and rd is not None and m.venue != rd.symbol(
+                m.symbol_id).primary_venue:
+            return  # one venue's phase, not the symbol's (its primary venue's, or "*")
+        self._status(b, m.status, m.reason)
 
-    def _status(self, b: Book, status: str) -> None:
-        if status != b.status:
+    def _status(self, b: Book, status: str, reason: str = "") -> None:
+        if status == b.status:
+            return
+        if status != "halted" and b.status != "halted":
             b.status = status
             self._market_event(b, status)
+            return
+        before = self._paused_ids()
+        b.status = status
+        rd = self.ctx.refdata
+        name = rd.symbol(b.symbol_id).name if rd is not None else str(b.symbol_id)
+        if status == "halted":
+            self._halted(before, f"{name} halted on the market", reason, book=b)
+        else:
+            self._resumed(before, f"{name} resumed on the market ({status})", book=b)
 
     def _market_event(self, b: Book, event: str) -> None:
         for oid in list(b.subscribers):
@@ -285,6 +523,19 @@ class AlgoEngine(StructApp[AlgoState]):
 
     @handles(ParentAccepted)
     def on_parent_accepted(self, m: ParentAccepted) -> None:
+        self._start(m)
+
+    @handles(ParentReopened)
+    def on_parent_reopened(self, m: ParentReopened) -> None:
+        """A filled order is live again (a venue broke or corrected a fill): its strategy
+        starts afresh for the shares left, with what stays filled as the OMS counts it."""
+        p = self.state.parents.get(m.order_id)
+        if p is not None:  # still working here (no ParentDone seen): the OMS's figures
+            p.cum_qty, p.notional = m.cum_qty, m.notional
+            return
+        self._start(m)
+
+    def _start(self, m: ParentAccepted | ParentReopened) -> None:
         cls = STRATEGIES.get(m.algo)
         if cls is None:
             self.state.counts.ignored += 1
@@ -299,8 +550,13 @@ class AlgoEngine(StructApp[AlgoState]):
             symbol_id = sym.id if sym is not None else 0
         p = Parent(m.order_id, m.client, m.symbol, symbol_id, m.side, m.qty, m.ord_type,
                    m.limit_px, m.tif, m.algo, dict(m.algo_params), self.ctx.now)
+        if isinstance(m, ParentReopened):
+            p.cum_qty, p.notional = m.cum_qty, m.notional
+            p.next_child = self.state.child_numbers.pop(m.order_id, 1)
+            self.state.counts.reopened += 1
+        else:
+            self.state.counts.parents += 1
         self.state.parents[m.order_id] = p
-        self.state.counts.parents += 1
         try:
             strat = cls.from_params(p)
         except ValueError as e:
@@ -315,7 +571,9 @@ class AlgoEngine(StructApp[AlgoState]):
         p = self.state.parents.get(m.order_id)
         if p is None:
             return
-        p.cum_qty = max(p.cum_qty, m.cum_qty)
+        # The OMS's count catches ours up (fills of children we do not know), but never
+        # undoes a bust or a correction down we applied after it counted.
+        p.cum_qty = max(p.cum_qty, m.cum_qty - p.taken_off)
         if m.pending:
             p.frozen = "amend"
             p.pend_qty, p.pend_px = m.qty, m.limit_px
@@ -329,6 +587,10 @@ class AlgoEngine(StructApp[AlgoState]):
                 p.params = dict(m.algo_params)
         self._call(p, "on_amend")
         self._fit(p)
+        if not p.frozen and any(self.state.children[i].status == "held" for i in p.children
+                                if i in self.state.children):
+            with self._news_after():  # held through the amendment, and nothing holds them
+                self._release(p)
 
     def _fit(self, p: Parent, refused: Child | None = None, request: str = "") -> None:
         """Make every live child fit the parent's terms now in force (an amendment the
@@ -341,6 +603,10 @@ class AlgoEngine(StructApp[AlgoState]):
         again; the child whose `request` was `refused` is not asked the same again (a
         refused replace becomes a cancel, a refused cancel is left to the OMS's replace
         timeout). The children of a stopped strategy are cancelled, never amended."""
+        with self._news_after():
+            self._fit_children(p, refused, request)
+
+    def _fit_children(self, p: Parent, refused: Child | None, request: str) -> None:
         live = self._live_children(p)
         if p.failed:
             for c in live:
@@ -369,6 +635,12 @@ class AlgoEngine(StructApp[AlgoState]):
             room -= keep
             if keep == open_qty and px == c.limit_px:
                 continue
+            if c.status == "held":  # amended in the container
+                if keep <= 0:
+                    self._end_held(p, c, "does not fit the amended order")
+                else:
+                    c.qty, c.limit_px = c.cum_qty + keep, px
+                continue
             if c is refused and request == "cancel":
                 continue
             if keep <= 0 or c.status != "live" or (c is refused and request == "replace"):
@@ -392,6 +664,10 @@ class AlgoEngine(StructApp[AlgoState]):
             return
         p.frozen = "cancel"
         self._call(p, "on_canceling")
+        with self._news_after():  # nothing new goes now: a held child never will
+            for c in self._live_children(p):
+                if c.status == "held":
+                    self._end_held(p, c, "the order is being cancelled")
 
     @handles(ParentDone)
     def on_parent_done(self, m: ParentDone) -> None:
@@ -400,6 +676,9 @@ class AlgoEngine(StructApp[AlgoState]):
         self._ctxs.pop(m.order_id, None)
         if p is None:
             return
+        self.state.child_numbers[m.order_id] = p.next_child
+        if self.state.deferred:
+            self.state.deferred = [d for d in self.state.deferred if d[0] != m.order_id]
         for cid in p.children:
             self.state.children.pop(cid, None)
         for b in self.state.books.values():
@@ -422,21 +701,30 @@ class AlgoEngine(StructApp[AlgoState]):
         down = frozenset() if dma else self._venues_down(venue)
         why = guard.check_new(self.terms(p), qty, ord_type, px if ord_type == "limit" else 0,
                               venue, down)
-        dest = self._pick_destination(venue) if not why else ""
-        if not why and not dest and not dma:
+        # Through a halt the child is held: its destination is picked when it is sent.
+        hold = not why and self._holds(p, venue)
+        dest = self._pick_destination(venue) if not why and not hold else ""
+        if not why and not hold and not dest and not dma:
             why = f"venue {venue} has no destination"
         if why:
             self._refuse(p, f"new child of {qty:,} at {venue}: {why}")
         child_id = f"{p.order_id}.{p.next_child}"
         p.next_child += 1
         c = Child(child_id, p.order_id, venue, dest, style, ord_type, tif, qty,
-                  px if ord_type == "limit" else 0, self.ctx.now)
+                  px if ord_type == "limit" else 0, self.ctx.now,
+                  status="held" if hold else "sent")
         self.state.children[child_id] = c
         p.children.append(child_id)
         self.state.counts.children += 1
-        self.ctx.publish(NewChild(p.order_id, child_id, venue, qty, ord_type, c.limit_px, tif,
-                                  dest))
+        if hold:
+            self.state.counts.held += 1
+        else:
+            self._publish_new(p, c)
         return child_id
+
+    def _publish_new(self, p: Parent, c: Child) -> None:
+        self.ctx.publish(NewChild(p.order_id, c.child_id, c.venue, c.qty, c.ord_type,
+                                  c.limit_px, c.tif, c.destination))
 
     def _refuse(self, p: Parent, why: str) -> None:
         self.state.counts.refused_by_container += 1
@@ -452,7 +740,8 @@ class AlgoEngine(StructApp[AlgoState]):
 
     def replace_child(self, p: Parent, child_id: str, qty: int, px: int) -> None:
         c = self._own_child(p, child_id)
-        if c.status != "live" or c.pending:
+        held = c.status == "held"
+        if not held and (c.status != "live" or c.pending):
             self._refuse(p, f"child {child_id} cannot be amended now ("
                          + (f"a {c.pending} is in flight" if c.pending else c.status) + ")")
         new_qty = qty or c.qty
@@ -464,6 +753,9 @@ class AlgoEngine(StructApp[AlgoState]):
         if why:
             self._refuse(p, f"replace of {child_id}: {why}")
         if new_qty == c.qty and new_px == c.limit_px:
+            return
+        if held:  # nothing published yet: amended in place
+            c.qty, c.limit_px = new_qty, new_px if c.ord_type == "limit" else 0
             return
         self._send_replace(p, c, new_qty, new_px)
 
@@ -479,6 +771,9 @@ class AlgoEngine(StructApp[AlgoState]):
             self._send_cancel(p, c, reason)
 
     def _send_cancel(self, p: Parent, c: Child, reason: str) -> None:
+        if c.status == "held":  # nothing published yet: it ends here
+            self._end_held(p, c, reason or "cancelled while held")
+            return
         move_child(c, "cancel_sent")
         self.ctx.publish(CancelChild(p.order_id, c.child_id, reason))
 
@@ -538,6 +833,11 @@ class AlgoEngine(StructApp[AlgoState]):
         if got is None:
             return
         c, p = got
+        eid = m.exec_id
+        if eid:
+            if eid in c.fills or eid in c.gone:
+                return  # a venue's repeat: applied once
+            c.fills[eid] = (m.qty, m.px)
         move_child(c, "fill")
         c.cum_qty += m.qty
         c.notional += m.qty * m.px
@@ -551,6 +851,62 @@ class AlgoEngine(StructApp[AlgoState]):
         self._call(p, "on_fill", c, m.qty, m.px, m.liquidity)
         if filled:
             self._call(p, "on_child_done", c)
+
+    @handles(VenueTradeCanceled)
+    def on_trade_canceled(self, m: VenueTradeCanceled) -> None:
+        self._amend_fill(m.child_id, m.exec_id, m.ref_exec_id, None)
+
+    @handles(VenueTradeCorrected)
+    def on_trade_corrected(self, m: VenueTradeCorrected) -> None:
+        self._amend_fill(m.child_id, m.exec_id, m.ref_exec_id, (m.qty, m.px))
+
+    def _amend_fill(self, child_id: str, exec_id: str, ref: str,
+                    correct: tuple[int, int] | None) -> None:
+        """A venue broke (`correct` None) or corrected (to qty, px) the child's fill `ref`:
+        the child's and the parent's filled quantity and notional change, the child's
+        quantity with them (its open quantity at the venue does not), and its status
+        stays. A child of an order forgotten (done) is the OMS's to reopen."""
+        got = self._child_event(child_id)
+        if got is None:
+            return
+        c, p = got
+        if exec_id and (exec_id in c.fills or exec_id in c.gone):
+            return  # a venue's repeat: applied once
+        what = "correction" if correct else "bust"
+        rec = c.fills.get(ref)
+        new_qty, new_px = correct if correct is not None else (0, rec[1] if rec else 0)
+        if rec is None or new_qty < 0 or new_px <= 0:
+            if exec_id:
+                c.gone.append(exec_id)
+            self.alert("warning", "unknown_fill" if rec is None else "bad_fill",
+                       f"{c.venue} {what} {exec_id} of {p.algo.upper()} child {c.child_id} "
+                       + (f"refers to {ref!r}, " + ("a fill already broken or corrected"
+                                                   if ref in c.gone else "no fill of it")
+                          if rec is None else f"to {new_qty:,} at {new_px}")
+                       + ": nothing changes")
+            return
+        old_qty, old_px = rec
+        dq = new_qty - old_qty
+        if dq > 0:  # never beyond the order (the OMS books any excess to its error account)
+            dq = min(dq, max(0, p.qty - p.cum_qty))
+            new_qty = old_qty + dq
+        change = new_qty * new_px - old_qty * old_px
+        c.cum_qty += dq
+        c.qty += dq
+        c.notional += change
+        p.cum_qty += dq
+        p.notional += change
+        p.taken_off += max(0, -dq)
+        del c.fills[ref]
+        key = exec_id or ref  # a correction is known by its own exec id from now on
+        if correct is not None:
+            c.fills[key] = (new_qty, new_px)
+        if key != ref or correct is None:
+            c.gone.append(ref)
+        if exec_id and correct is None:
+            c.gone.append(exec_id)
+        self.state.counts.trade_amendments += 1
+        self._call(p, "on_trade_amended", c, dq, new_px)
 
     @handles(VenueReject)
     def on_venue_reject(self, m: VenueReject) -> None:
@@ -599,13 +955,18 @@ class AlgoEngine(StructApp[AlgoState]):
             return
         order_id, _, why = token.partition("|")
         p = self.state.parents.get(order_id)
-        if p is not None:
-            self._call(p, "on_timer", why)
+        if p is None:
+            return
+        if self.paused(p):  # delivered at the resume
+            self.state.deferred.append((order_id, why))
+            return
+        self._call(p, "on_timer", why)
 
     # ================================================================ state
 
     def after_restore(self) -> None:
         self._ctxs = {}  # contexts hold the parents they were made for
+        self._later, self._in_call = [], 0
 
     def describe(self) -> dict[str, Any]:
         s = self.state
@@ -616,11 +977,18 @@ class AlgoEngine(StructApp[AlgoState]):
                               "strategy": msgspec.to_builtins(s.strategies.get(oid))}
                         for oid, p in s.parents.items()},
             "live_children": sum(1 for c in s.children.values() if c.live),
+            "held_children": sum(1 for c in s.children.values() if c.status == "held"),
+            "halts": dict(s.halts),
+            "deferred_timers": len(s.deferred),
             "books": {sid: {"bid": b.bid, "ask": b.ask, "volume": b.volume,
                             "status": b.status} for sid, b in s.books.items()},
             "down": dict(s.down),
             "counts": msgspec.to_builtins(s.counts),
         }
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 __all__ = ["AlgoEngine", "AlgoState", "Strategy"]

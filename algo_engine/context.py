@@ -35,6 +35,8 @@ class Container(Protocol):
 
     def venue_up(self, venue: str) -> bool: ...
 
+    def paused(self, p: Parent) -> bool: ...
+
     def new_child(self, p: Parent, venue: str, style: Style, qty: int, px: int) -> str: ...
 
     def replace_child(self, p: Parent, child_id: str, qty: int, px: int) -> None: ...
@@ -113,17 +115,27 @@ class OrderContext:
     def venue_up(self, venue: str) -> bool:
         return self._c.venue_up(venue)
 
+    @property
+    def paused(self) -> bool:
+        """The order is paused by a halt (its symbol, its client or everything, by ops or
+        by the market): its timers wait and the children it asks for are held."""
+        return self._c.paused(self.parent)
+
     def send(self, venue: str, style: Style, qty: int, px: int = 0) -> str:
         """Ask for a new child; returns its id. Raises `InvariantError` (and alerts)
-        for a request that breaks an invariant; nothing is sent then."""
+        for a request that breaks an invariant; nothing is sent then. While the order is
+        paused, or the venue halted by ops, the child is held (status "held") and sent
+        at the resume."""
         return self._c.new_child(self.parent, venue, style, qty, px)
 
     def replace(self, child_id: str, qty: int = 0, px: int = 0) -> None:
         """Amend a live child in place: `qty` its new total (filled included), `px` its
-        new limit (0 leaves either unchanged)."""
+        new limit (0 leaves either unchanged). A held child is amended in the container."""
         self._c.replace_child(self.parent, child_id, qty, px)
 
     def cancel(self, child_id: str, reason: str = "") -> None:
+        """Cancel a live child (a held one ends at once: `on_child_done` follows once the
+        handler that cancelled it returns)."""
         self._c.cancel_child(self.parent, child_id, reason)
 
     # ---- the record

@@ -1,6 +1,10 @@
 """DMA as a strategy: one child on the venue the client names, sized and priced as the
 parent, with the parent's own order type and time in force.
 
+The child is for the parent's leaves: all of it at a normal start; what a venue's
+bust or correction left of a filled order when the OMS reopens it (its earlier
+fills were on the children before).
+
 An amendment is carried to the child with a downstream replace: while the OMS
 holds the client's replace (pending), the child takes the new price and any
 reduction at once and grows once the replace is in force. A child the venue ends
@@ -31,7 +35,7 @@ class Dma(Strategy, tag="dma"):
 
     def on_start(self, c: OrderContext) -> None:
         p = c.parent
-        self.child_id = c.send(self.venue, "dma", p.qty, p.limit_px)
+        self.child_id = c.send(self.venue, "dma", p.leaves, p.limit_px)
 
     def on_amend(self, c: OrderContext) -> None:
         p = c.parent
@@ -42,9 +46,12 @@ class Dma(Strategy, tag="dma"):
         new_px = p.pend_px if p.frozen == "amend" else p.limit_px
         if not child.live or new_qty <= p.cum_qty or child.pending:
             return  # amended to done: the OMS ends the order and cancels the child
-        # While the replace is pending the child may not grow beyond the order's present
-        # quantity: it takes the new price and any reduction now, the rest once in force.
-        qty = min(new_qty, child.qty) if p.frozen == "amend" else new_qty
+        # The child is the order less what earlier children filled (none, unless the
+        # order was reopened). While the replace is pending the child may not grow
+        # beyond the order's present quantity: it takes the new price and any reduction
+        # now, the rest once in force.
+        total = new_qty - (p.cum_qty - child.cum_qty)
+        qty = min(total, child.qty) if p.frozen == "amend" else total
         px = new_px if p.ord_type == "limit" else 0
         if qty != child.qty or (px and px != child.limit_px):
             c.replace(self.child_id, qty, px)

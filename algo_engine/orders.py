@@ -5,9 +5,15 @@ total, filled included, as venues count it; `open_qty` is what can still trade
 and `exposure` the most it could trade while a replace is in flight.
 
 A child's life cycle, as the container sees it, is one table (`child_step`):
-its status (sent to the OMS, live at the venue, done) and, beside it, the
-request of ours still unanswered (a cancel or a replace, whose terms ride in
-`pend_qty` and `pend_px`).
+its status (held in the container through a halt, sent to the OMS, live at the
+venue, done) and, beside it, the request of ours still unanswered (a cancel or
+a replace, whose terms ride in `pend_qty` and `pend_px`).
+
+A child keeps its fills by the venue's exec id (`fills`), so that a venue's
+bust or correction of one (`VenueTradeCanceled`, `VenueTradeCorrected`) can
+be taken out or changed; `gone` holds the exec ids that no longer stand (fills
+broken or corrected, the busts and corrections themselves), so that a repeat
+is applied once.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import msgspec
 
 from sequencer.messages.orders import OrdType, Side, TimeInForce
 
-ChildStatus = Literal["sent", "live", "done"]  # sent: asked of the OMS, not yet sent on
+#: held: asked for while its order is paused by a halt (or its venue halted), kept in the
+#: container, nothing published yet; sent: asked of the OMS, not yet sent on
+ChildStatus = Literal["held", "sent", "live", "done"]
 Pending = Literal["", "cancel", "replace"]
 Frozen = Literal["", "amend", "cancel"]
 #: How a strategy asks for a child; the container turns a style into an order type and
@@ -27,6 +35,7 @@ Style = Literal["passive", "take", "open_auction", "close_auction", "dma"]
 
 
 ChildEvent = Literal[
+    "released",      # nothing holds it any more (its halt ended): asked of the OMS now
     "sent",          # the OMS sent it on to the venue
     "ack",           # the venue took it
     "fill",          # the venue filled some of it
@@ -34,11 +43,14 @@ ChildEvent = Literal[
     "replace_sent",  # we asked to replace it
     "refused",       # our cancel or replace was refused (by the OMS or the venue)
     "replaced",      # the venue replaced it
-    "done",          # it ended: filled, cancelled, rejected, or refused by the OMS
+    "done",          # it ended: filled, cancelled, rejected, refused by the OMS; or, held,
+                     # cancelled, its order taken down, or no longer fitting at the resume
 ]
 
 #: (status, event) -> the status after it; events not listed leave the status alone.
 CHILD_STATUS: Final[dict[tuple[ChildStatus, ChildEvent], ChildStatus]] = {
+    ("held", "released"): "sent",
+    ("held", "done"): "done",
     ("sent", "sent"): "live",
     ("sent", "ack"): "live",
     ("sent", "fill"): "live",
@@ -90,6 +102,10 @@ class Child(msgspec.Struct):
     pend_qty: int = 0
     pend_px: int = 0
     end_reason: str = ""
+    #: venue exec id -> (qty, px) of each fill that stands (a corrected one under the
+    #: correction's exec id)
+    fills: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
+    gone: list[str] = msgspec.field(default_factory=list)  # exec ids that no longer stand
 
     @property
     def live(self) -> bool:
@@ -144,6 +160,7 @@ class Parent(msgspec.Struct):
     children: list[str] = msgspec.field(default_factory=list)
     next_child: int = 1
     failed: str = ""  # why the strategy was stopped ("" while it runs)
+    taken_off: int = 0  # shares venues' busts and corrections down took off its fills
 
     @property
     def buy(self) -> bool:

@@ -4,15 +4,35 @@ A strategy is one msgspec struct per parent order: its fields are its state (so
 the algo engine's snapshot holds it), its methods the handlers the container
 calls, each with the order's `OrderContext`:
 
-- `on_start(c)`: the parent was accepted;
+- `on_start(c)`: the parent was accepted, or reopened (`ParentReopened`: a venue
+  broke or corrected a fill of a filled order; `c.parent.cum_qty` and `notional`
+  hold what stays filled, and the strategy works `c.parent.leaves`);
 - `on_amend(c)`: the client amended it (`c.parent` has the terms; while
   `c.parent.frozen == "amend"` the new terms wait, `c.parent.pend_qty` and
   `pend_px`, and children may only shrink or move inside both limits);
 - `on_canceling(c)`: the OMS is taking the order down (nothing new may be sent);
-- `on_timer(c, token)`: a wake-up the strategy set, with its token;
+- `on_timer(c, token)`: a wake-up the strategy set, with its token (while the
+  order is paused by a halt, held back and delivered, in order, at the resume);
 - `on_fill(c, child, qty, px, liquidity)`, `on_child_done(c, child)`: child events;
+- `on_trade_amended(c, child, qty_delta, px)`: a venue broke (`qty_delta` the
+  fill's quantity, negative; `px` its price) or corrected (`qty_delta` the change,
+  `px` the corrected price) one of the child's fills; the child's and the parent's
+  `cum_qty` and `notional` already say so, the child's open quantity is unchanged
+  (its `qty` moved with its fills) and a child that was done stays done;
 - `on_market(c, symbol_id, event)`: a subscribed symbol's phase changed
-  ("opened", "trading", "closing_auction", "closed", "halted", ...).
+  ("opened", "trading", "closing_auction", "closed", "halted", ...); and, for the
+  order's own symbol, "halted" when the order is paused (its symbol, its client or
+  everything halted by ops, or the symbol halted by the market) and "resumed" when
+  it goes on.
+
+While an order is paused (`c.paused`) its timers wait, and a child it asks for is
+*held*: `send` checks it and returns its id as usual, but nothing is published
+until the resume (a child to a venue ops halted is held the same way); `cancel`
+ends a held child at once (`on_child_done` follows once the strategy's handler
+returns) and `replace` amends it in place. At the resume the held children are
+sent in the order asked, each checked again (one that no longer fits ends:
+`on_child_done`, with its `end_reason`), then "resumed", then the timers that
+waited. Children already at venues stay there through a halt.
 
 Everything with an effect goes through the context: children (`send`,
 `replace`, `cancel`), timers, subscriptions, decisions for the record, ref
@@ -60,8 +80,15 @@ class Strategy(msgspec.Struct, tag_field="strategy"):
     def on_child_done(self, c: OrderContext, child: Child) -> None:
         """A child ended (filled, cancelled, rejected or refused by the OMS)."""
 
+    def on_trade_amended(self, c: OrderContext, child: Child, qty_delta: int,
+                         px: int) -> None:
+        """A venue broke (`qty_delta` < 0: the fill's quantity, at its price `px`) or
+        corrected (`qty_delta` the change in quantity, `px` the corrected price) one of
+        `child`'s fills; the child and the parent already count it."""
+
     def on_market(self, c: OrderContext, symbol_id: int, event: str) -> None:
-        """A subscribed symbol's phase changed, or its opening auction printed."""
+        """A subscribed symbol's phase changed, or its opening auction printed; for the
+        order's own symbol, "halted" / "resumed" as the order is paused and goes on."""
 
 
 __all__ = ["InvariantError", "Strategy", "Style"]

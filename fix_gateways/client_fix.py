@@ -28,16 +28,38 @@ Custom tags (a client's FIX engine must allow user-defined fields, tags >= 5000)
 A replace (G) carrying any 7001-7010 tag replaces the algo parameters; the algo,
 the OrdType and the TimeInForce of an order cannot be changed by a replace.
 
+Standard tags beyond the basics:
+  97 PossResend=Y (header) on a D, F or G: carried on the stream (`poss_resend`);
+       the OMS answers a resend whose ClOrdID it knows with the order's status
+       instead of a duplicate reject. PossDupFlag (43) stays the gateway's: a
+       PossDup repeat of a request the stream holds is dropped.
+  152 CashOrderQty on a D (instead of OrderQty): an amount the OMS converts to
+       shares; both 38 and 152 is refused. A G cannot carry it.
+  18 ExecInst: 6 (participate don't initiate), M (mid-price peg) and R (primary
+       peg) are carried to the venue (DMA orders only, the OMS decides); any other
+       value is refused with its name. OrdType P (pegged) is taken with a peg in
+       18: a limit order if Price (44) caps it, else a market one. A G must
+       re-declare the order's ExecInst (FIX: it is not carried forward).
+
 FIX 4.2 also takes OrdType 5 (market on close) and B (limit on close) as market
 or limit orders with TimeInForce "cls"; FIX 4.4 uses TimeInForce 7 for that.
 
 Outbound, `execution_report`, `cancel_reject` and `drop_copy` give the raw
 text (`fixmsg.compose`) for the client's FIX version; `fixmsg.message` makes it
-a `quickfix.Message` for `Session.sendToTarget`. FIX 4.2 differences: ExecTransType
-20=0 (3 for a status response), ExecType 1/2 (partial fill / fill) for a trade,
-a status response's ExecType is the order's current status (4.2 has no 150=I),
-OrdStatus 5 (replaced) on a replace of a live order, and only the 4.2 codes
-of OrdRejReason (0-8) and CxlRejReason (0-3).
+a `quickfix.Message` for `Session.sendToTarget`. A fill carries the venue's
+LastLiquidityInd (851: 1 added, 2 removed; an auction fill none, 4.4 has no
+code for it); a trade cancel or correct its ExecRefID (19) and, like every
+report of the order, CashOrderQty (152) and ExecInst (18) if the order had
+them; an unsolicited cancel or a restatement its ExecRestatementReason (378).
+FIX 4.2 differences: ExecTransType 20=0 (1 a trade cancel, 2 a trade correct,
+3 a status response), ExecType 1/2 (partial fill / fill, by the order's status
+after it) for a trade, a bust and a correction; a status response's ExecType is
+the order's current status (4.2 has no 150=I); OrdStatus 5 (replaced) on a
+replace of an order without fills (4.2's precedence puts partially filled and
+filled above replaced: `ord_status_42`); only the 4.2 codes of OrdRejReason
+(0-8), CxlRejReason (0-3) and ExecRestatementReason (0-5); and no 851 (the tag
+does not exist in 4.2) unless the session is configured to take it
+(`liquidity_on_42`).
 """
 
 from __future__ import annotations
@@ -46,22 +68,26 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from fix_gateways.fixmsg import (
+    EXEC_INST_WORDS,
     FIX42,
     FIX44,
     SOH,
     Fields,
     compose,
     fix_avg_px,
+    fix_exec_inst,
     fix_price,
     fix_text,
     fix_time,
     parse_price,
     parse_qty,
     parse_time,
+    restatement_code,
 )
 from sequencer.messages.executions import CancelReject, ExecType, ExecutionReport, OrdStatus
 from sequencer.messages.orders import (
     CancelOrder,
+    ExecInst,
     NewOrder,
     OrderStatusRequest,
     OrdType,
@@ -108,7 +134,33 @@ _TIF_NAMES: Final[dict[str, str]] = {
 EXEC_TYPES_44: Final[dict[ExecType, str]] = {
     "new": "0", "done_for_day": "3", "canceled": "4", "replaced": "5", "pending_cancel": "6",
     "stopped": "7", "rejected": "8", "suspended": "9", "pending_new": "A", "calculated": "B",
-    "expired": "C", "restated": "D", "pending_replace": "E", "trade": "F", "order_status": "I"}
+    "expired": "C", "restated": "D", "pending_replace": "E", "trade": "F", "order_status": "I",
+    "trade_cancel": "H", "trade_correct": "G"}
+# A report about a fill: the figures of the fill (LastQty 32, LastPx 31) go with it.
+_TRADES: Final = ("trade", "trade_cancel", "trade_correct")
+# FIX 4.2 reports trades by ExecTransType (20): new, cancel (a bust), correct.
+_TRANS_42: Final[dict[ExecType, str]] = {"trade": "0", "trade_cancel": "1", "trade_correct": "2"}
+# LastLiquidityInd (851): FIX 4.4 has added (1), removed (2) and routed out (3); an
+# auction print came with FIX 5.0 (4), which a 4.4 engine refuses: auction fills go
+# without 851. FIX 4.2 has no tag 851 (sent only to a session configured to take it).
+_LIQUIDITY_CODES: Final[dict[str, str]] = {"added": "1", "removed": "2"}
+# ExecInst (18) values by name, for the words of a refusal.
+_EXEC_INST_NAMES: Final[dict[str, str]] = {
+    "1": "not held", "2": "work", "3": "go along", "4": "over the day", "5": "held",
+    "6": "participate don't initiate", "7": "strict scale", "8": "try to scale",
+    "9": "stay on bid side", "0": "stay on offer side", "A": "no cross", "B": "OK to cross",
+    "C": "call first", "D": "percent of volume", "E": "do not increase",
+    "F": "do not reduce", "G": "all or none", "H": "reinstate on system failure",
+    "I": "institutions only", "J": "reinstate on trading halt",
+    "K": "cancel on trading halt", "L": "last peg", "M": "mid-price peg",
+    "N": "non-negotiable", "O": "opening peg", "P": "market peg",
+    "Q": "cancel on system failure", "R": "primary peg", "S": "suspend",
+    "U": "customer display instruction", "V": "netting", "W": "peg to VWAP",
+    "X": "trade along", "Y": "try to stop", "Z": "cancel if not best",
+    "a": "trailing stop peg", "b": "strict limit", "c": "ignore price validity checks",
+    "d": "peg to limit price", "e": "work to target strategy"}
+_EXEC_INST_TAKEN: Final = ("6 (participate don't initiate), M (mid-price peg) and R (primary "
+                           "peg)")
 ORD_STATUSES: Final[dict[OrdStatus, str]] = {
     "new": "0", "partially_filled": "1", "filled": "2", "done_for_day": "3", "canceled": "4",
     "pending_cancel": "6", "stopped": "7", "rejected": "8", "suspended": "9",
@@ -271,6 +323,24 @@ def _missing(begin_string: str, f: Fields, name: str, tags: tuple[tuple[str, str
     return None
 
 
+def _exec_inst(f: Fields) -> tuple[ExecInst, ...] | str:
+    """The ExecInst (18) values we carry, in words, or why one cannot be taken."""
+    out: list[ExecInst] = []
+    for code in f.get("18", "").split():
+        word = EXEC_INST_WORDS.get(code)
+        if word is None:
+            name = _EXEC_INST_NAMES.get(code)
+            what = f"{name} (18={code})" if name else f"ExecInst (18) value {code!r}"
+            return f"{what} is not supported: we take {_EXEC_INST_TAKEN}"
+        if word not in out:
+            out.append(word)
+    return tuple(out)
+
+
+def _pegged(inst: tuple[ExecInst, ...]) -> bool:
+    return any(i.endswith("_peg") for i in inst)
+
+
 def _algo_params(f: Fields) -> tuple[tuple[str, str], ...]:
     return tuple((name, f[tag]) for tag, name in ALGO_PARAM_TAGS.items() if tag in f)
 
@@ -343,19 +413,42 @@ def _new_order(v: str, client: str, f: Fields) -> NewOrder | Refusal:
         qty = 0
     if side is None:
         return reject(unsupported, why_side, qty)
-    if not qty_text:
+    cash_qty = 0
+    if f.get("152"):
+        # CashOrderQty: an amount of money; the OMS converts it to shares.
+        if qty_text:
+            return reject("13" if v44 else "0",
+                          "send OrderQty (38) or CashOrderQty (152), not both", qty)
+        try:
+            cash_qty = parse_price(f["152"])
+        except ValueError as e:
+            return reject("13" if v44 else "0",
+                          f"CashOrderQty (152): {e}; amounts take at most 4 decimals")
+        if cash_qty <= 0 or cash_qty > MAX_INT:
+            return reject("13" if v44 else "0",
+                          f"CashOrderQty (152) must be an amount above 0, got {f['152']!r}")
+    elif not qty_text:
         return reject("13" if v44 else "0",
-                      "the order has no OrderQty (38): we take quantities in shares only")
-    if qty <= 0:
+                      "the order has neither OrderQty (38) nor CashOrderQty (152)")
+    elif qty <= 0:
         return reject("13" if v44 else "0",
                       f"OrderQty (38) must be a whole number of shares above 0, got {qty_text!r}")
     if qty > MAX_INT:
         return reject("13" if v44 else "0", f"OrderQty (38) is above the largest we take "
                       f"({MAX_INT:,})")
+    inst = _exec_inst(f)
+    if isinstance(inst, str):
+        return reject(unsupported, inst, qty)
     tif_code = f.get("59", "0")
     if v == FIX42 and ord_code in ("5", "B"):  # market / limit on close
         ord_type: OrdType = "market" if ord_code == "5" else "limit"
         tif_code = "7" if tif_code == "0" else tif_code
+    elif ord_code == "P":
+        # Pegged: the peg is in ExecInst; a Price caps it (a limit order), else it has none.
+        if not _pegged(inst):
+            return reject(unsupported, "pegged orders (40=P) need a peg in ExecInst (18): "
+                          "M (mid-price) or R (primary)", qty)
+        ord_type = "limit" if f.get("44") else "market"
     else:
         maybe = ORD_TYPES.get(ord_code)
         if maybe is None:
@@ -403,7 +496,7 @@ def _new_order(v: str, client: str, f: Fields) -> NewOrder | Refusal:
         return reject("99" if v44 else "0", why, qty)
     locate = f.get(TAG_LOCATE_BROKER, "") if short else ""
     return NewOrder(client, f["11"], f["55"], side, qty, ord_type, limit_px, tif, algo,
-                    _algo_params(f), locate, transact_ns)
+                    _algo_params(f), locate, transact_ns, f.get("97") == "Y", cash_qty, inst)
 
 
 def _common(v: str, f: Fields, name: str, tags: tuple[tuple[str, str], ...]
@@ -435,7 +528,7 @@ def _cancel(v: str, client: str, f: Fields) -> CancelOrder | Refusal:
     if isinstance(got, Refusal):
         return got
     side, ns = got
-    return CancelOrder(client, f["11"], f["41"], f["55"], side, ns)
+    return CancelOrder(client, f["11"], f["41"], f["55"], side, ns, f.get("97") == "Y")
 
 
 def _replace(v: str, client: str, f: Fields) -> ReplaceOrder | Refusal:
@@ -444,11 +537,17 @@ def _replace(v: str, client: str, f: Fields) -> ReplaceOrder | Refusal:
     if isinstance(got, Refusal):
         return got
     side, ns = got
+    inst = _exec_inst(f)
+    if isinstance(inst, str):
+        return _business_reject(v, f, BR_OTHER, f"{name}: {inst}")
     ord_code = f.get("40", "")
-    if ord_code and ord_code not in ORD_TYPES:
+    if ord_code and ord_code not in ORD_TYPES and not (ord_code == "P" and _pegged(inst)):
         what = _ORD_TYPE_NAMES.get(ord_code, repr(ord_code))
         return _business_reject(v, f, BR_OTHER, f"{name}: OrdType (40) {what} is not "
                                 "supported: an order stays market (1) or limit (2)")
+    if f.get("152"):
+        return _business_reject(v, f, BR_OTHER, f"{name}: CashOrderQty (152) cannot be "
+                                "replaced: send the new OrderQty (38) in shares")
     qty = 0
     if f.get("38"):
         try:
@@ -474,7 +573,8 @@ def _replace(v: str, client: str, f: Fields) -> ReplaceOrder | Refusal:
     why = _unfit_carried(f, tuple(ALGO_PARAM_TAGS))
     if why:
         return _business_reject(v, f, BR_OTHER, f"{name}: {why}")
-    return ReplaceOrder(client, f["11"], f["41"], f["55"], side, qty, limit_px, _algo_params(f), ns)
+    return ReplaceOrder(client, f["11"], f["41"], f["55"], side, qty, limit_px, _algo_params(f), ns,
+                        f.get("97") == "Y", inst)
 
 
 def _status(v: str, client: str, f: Fields) -> OrderStatusRequest | Refusal:
@@ -492,8 +592,18 @@ def _rej_code(table: dict[str, tuple[str, str]], words: str, v42: bool) -> str:
     return codes[1] if v42 else codes[0]
 
 
+def ord_status_42(exec_type: ExecType, ord_status: OrdStatus) -> str:
+    """OrdStatus (39) as FIX 4.2 reports it. 4.2 has the status "replaced" (5), below
+    partially filled in its precedence (Appendix D, D10): a replace accepted on an order
+    without fills reports 5, one on a partially filled order 1, one that leaves it filled
+    2; every other status is the 4.4 code."""
+    if exec_type == "replaced" and ord_status == "new":
+        return "5"
+    return ORD_STATUSES[ord_status]
+
+
 def _er_body(begin_string: str, er: ExecutionReport, transact_ns: int | None,
-             account: str) -> str:
+             account: str, liquidity_42: bool = False) -> str:
     v42 = begin_string == FIX42
     if begin_string not in (FIX42, FIX44):
         raise ValueError(f"unsupported FIX version {begin_string!r}")
@@ -503,25 +613,30 @@ def _er_body(begin_string: str, er: ExecutionReport, transact_ns: int | None,
         exec_code = EXEC_TYPES_44[et]
         status = ORD_STATUSES[er.ord_status]
     else:
-        status = ORD_STATUSES[er.ord_status]
-        if et == "trade":
+        status = ord_status_42(et, er.ord_status)
+        if et in _TRADES:
+            # 4.2: a fill, a bust or a correction is ExecType partial fill (1) or fill (2)
+            # by the order's status after it, told apart by ExecTransType.
             exec_code = "2" if er.ord_status == "filled" else "1"
+            trans = _TRANS_42[et]
         elif et == "order_status":
             trans = "3"
             exec_code = status  # 4.2's ExecType has a code for every OrdStatus we report
         else:
             exec_code = EXEC_TYPES_44[et]
-            if et == "replaced" and er.ord_status in ("new", "partially_filled"):
-                status = "5"  # 4.2's OrdStatus "replaced"
     # Fields in tag order (QuickFIX re-sorts a body anyway; this keeps tests readable).
     parts = []
     if account:
         parts.append(f"1={account}{SOH}")
     parts.append(f"6={fix_avg_px(er.avg_px)}{SOH}11={er.cl_ord_id}{SOH}14={er.cum_qty}{SOH}"
                  f"17={er.exec_id}{SOH}")
+    if er.exec_inst:
+        parts.append(f"18={fix_exec_inst(er.exec_inst)}{SOH}")
+    if er.exec_ref_id:
+        parts.append(f"19={er.exec_ref_id}{SOH}")
     if v42:
         parts.append(f"20={trans}{SOH}")
-    if et == "trade":
+    if et in _TRADES:
         parts.append(f"31={fix_price(er.last_px)}{SOH}32={er.last_qty}{SOH}")
     parts.append(f"37={er.order_id}{SOH}38={er.order_qty}{SOH}39={status}{SOH}")
     if er.orig_cl_ord_id:
@@ -535,24 +650,34 @@ def _er_body(begin_string: str, er: ExecutionReport, transact_ns: int | None,
     if er.reject_reason:
         parts.append(f"103={_rej_code(ORD_REJ_REASONS, er.reject_reason, v42)}{SOH}")
     parts.append(f"150={exec_code}{SOH}151={er.leaves_qty}{SOH}")
+    if er.cash_qty:
+        parts.append(f"152={fix_price(er.cash_qty)}{SOH}")
+    if er.restatement_reason:
+        parts.append(f"378={restatement_code(er.restatement_reason, begin_string)}{SOH}")
+    liquidity = _LIQUIDITY_CODES.get(er.last_liquidity)
+    if liquidity is not None and et in _TRADES and (not v42 or liquidity_42):
+        parts.append(f"851={liquidity}{SOH}")
     return "".join(parts)
 
 
 def execution_report(begin_string: str, er: ExecutionReport,
-                     transact_ns: int | None = None) -> str:
+                     transact_ns: int | None = None, *, liquidity_42: bool = False) -> str:
     """The raw FIX ExecutionReport (35=8) of `er` for a client on `begin_string`.
-    `transact_ns` (TransactTime 60): the report's stream time; None leaves 60 out."""
-    return compose(begin_string, "8", _er_body(begin_string, er, transact_ns, ""))
+    `transact_ns` (TransactTime 60): the report's stream time; None leaves 60 out.
+    `liquidity_42`: a FIX 4.2 session that takes LastLiquidityInd (851) as a user field."""
+    return compose(begin_string, "8", _er_body(begin_string, er, transact_ns, "",
+                                               liquidity_42))
 
 
 def drop_copy(begin_string: str, er: ExecutionReport,
-              transact_ns: int | None = None) -> str | None:
-    """The clearing drop-copy of a fill (ExecType trade), None for any other report.
-    It is the client's ExecutionReport, field for field, plus Account (1) = the
-    client's name, since the drop-copy session carries every client's fills."""
-    if er.exec_type != "trade":
+              transact_ns: int | None = None, *, liquidity_42: bool = False) -> str | None:
+    """The clearing drop-copy of a fill, a trade cancel or a trade correct (None for any
+    other report). It is the client's ExecutionReport, field for field, plus Account
+    (1) = the client's name, since the drop-copy session carries every client's fills."""
+    if er.exec_type not in _TRADES:
         return None
-    return compose(begin_string, "8", _er_body(begin_string, er, transact_ns, er.client))
+    return compose(begin_string, "8", _er_body(begin_string, er, transact_ns, er.client,
+                                               liquidity_42))
 
 
 def cancel_reject(begin_string: str, cr: CancelReject, transact_ns: int | None = None) -> str:

@@ -191,29 +191,31 @@ class ClientGatewayProcess(StreamGateway):
     @handles(CancelReject)
     def on_cancel_reject(self, m: CancelReject) -> None:
         self._route(m.client, f"9:{m.cl_ord_id}",
-                    lambda begin: client_fix.cancel_reject(begin, m))
+                    lambda s: client_fix.cancel_reject(BEGIN_STRING[s.fix_version], m))
 
     @handles(ExecutionReport)
     def on_execution_report(self, m: ExecutionReport) -> None:
         self._route(m.client, f"8:{m.exec_id}",
-                    lambda begin: client_fix.execution_report(begin, m))
-        if m.exec_type == "trade":
+                    lambda s: client_fix.execution_report(
+                        BEGIN_STRING[s.fix_version], m, liquidity_42=s.liquidity_on_42))
+        if m.exec_type in ("trade", "trade_cancel", "trade_correct"):
             for name in self._drop_sessions:
                 s = self._by_name[name]
                 if s.client not in ("*", m.client):
                     continue
-                copy = client_fix.drop_copy(BEGIN_STRING[s.fix_version], m)
+                copy = client_fix.drop_copy(BEGIN_STRING[s.fix_version], m,
+                                            liquidity_42=s.liquidity_on_42)
                 if copy is not None and self._send_once(name, f"8:{m.exec_id}", copy):
                     self.counts.drop_copies += 1
 
-    def _route(self, client: str, key: str, build: Callable[[str], str]) -> None:
-        """Send to the client's order session the message `build` makes for its
-        BeginString, unless the session sent it already."""
+    def _route(self, client: str, key: str, build: Callable[[ClientSession], str]) -> None:
+        """Send to the client's order session the message `build` makes for it (its
+        BeginString, its options), unless the session sent it already."""
         name = self._order_session.get(client)
         if name is None:
             self.counts.no_session += 1
             return
-        if self._send_once(name, key, build(BEGIN_STRING[self._by_name[name].fix_version])):
+        if self._send_once(name, key, build(self._by_name[name])):
             self.counts.reports_sent += 1
 
     def _send_once(self, name: str, key: str, raw: str) -> bool:

@@ -61,6 +61,9 @@ class ClientSession(BaseModel):
     port: int = Field(ge=1, le=65535)
     tls: bool = False
     drop_copy: bool = False  # receives copies of fills, sends no orders
+    # FIX 4.2 has no LastLiquidityInd (851): a strict engine refuses it. True for a 4.2
+    # client whose engine takes it as a user field (4.4 sessions always get it).
+    liquidity_on_42: bool = False
 
 
 class ClientGateway(BaseModel):

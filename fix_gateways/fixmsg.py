@@ -19,6 +19,12 @@ without error; `parties` reads the one group we look at (NoPartyIDs, 453).
 
 Prices on the stream are fixed point 1/10,000 (`PRICE_SCALE`); average prices
 1/10^8 (`AVG_PX_SCALE`). Text forms carry no needless trailing zeros.
+
+Code tables both gateways share (the stream carries words, FIX codes):
+`RESTATEMENT_CODES` / `RESTATEMENT_WORDS` for ExecRestatementReason (378; 4.2
+knows 0-5 only: `restatement_code` sends the others as 4, broker option) and
+`EXEC_INST_CODES` / `EXEC_INST_WORDS` for the ExecInst (18) values we carry
+(`fix_exec_inst`, `parse_exec_inst`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from typing import Any, Final
 
 import quickfix
 
-from sequencer.messages.executions import AVG_PX_SCALE
+from sequencer.messages.executions import AVG_PX_SCALE, RestatementReason
+from sequencer.messages.orders import ExecInst
 
 SOH: Final = "\x01"
 FIX42: Final = "FIX.4.2"
@@ -46,6 +53,56 @@ PLACEHOLDER_TIME: Final = "19700101-00:00:00.000"
 Fields = dict[str, str]  # {tag: value}, tags as text ("35", "11", ...)
 
 _PARTY_TAGS: Final = frozenset(("448", "447", "452", "802", "523", "803"))
+
+
+# ---------------------------------------------------------------- code tables
+
+# ExecRestatementReason (378): the stream's words -> the FIX 4.4 code, and back.
+RESTATEMENT_CODES: Final[dict[RestatementReason, str]] = {
+    "gt_corporate_action": "0", "gt_renewal": "1", "verbal_change": "2", "repricing": "3",
+    "broker_option": "4", "partial_decline": "5", "trading_halt": "6",
+    "system_failure": "7", "market_option": "8", "canceled_not_best": "9",
+    "warehouse_recap": "10", "other": "99"}
+RESTATEMENT_WORDS: Final[dict[str, RestatementReason]] = {
+    code: word for word, code in RESTATEMENT_CODES.items()}
+_RESTATEMENT_42: Final = frozenset(("0", "1", "2", "3", "4", "5"))
+
+# ExecInst (18) values we carry: the stream's words -> the FIX code (4.2 and 4.4), and
+# back. 6 participate don't initiate (post only), M mid-price peg, R primary peg.
+EXEC_INST_CODES: Final[dict[ExecInst, str]] = {
+    "participate_dont_initiate": "6", "mid_peg": "M", "primary_peg": "R"}
+EXEC_INST_WORDS: Final[dict[str, ExecInst]] = {
+    code: word for word, code in EXEC_INST_CODES.items()}
+
+
+def restatement_code(reason: RestatementReason, begin_string: str = FIX44) -> str:
+    """The 378 code of a restatement reason in words ("" for none). FIX 4.2 knows the
+    codes 0-5 only: a later reason goes out as 4 (broker option)."""
+    if not reason:
+        return ""
+    code = RESTATEMENT_CODES[reason]
+    return "4" if begin_string == FIX42 and code not in _RESTATEMENT_42 else code
+
+
+def fix_exec_inst(words: tuple[ExecInst, ...]) -> str:
+    """ExecInst (18) text for the stream's words: the codes, space separated ("" for
+    none)."""
+    return " ".join(EXEC_INST_CODES[w] for w in words)
+
+
+def parse_exec_inst(text: str) -> tuple[ExecInst, ...]:
+    """ExecInst (18) text as the stream's words, in order, a repeat dropped; ValueError
+    names the first value we do not carry."""
+    out: list[ExecInst] = []
+    for code in text.split(" "):
+        if not code:
+            continue
+        word = EXEC_INST_WORDS.get(code)
+        if word is None:
+            raise ValueError(f"ExecInst (18) value {code!r} is not supported")
+        if word not in out:
+            out.append(word)
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- numbers

@@ -14,6 +14,15 @@ One `VenueOrders` per venue session holds what the translation needs:
   them (11, or failing that 41) finds the child.
 
 Requests: `request(begin_string, ChildOrderSent, transact_ns)` -> raw FIX D / F / G text.
+A child's ExecInst (`ChildOrderSent.exec_inst`) goes out as ExecInst 18 (space
+separated codes, `fixmsg.EXEC_INST_CODES`: 6 post only, M mid peg, R primary
+peg). A pegged child (M or R) is OrdType 40=P on 4.2 and 4.4, with Price 44 as
+its cap when the child is a limit order (none when it is a market order); post
+only alone keeps the child's order type. An at-the-close child on 4.2 keeps
+OrdType 5/B (4.2 has no other way to say at the close), its ExecInst still sent.
+The ExecInst is the child's own, remembered from its new order: a replace (G)
+declares it again, with the same OrdType (FIX does not carry ExecInst forward
+unless the replace re-declares it), whatever the replace's `exec_inst` says.
 
 Answers: `translate(begin_string, fields)` -> (venue event | None, note). It
 does not change the state; `apply(event)` does. Either call `apply` with each
@@ -42,10 +51,19 @@ ExecutionReport (35=8) by ExecType (150):
     where it omits them);
   D restated -> VenueRestated when OrderQty or Price differ from what we know;
     a restatement that changes neither is dropped (None);
+  On D and on the cancels (4, 3, C), ExecRestatementReason 378 becomes the
+    event's `restatement_reason` in words (`fixmsg.RESTATEMENT_WORDS`; absent:
+    "", an unknown code: "other", noted); the text `reason` is Text 58, else
+    (D) the code's name;
+  H trade cancel (4.4; taken on 4.2 too) and 4.2's ExecTransType 20=1 (whatever
+    its 150) -> VenueTradeCanceled; G trade correct and 4.2's 20=2 ->
+    VenueTradeCorrected with LastQty 32 and LastPx 31 (rounded half-even to
+    1/10,000 if finer, noted). Each names the fill it amends by ExecRefID 19 (the fill's ExecID, or
+    its last correction's); without 19 or its own ExecID 17 (or, for a correct,
+    32/31) it is unreadable: dropped, noted. The gateway does not check that 19
+    names a fill of the child: the OMS does;
   6 pending cancel, E pending replace, A pending new, I order status (and 4.2's
-    ExecTransType 3 status) -> None;
-  G/H trade correct/cancel (and 4.2's ExecTransType 1/2) -> None, noted: the
-    stream has no message for a busted trade, ops must handle it.
+    ExecTransType 3 status) -> None.
 OrderCancelReject (35=9) -> VenueCancelRejected, CxlRejResponseTo 434: 1 cancel,
 2 replace (if absent: what our request with that ClOrdID was).
 """
@@ -59,9 +77,11 @@ from fix_gateways.client_fix import SIDE_CODES
 from fix_gateways.fixmsg import (
     FIX42,
     FIX44,
+    RESTATEMENT_WORDS,
     SOH,
     Fields,
     compose,
+    fix_exec_inst,
     fix_price,
     fix_time,
     parse_price,
@@ -70,6 +90,7 @@ from fix_gateways.fixmsg import (
 )
 from sequencer.messages.executions import (
     Liquidity,
+    RestatementReason,
     VenueAck,
     VenueCanceled,
     VenueCancelRejected,
@@ -77,13 +98,17 @@ from sequencer.messages.executions import (
     VenueReject,
     VenueReplaced,
     VenueRestated,
+    VenueTradeCanceled,
+    VenueTradeCorrected,
 )
-from sequencer.messages.orders import ChildOrderSent, TimeInForce
+from sequencer.messages.orders import ChildOrderSent, ExecInst, TimeInForce
 
 VenueEvent = (VenueAck | VenueReject | VenueFill | VenueCanceled | VenueReplaced
-              | VenueCancelRejected | VenueRestated)
+              | VenueCancelRejected | VenueRestated | VenueTradeCanceled
+              | VenueTradeCorrected)
 Request = Literal["cancel", "replace"]
 
+PEGS: Final[frozenset[ExecInst]] = frozenset(("mid_peg", "primary_peg"))
 TIF_CODES: Final[dict[TimeInForce, str]] = {
     "day": "0", "gtc": "1", "opg": "2", "ioc": "3", "fok": "4", "cls": "7"}
 LIQUIDITY: Final[dict[str, Liquidity]] = {
@@ -112,10 +137,11 @@ class _Child:
     symbol: str
     side: str  # FIX code
     qty: int  # as the venue last confirmed (or as sent, before any answer)
-    ord_type: str  # FIX code
+    ord_type: str  # FIX code: 1 market or 2 limit (a peg's 40=P comes from exec_inst)
     limit_px: int
     tif: TimeInForce
     last_cl_ord_id: str  # the last ClOrdID not rejected: the next request's OrigClOrdID
+    exec_inst: tuple[ExecInst, ...] = ()  # the new order's, declared again on replaces
     n: int = 0  # requests after the new order
     venue_order_id: str = ""
     # Requests the venue has not answered, oldest first: (ClOrdID, OrigClOrdID, kind).
@@ -165,7 +191,8 @@ class VenueOrders:
                 raise ValueError(f"child {m.child_id!r} was already sent")
             ord_code = "1" if m.ord_type == "market" else "2"
             c = _Child(m.child_id, m.symbol, SIDE_CODES[m.side], m.qty, ord_code,
-                       m.limit_px if m.ord_type == "limit" else 0, m.tif, m.child_id)
+                       m.limit_px if m.ord_type == "limit" else 0, m.tif, m.child_id,
+                       m.exec_inst)
             self._children[m.child_id] = c
             self._by_cl_ord_id[m.child_id] = m.child_id
             return compose(v, "D", f"11={c.child_id}{SOH}21=1{SOH}" + _terms(
@@ -249,9 +276,7 @@ class VenueOrders:
         if trans == "3" or et == "I":
             return None, ""  # a status report: nothing happened
         if trans in ("1", "2") or et in ("G", "H"):
-            return None, (f"trade correct/cancel for child {c.child_id} (ExecID "
-                          f"{f.get("17", '')!r}, ref {f.get("19", '')!r}) is not supported: "
-                          "dropped, ops must reconcile")
+            return self._trade_amended(c, f, trans == "2" or (trans == "0" and et == "G"))
         if et in ("F", "1", "2"):
             return self._fill(c, f)
         if et == "0":
@@ -270,7 +295,8 @@ class VenueOrders:
             text = f.get("58", "")
             reason = f"{why}: {text}" if why and text else why or text
             expected = c.cancel_pending() or et == "C" or c.tif in ("ioc", "fok")
-            return VenueCanceled(c.child_id, not expected, reason), ""
+            restatement, note = _restatement(c, f)
+            return VenueCanceled(c.child_id, not expected, reason, restatement), note
         if et == "5":
             qty = parse_qty(f["38"]) if f.get("38") else c.qty
             px = parse_price(f["44"]) if f.get("44") and c.ord_type == "2" else c.limit_px
@@ -281,20 +307,32 @@ class VenueOrders:
             if qty == c.qty and px == c.limit_px:
                 return None, ""  # a restatement that changes nothing
             reason = f.get("58", "") or _RESTATE.get(f.get("378", ""), "restated by the venue")
-            return VenueRestated(c.child_id, qty, px, reason), ""
+            restatement, note = _restatement(c, f)
+            return VenueRestated(c.child_id, qty, px, reason, restatement), note
         if et in ("6", "E", "A"):
             return None, ""
         return None, f"ExecType {et!r} for child {c.child_id} is not handled; dropped"
 
-    def _fill(self, c: _Child, f: Fields) -> tuple[VenueEvent | None, str]:
-        note = ""
+    def _trade_amended(self, c: _Child, f: Fields,
+                       correct: bool) -> tuple[VenueEvent | None, str]:
+        """A trade cancel (bust) or correct of one of the child's fills."""
+        what = "trade correct" if correct else "trade cancel"
+        exec_id, ref = f.get("17", ""), f.get("19", "")
+        if not exec_id or not ref:
+            return None, (f"unreadable {what} for child {c.child_id} (ExecID {exec_id!r}, "
+                          f"ExecRefID {ref!r}): it needs both ExecID (17) and ExecRefID "
+                          "(19); dropped")
+        if not correct:
+            return VenueTradeCanceled(c.child_id, exec_id, ref), ""
+        if not f.get("32") or not f.get("31"):
+            raise ValueError("a trade correct without LastQty (32) or LastPx (31)")
         qty = parse_qty(f["32"])
-        try:
-            px = parse_price(f["31"])
-        except ValueError:
-            px = round_price(f["31"])
-            note = (f"fill {f.get("17", '')} of child {c.child_id}: LastPx {f["31"]} rounded "
-                    "to the 1/10,000 tick")
+        px, note = _last_px(c, f, f"trade correct {exec_id}")
+        return VenueTradeCorrected(c.child_id, exec_id, ref, qty, px), note
+
+    def _fill(self, c: _Child, f: Fields) -> tuple[VenueEvent | None, str]:
+        qty = parse_qty(f["32"])
+        px, note = _last_px(c, f, f"fill {f.get("17", '')}")
         ind = f.get("851", "")
         liquidity = LIQUIDITY.get(ind, "")
         if ind and ind not in LIQUIDITY:
@@ -336,13 +374,41 @@ class VenueOrders:
 
 
 def _terms(v: str, c: _Child, qty: int, px: int, ns: int) -> str:
-    """38, 40, 44, 54, 55, 59 and 60 of a D or G (4.2 has no TimeInForce at the
-    close: a market/limit on close goes as OrdType 5/B, TimeInForce day)."""
+    """18, 38, 40, 44, 54, 55, 59 and 60 of a D or G (4.2 has no TimeInForce at the
+    close: a market/limit on close goes as OrdType 5/B, TimeInForce day; a pegged
+    child is OrdType P, its Price the cap)."""
     ord_code, tif = c.ord_type, TIF_CODES[c.tif]
     if v == FIX42 and c.tif == "cls":
         ord_code, tif = ("5" if ord_code == "1" else "B"), "0"
-    return (f"38={qty}{SOH}40={ord_code}{SOH}" + (f"44={fix_price(px)}{SOH}" if px else "")
+    elif PEGS.intersection(c.exec_inst):
+        ord_code = "P"
+    inst = fix_exec_inst(c.exec_inst)
+    return ((f"18={inst}{SOH}" if inst else "") + f"38={qty}{SOH}40={ord_code}{SOH}"
+            + (f"44={fix_price(px)}{SOH}" if px else "")
             + f"54={c.side}{SOH}55={c.symbol}{SOH}59={tif}{SOH}60={fix_time(ns)}{SOH}")
+
+
+def _last_px(c: _Child, f: Fields, what: str) -> tuple[int, str]:
+    """LastPx (31) as fixed point, rounded half-even to the 1/10,000 tick if finer (with
+    a note)."""
+    try:
+        return parse_price(f["31"]), ""
+    except ValueError:
+        return round_price(f["31"]), (f"{what} of child {c.child_id}: LastPx {f["31"]} "
+                                      "rounded to the 1/10,000 tick")
+
+
+def _restatement(c: _Child, f: Fields) -> tuple[RestatementReason, str]:
+    """ExecRestatementReason (378) in words ("" when absent; an unknown code: "other",
+    with a note)."""
+    code = f.get("378", "")
+    if not code:
+        return "", ""
+    word = RESTATEMENT_WORDS.get(code)
+    if word is None:
+        return "other", (f"child {c.child_id}: unknown ExecRestatementReason (378) {code!r} "
+                         "taken as other")
+    return word, ""
 
 
 def _reason(f: Fields, tag: str, names: dict[str, str]) -> str:

@@ -8,9 +8,11 @@ NewOrderSingle, OrderCancelRequest or OrderCancelReplaceRequest
 (`venue_fix` assigns the ClOrdIDs, deterministically from the stream, so a
 restarted gateway rebuilds the same ids). A venue's execution reports and
 cancel rejects become venue events (`VenueAck`, `VenueFill` with the
-LastLiquidityIndicator translated, ...), published before QuickFIX counts
-the message as received; a fill whose ExecID the stream already holds for the
-child (a resend after a crash in between, or a venue's repeat) is dropped.
+LastLiquidityIndicator translated, `VenueTradeCanceled` and `VenueTradeCorrected`
+for a venue's bust or correction of a fill, ...), published before QuickFIX
+counts the message as received; a fill, a trade cancel or a trade correct
+whose ExecID the stream already holds for the child (a resend after a crash in
+between, or a venue's repeat) is dropped.
 Logon and logout of a session become `VenueStatus` events, so routing avoids a
 destination that is down.
 
@@ -46,6 +48,8 @@ from sequencer.messages.executions import (
     VenueReplaced,
     VenueRestated,
     VenueStatus,
+    VenueTradeCanceled,
+    VenueTradeCorrected,
 )
 from sequencer.messages.orders import ChildOrderSent
 from sequencer.runtime.app import handles
@@ -80,6 +84,8 @@ class VenueGatewayProcess(StreamGateway):
         # child\0ExecID of the fills on the stream: a venue's resend of a fill we published
         # just before a crash (QuickFIX had not counted it received) is not published twice.
         self._fills: set[str] = set()
+        # The same for the venues' trade cancels and corrects (child\0ExecID).
+        self._amends: set[str] = set()
         for s in cfg.sessions:
             sid = fix.SessionID(BEGIN_STRING[s.fix_version], cfg.sender_comp_id,
                                 s.target_comp_id)
@@ -110,14 +116,17 @@ class VenueGatewayProcess(StreamGateway):
         with self.lock:
             event = self.orders.from_venue(BEGIN_STRING[s.fix_version], read(msg))
             note = self.orders.note
-            if isinstance(event, VenueFill):
+            if isinstance(event, VenueFill | VenueTradeCanceled | VenueTradeCorrected):
+                seen = self._fills if isinstance(event, VenueFill) else self._amends
                 key = f"{event.child_id}\x00{event.exec_id}"
-                if key in self._fills:
-                    note = (f"fill {event.exec_id} of child {event.child_id} is on the "
+                if key in seen:
+                    what = ("fill" if isinstance(event, VenueFill) else "trade cancel"
+                            if isinstance(event, VenueTradeCanceled) else "trade correct")
+                    note = (f"{what} {event.exec_id} of child {event.child_id} is on the "
                             "stream already (a repeat or resend)")
                     event = None
                 else:
-                    self._fills.add(key)
+                    seen.add(key)
         if event is None:
             self.counts.ignored += 1
             if note:
@@ -164,6 +173,12 @@ class VenueGatewayProcess(StreamGateway):
             with self.lock:
                 self._fills.add(f"{m.child_id}\x00{m.exec_id}")
             self.on_venue_event(m)
+
+    @handles(VenueTradeCanceled, VenueTradeCorrected)
+    def on_trade_amended(self, m: VenueTradeCanceled | VenueTradeCorrected) -> None:
+        if self.frame_source == self.source_id:
+            with self.lock:
+                self._amends.add(f"{m.child_id}\x00{m.exec_id}")
 
     @handles(ChildOrderSent)
     def on_child_order(self, m: ChildOrderSent) -> None:

@@ -3,13 +3,15 @@
 Inputs (all from the stream): client requests (`NewOrder`, `CancelOrder`,
 `ReplaceOrder`, `OrderStatusRequest`), the algo engine's child requests
 (`NewChild`, `CancelChild`, `ReplaceChild`), venue events (`VenueAck`,
-`VenueFill`, ...), quotes for the price collar, and ops' commands
-(`SetRiskLimit`, `EngageKillSwitch`, `ReleaseKillSwitch`, `SetParameter`).
+`VenueFill`, ..., `VenueTradeCanceled`, `VenueTradeCorrected`), quotes and
+trading status for the price collar and halts, and ops' commands
+(`SetRiskLimit`, `EngageKillSwitch`, `ReleaseKillSwitch`, `HaltTrading`,
+`ResumeTrading`, `SetParameter`).
 
 Outputs: `ExecutionReport` and `CancelReject` to clients (FIX 4.4 semantics),
 `ChildOrderSent` / `ChildRequestRejected` for the venue gateway and the algo
-engine, `ParentAccepted` / `ParentAmended` / `ParentCanceling` / `ParentDone`
-for the algo engine, `Subscribe` for market data, and `Alert`s.
+engine, `ParentAccepted` / `ParentAmended` / `ParentCanceling` / `ParentDone` /
+`ParentReopened` for the algo engine, `Subscribe` for market data, and `Alert`s.
 
 Rules the code keeps (see `oms.book` for the arithmetic, `oms.states` for the
 one transition table):
@@ -25,17 +27,38 @@ one transition table):
   cancel that a venue refuses (nothing else in flight) gets a CancelReject and the
   order goes on;
 - a DMA order is its one child: when the venue ends it on its own (a reject, an
-  unsolicited cancel, an IOC remainder), the order is cancelled back to the client.
+  unsolicited cancel, an IOC remainder), the order is cancelled back to the client;
+  when the venue reduces it (an unsolicited reduction), so is the order (Restated);
+- a ClOrdID is used once a day: a repeat is refused with the order that has it, as
+  it stands; a repeat resent with PossResend is answered with that order's status.
+  Status answers and cancel rejects name the order by its last accepted ClOrdID
+  (a replace's or an accepted cancel's), a status with the one before it;
+- an unsolicited cancel says why in ExecRestatementReason (the venue's reason, or
+  broker option for the kill switch and the close);
+- a venue's trade cancel or correction is applied to the child and the order and
+  reported (ExecRefID: our report of that fill); a filled order left short is live
+  again (`ParentReopened`: the algo engine works the rest) unless its day is over;
+- an order for an amount of money (CashOrderQty) is converted to shares at its
+  limit (a market order: at the reference price), stated in its reports;
+- ExecInst (post only, pegs) is a DMA order's, carried on its child to the venue;
+- in a trading halt (ops' `HaltTrading` of everything, a symbol, a client or a
+  venue, or the market's halt of a symbol) a new DMA order is refused, or with
+  `dma_on_halt` hold accepted for the algo engine to hold its child; the algo
+  engine pauses every order in the halt until the resume.
 
 Parameters (`SetParameter(target="oms", key, value)`): `eod_time` (HH:MM or
 HH:MM:SS exchange-local, default 16:05:00, after the closing auctions
 print), `replace_timeout_ms` (default 2000: how long the algo engine has to
-fit the children to a pending replace before the OMS cancels the misfits).
+fit the children to a pending replace before the OMS cancels the misfits),
+`dma_on_halt` (reject, the default, or hold: what a new DMA order into a
+trading halt gets).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
+
+import msgspec
 
 from oms import checks, states
 from oms.algos import check_time, time_ms
@@ -45,6 +68,7 @@ from oms.book import (
     Parent,
     avg_px,
     exposure,
+    fill_key,
     fmt_px,
     move_child,
     within_limit,
@@ -55,7 +79,9 @@ from refdata.model import local_midnight_ns
 from sequencer import sources
 from sequencer.messages.admin import (
     EngageKillSwitch,
+    HaltTrading,
     ReleaseKillSwitch,
+    ResumeTrading,
     SetParameter,
     SetRiskLimit,
 )
@@ -64,7 +90,9 @@ from sequencer.messages.executions import (
     CancelReject,
     ExecType,
     ExecutionReport,
+    Liquidity,
     OrdStatus,
+    RestatementReason,
     VenueAck,
     VenueCanceled,
     VenueCancelRejected,
@@ -73,8 +101,10 @@ from sequencer.messages.executions import (
     VenueReplaced,
     VenueRestated,
     VenueStatus,
+    VenueTradeCanceled,
+    VenueTradeCorrected,
 )
-from sequencer.messages.marketdata import MarketSnapshot, Quote, Subscribe
+from sequencer.messages.marketdata import MarketSnapshot, Quote, Subscribe, TradingStatus
 from sequencer.messages.orders import (
     CancelChild,
     CancelOrder,
@@ -87,6 +117,7 @@ from sequencer.messages.orders import (
     ParentAmended,
     ParentCanceling,
     ParentDone,
+    ParentReopened,
     ReplaceChild,
     ReplaceOrder,
 )
@@ -150,6 +181,12 @@ class Oms(StructApp[OmsState]):
             s.eod_ms = time_ms(msg.value)
             if not s.eod_done:
                 self._arm_eod()
+        elif msg.key == "dma_on_halt":
+            if msg.value not in ("reject", "hold"):
+                self._alert("warning", "bad_parameter",
+                            f"oms dma_on_halt: expected reject or hold, got {msg.value!r}")
+                return
+            s.dma_on_halt = msg.value
         elif msg.key == "replace_timeout_ms":
             if not msg.value.isdigit() or int(msg.value) <= 0:
                 self._alert("warning", "bad_parameter",
@@ -159,7 +196,8 @@ class Oms(StructApp[OmsState]):
             s.replace_timeout_ms = int(msg.value)
         else:
             self._alert("warning", "bad_parameter",
-                        f"oms has no parameter {msg.key!r} (eod_time, replace_timeout_ms)")
+                        f"oms has no parameter {msg.key!r} (eod_time, replace_timeout_ms, "
+                        "dma_on_halt)")
 
     @handles(SetRiskLimit)
     def on_set_risk_limit(self, msg: SetRiskLimit) -> None:
@@ -195,6 +233,41 @@ class Oms(StructApp[OmsState]):
     def on_snapshot(self, snap: MarketSnapshot) -> None:
         for q in snap.quotes:
             self.on_quote(q)
+        self._market_status(snap.symbol_id, "*", snap.status, snap.reason)
+
+    # ================================================================ trading halts
+
+    @handles(TradingStatus)
+    def on_trading_status(self, m: TradingStatus) -> None:
+        self._market_status(m.symbol_id, m.venue, m.status, m.reason)
+
+    def _market_status(self, symbol_id: int, venue: str, status: str, reason: str) -> None:
+        """A symbol's phase from market data: halted on the whole market or its primary
+        venue is a halt of the symbol; any other phase there ends it."""
+        rd = self.ctx.refdata
+        if venue != "*" and rd is not None:
+            try:
+                if rd.symbol(symbol_id).primary_venue != venue:
+                    return
+            except KeyError:
+                return
+        if status == "halted":
+            self.state.market_halts[symbol_id] = reason
+        else:
+            self.state.market_halts.pop(symbol_id, None)
+
+    @handles(HaltTrading)
+    def on_halt(self, m: HaltTrading) -> None:
+        """Ops halt trading in a scope ("*", a symbol, a client or a venue): the algo
+        engine pauses the orders in it and holds their new children; a new DMA order
+        into it is refused or accepted to wait, by `dma_on_halt`."""
+        self.state.halts[m.scope] = m.reason
+
+    @handles(ResumeTrading)
+    def on_resume(self, m: ResumeTrading) -> None:
+        if self.state.halts.pop(m.scope, None) is None:
+            self._alert("warning", "bad_halt", f"ResumeTrading: no halt of {m.scope!r} "
+                        "in force")
 
     def _subscribe(self, symbol_id: int) -> None:
         if symbol_id not in self.state.subscribed:
@@ -223,17 +296,27 @@ class Oms(StructApp[OmsState]):
 
     def _report(self, p: Parent, exec_type: ExecType, cl_ord_id: str = "", orig: str = "",
                 last_qty: int = 0, last_px: int = 0, text: str = "",
-                reject_reason: str = "") -> None:
+                reject_reason: str = "", liquidity: Liquidity = "", exec_ref_id: str = "",
+                restatement: RestatementReason = "") -> str:
+        """Report the order to its client; returns the report's ExecID."""
         st = p.state
         cum = p.cum_qty
         qty = p.qty
+        exec_id = self._exec_id()
         # Positional (ExecutionReport's field order): msgspec matches keywords one by one,
         # which costs about 1 microsecond for a struct this wide.
         self.ctx.publish(ExecutionReport(
-            p.client, p.order_id, cl_ord_id or p.cl_ord_id, orig, self._exec_id(),
+            p.client, p.order_id, cl_ord_id or p.cl_ord_id, orig, exec_id,
             exec_type, states.ord_status(st, cum, qty), p.symbol, p.side, qty, cum,
             qty - cum if st in states.LIVE else 0,
-            last_qty, last_px, avg_px(p.notional, cum), p.limit_px, text, reject_reason))
+            last_qty, last_px, avg_px(p.notional, cum), p.limit_px, text, reject_reason,
+            liquidity, exec_ref_id, restatement, p.cash_qty, p.exec_inst))
+        return exec_id
+
+    def _status_report(self, p: Parent, text: str = "") -> None:
+        """The order as it stands (ExecType order status): its current ClOrdID and the
+        one before it (FIX: a status names the order by its last accepted ClOrdID)."""
+        self._report(p, "order_status", orig=p.orig_cl_ord_id, text=text)
 
     def _cancel_reject(self, client: str, order_id: str, cl_ord_id: str, orig: str,
                        ord_status: OrdStatus, response_to: Literal["cancel", "replace"],
@@ -262,13 +345,7 @@ class Oms(StructApp[OmsState]):
         s = self.state
         key = m.client + "\x00" + m.cl_ord_id
         if key in s.cl_ord_ids:
-            self.ctx.publish(ExecutionReport(
-                client=m.client, order_id="NONE", cl_ord_id=m.cl_ord_id, orig_cl_ord_id="",
-                exec_id=self._exec_id(), exec_type="rejected", ord_status="rejected",
-                symbol=m.symbol, side=m.side, order_qty=m.qty, cum_qty=0, leaves_qty=0,
-                limit_px=m.limit_px, reject_reason="duplicate_order",
-                text=f"duplicate ClOrdID {m.cl_ord_id!r}: already used today by order "
-                     f"{s.cl_ord_ids[key]}"))
+            self._known_cl_ord_id(m, s.parents[s.cl_ord_ids[key]])
             return
         s.next_order += 1
         order_id = f"{s.day}-{s.next_order}"
@@ -277,9 +354,26 @@ class Oms(StructApp[OmsState]):
         p = Parent(order_id, m.client, m.cl_ord_id, m.symbol, sym.id if sym is not None else 0,
                    m.side, m.qty, m.ord_type, m.limit_px, m.tif, m.algo.lower(), m.algo_params,
                    m.locate_broker)
+        # Set after, and only when there is one: keywords cost a Struct this wide ~1 us.
+        if m.cash_qty:
+            p.cash_qty = m.cash_qty
+        if m.exec_inst:
+            p.exec_inst = m.exec_inst
         s.parents[order_id] = p
-        refusal, p.px_ref = checks.check_new(s, self.ctx.refdata, m, p, sym, self._routable,
-                                             self._reference)
+        converted = ""
+        if m.cash_qty:
+            # An amount of money: the shares it buys at the limit (a market order: at the
+            # reference price now), whole round lots unless the client trades odd lots.
+            refusal, shares, converted = checks.cash_to_shares(
+                s, m, sym, self._reference(p.symbol_id, m.side) if sym is not None else 0)
+            if refusal is None:
+                m = msgspec.structs.replace(m, qty=shares)
+                p.qty = shares
+        else:
+            refusal = None
+        if refusal is None:
+            refusal, p.px_ref = checks.check_new(s, self.ctx.refdata, m, p, sym,
+                                                 self._routable, self._reference)
         if refusal is not None:
             reason, text = refusal
             self._move(p, "reject")
@@ -287,18 +381,39 @@ class Oms(StructApp[OmsState]):
             return
         client = s.clients[m.client]
         if client.pending_new:
-            self._report(p, "pending_new")
+            self._report(p, "pending_new", text=converted)
         g = s.gross  # _commit, inline: every accepted order commits its notional
         g[p.client] = g.get(p.client, 0) + p.qty * p.px_ref
         g[FIRM] = g.get(FIRM, 0) + p.qty * p.px_ref
         s.open_orders[p.client] = s.open_orders.get(p.client, 0) + 1
         s.open_orders[FIRM] = s.open_orders.get(FIRM, 0) + 1
         s.live[order_id] = None
-        self._report(p, self._move(p, "accept"))
+        self._report(p, self._move(p, "accept"), text=converted)
         self.ctx.publish(ParentAccepted(
             order_id, p.client, p.cl_ord_id, p.symbol, m.side, p.qty, m.ord_type, p.limit_px,
             m.tif, p.algo, p.algo_params))
         self._subscribe(p.symbol_id)
+
+    def _known_cl_ord_id(self, m: NewOrder | CancelOrder | ReplaceOrder, p: Parent) -> None:
+        """A request whose ClOrdID the client already used today (for order `p`). Resent
+        with PossResend (97=Y), it is the client asking what became of it: the answer
+        is the order's status. Otherwise it is a duplicate: a new order is rejected
+        with the order as it stands (FIX: the reject describes the existing order), a
+        cancel or replace gets a CancelReject."""
+        if m.poss_resend:
+            self._status_report(p, f"PossResend of ClOrdID {m.cl_ord_id!r}: "
+                                   f"the order's status")
+            return
+        text = (f"duplicate ClOrdID {m.cl_ord_id!r}: already used today by order "
+                f"{p.order_id}")
+        if isinstance(m, NewOrder):
+            self._report(p, "rejected", cl_ord_id=m.cl_ord_id, text=text,
+                         reject_reason="duplicate_order")
+            return
+        self._cancel_reject(m.client, p.order_id, m.cl_ord_id, p.cl_ord_id,
+                            states.ord_status(p.state, p.cum_qty, p.qty),
+                            "cancel" if isinstance(m, CancelOrder) else "replace",
+                            "duplicate_cl_ord_id", text)
 
     def _dests(self, venue: str) -> tuple[str, ...]:
         """Names of the destinations reaching a routable venue, best first; () if none.
@@ -337,27 +452,32 @@ class Oms(StructApp[OmsState]):
                                 what, "unknown_order",
                                 f"no order with ClOrdID {m.orig_cl_ord_id!r} for {m.client}")
             return None
-        status = states.ord_status(p.state, p.cum_qty, p.qty)
         key = m.client + "\x00" + m.cl_ord_id
-        if key in s.cl_ord_ids:
-            self._cancel_reject(m.client, p.order_id, m.cl_ord_id, m.orig_cl_ord_id, status,
-                                what, "duplicate_cl_ord_id",
-                                f"duplicate ClOrdID {m.cl_ord_id!r}: already used today")
+        known = s.cl_ord_ids.get(key)
+        if known is not None:
+            self._known_cl_ord_id(m, s.parents[known])
             return None
         s.cl_ord_ids[key] = p.order_id
+        # A refusal names the order by its last accepted ClOrdID as OrigClOrdID (FIX:
+        # "ClOrdID of the previous accepted order"), whichever of its ClOrdIDs the
+        # request named.
+        status = states.ord_status(p.state, p.cum_qty, p.qty)
+        why: tuple[str, str] | None = None
         if m.symbol != p.symbol or m.side != p.side:
-            self._cancel_reject(m.client, p.order_id, m.cl_ord_id, m.orig_cl_ord_id, status,
-                                what, "other",
-                                f"the request is for {m.side} {m.symbol} but order "
-                                f"{m.orig_cl_ord_id} is {p.side} {p.symbol}")
-            return None
-        if p.state != "working" or p.closing:
+            why = ("other", f"the request is for {m.side} {m.symbol} but order "
+                            f"{m.orig_cl_ord_id} is {p.side} {p.symbol}")
+        elif p.state != "working" or p.closing:
             text, reason = states.REFUSALS.get(
                 p.state, ("the order is being cancelled by the broker", "broker_option"))
             if p.closing and p.state == "working":
                 text, reason = f"the order is being cancelled ({p.closing_text})", "other"
-            self._cancel_reject(m.client, p.order_id, m.cl_ord_id, m.orig_cl_ord_id, status,
-                                what, reason, text)
+            why = (reason, text)
+        elif isinstance(m, ReplaceOrder) and m.exec_inst != p.exec_inst:
+            why = ("other", "ExecInst (18) cannot be changed by a replace: declare the "
+                            "order's own (" + (" ".join(p.exec_inst) or "none") + ")")
+        if why is not None:
+            self._cancel_reject(m.client, p.order_id, m.cl_ord_id, p.cl_ord_id, status,
+                                what, *why)
             return None
         return p
 
@@ -382,7 +502,7 @@ class Oms(StructApp[OmsState]):
         s = self.state
         why = checks.check_replace(s, self.ctx.refdata, p, m, self._routable, self._reference)
         if why is not None:
-            self._cancel_reject(m.client, p.order_id, m.cl_ord_id, m.orig_cl_ord_id,
+            self._cancel_reject(m.client, p.order_id, m.cl_ord_id, p.cl_ord_id,
                                 states.ord_status(p.state, p.cum_qty, p.qty), "replace",
                                 "other", why)
             return
@@ -437,7 +557,7 @@ class Oms(StructApp[OmsState]):
         p.limit_px = p.pend_px
         p.algo_params = p.pend_params
         p.px_ref = p.pend_px_ref
-        p.cl_ord_id = p.pend_cl_ord_id
+        p.orig_cl_ord_id, p.cl_ord_id = old_cl, p.pend_cl_ord_id
         self._clear_pending(p)
         if p.closing == "replace":
             p.closing = p.closing_text = ""
@@ -466,12 +586,15 @@ class Oms(StructApp[OmsState]):
                 reject_reason="unknown_order",
                 text=f"no order with ClOrdID {m.cl_ord_id!r} for {m.client}"))
             return
-        self._report(p, "order_status", cl_ord_id=m.cl_ord_id)
+        self._status_report(p)
 
     # ================================================================ taking orders down
 
-    def _take_down(self, p: Parent, why: str, text: str) -> None:
-        """Cancel every live child of the parent and tell the algo engine to stop."""
+    def _take_down(self, p: Parent, why: str, text: str,
+                   restatement: RestatementReason = "broker_option") -> None:
+        """Cancel every live child of the parent and tell the algo engine to stop.
+        `restatement`: the ExecRestatementReason of the unsolicited cancel that ends it
+        (the broker's own decision unless a venue's)."""
         if p.state == "pending_replace" and why in ("kill", "eod", "venue"):
             # The broker takes the order down: the client's replace cannot be carried out.
             pend_cl = p.pend_cl_ord_id
@@ -485,6 +608,7 @@ class Oms(StructApp[OmsState]):
                                 "broker_option", f"the order is being cancelled ({text})")
         p.closing = why
         p.closing_text = text
+        p.closing_reason = restatement if why != "client" else ""
         self.ctx.publish(ParentCanceling(order_id=p.order_id, reason=text))
         children = self.state.children
         for cid in p.children:
@@ -499,7 +623,7 @@ class Oms(StructApp[OmsState]):
         move_child(c, "cancel_sent")
         self.ctx.publish(ChildOrderSent("cancel", p.order_id, c.child_id, c.venue,
                                         c.destination, p.symbol, p.side, c.qty, c.ord_type,
-                                        c.limit_px, c.tif))
+                                        c.limit_px, c.tif, p.exec_inst))
 
     def _progress(self, p: Parent, refused: str = "") -> None:
         """After any change to a parent's children: finish what was waiting for them.
@@ -521,20 +645,28 @@ class Oms(StructApp[OmsState]):
             return
         if st == "pending_cancel":
             self._finish(p, "cancel_done", cl_ord_id=p.pend_cl_ord_id, orig=p.cl_ord_id)
-        elif st == "working" and p.closing in ("kill", "eod", "venue"):
+        elif st == "working" and p.closing in ("kill", "eod", "venue", "halt"):
             client = self.state.clients.get(p.client)
             if p.closing == "eod" and client is not None and client.done_for_day:
                 self._finish(p, "done_for_day", text=p.closing_text)
             else:
-                self._finish(p, "unsolicited_cancel", text=p.closing_text)
+                self._finish(p, "unsolicited_cancel", text=p.closing_text,
+                             restatement=p.closing_reason)
 
     def _finish(self, p: Parent, event: states.Event, *, cl_ord_id: str = "", orig: str = "",
                 text: str = "", last_qty: int = 0, last_px: int = 0,
-                report: bool = True) -> None:
-        """The parent reaches a final state: report it, release its limits, tell the algo."""
+                report: bool = True, liquidity: Liquidity = "", exec_ref_id: str = "",
+                restatement: RestatementReason = "", exec_type: ExecType | None = None) -> str:
+        """The parent reaches a final state: report it (with the table's ExecType, or
+        `exec_type`), release its limits, tell the algo. Returns the report's ExecID
+        ("" if none)."""
         s = self.state
         leaves = p.qty - p.cum_qty
-        exec_type = self._move(p, event)
+        moved = self._move(p, event)
+        exec_type = exec_type or moved
+        if event == "cancel_done" and cl_ord_id:
+            # The accepted cancel's ClOrdID is the order's from now on.
+            p.orig_cl_ord_id, p.cl_ord_id = p.cl_ord_id, cl_ord_id
         if p.pend_timer:
             self.ctx.cancel_timer(p.pend_timer)
             p.pend_timer = 0
@@ -543,11 +675,14 @@ class Oms(StructApp[OmsState]):
         s.open_orders[p.client] -= 1
         s.open_orders[FIRM] -= 1
         s.live.pop(p.order_id, None)
+        exec_id = ""
         if report:
-            self._report(p, exec_type, cl_ord_id=cl_ord_id, orig=orig, text=text,
-                         last_qty=last_qty, last_px=last_px)
+            exec_id = self._report(p, exec_type, cl_ord_id=cl_ord_id, orig=orig, text=text,
+                                   last_qty=last_qty, last_px=last_px, liquidity=liquidity,
+                                   exec_ref_id=exec_ref_id, restatement=restatement)
         self.ctx.publish(ParentDone(p.order_id, states.ord_status(p.state, p.cum_qty, p.qty),
                                     p.cum_qty))
+        return exec_id
 
     def on_timer(self, token: Any) -> None:
         if token == "eod":
@@ -725,7 +860,8 @@ class Oms(StructApp[OmsState]):
         p.live_children += 1
         p.open_qty += m.qty
         self.ctx.publish(ChildOrderSent("new", p.order_id, m.child_id, m.venue, dest, p.symbol,
-                                        p.side, m.qty, m.ord_type, m.limit_px, m.tif))
+                                        p.side, m.qty, m.ord_type, m.limit_px, m.tif,
+                                        p.exec_inst))
 
     @handles(CancelChild)
     def on_cancel_child(self, m: CancelChild) -> None:
@@ -775,7 +911,7 @@ class Oms(StructApp[OmsState]):
         p.open_qty += exposure(c) - before
         self.ctx.publish(ChildOrderSent("replace", p.order_id, c.child_id, c.venue,
                                         c.destination, p.symbol, p.side, qty, c.ord_type, px,
-                                        c.tif))
+                                        c.tif, p.exec_inst))
 
     # ================================================================ venue events
 
@@ -811,7 +947,8 @@ class Oms(StructApp[OmsState]):
         c, p = found
         if c.status in CHILD_LIVE:
             self._close_child(p, c, "rejected", exposure(c))
-            if not self._dma_ended(p, f"{c.venue} rejected the order: {m.reason}"):
+            if not self._dma_ended(p, f"{c.venue} rejected the order: {m.reason}",
+                                   "market_option"):
                 self._progress(p)
 
     @handles(VenueCanceled)
@@ -829,11 +966,16 @@ class Oms(StructApp[OmsState]):
                         f"{c.venue} cancelled child {c.child_id} of {p.order_id} "
                         f"({c.cum_qty:,} of {c.qty:,} filled)"
                         + (f": {m.reason}" if m.reason else ""))
+        # An unsolicited cancel says why in ExecRestatementReason (the venue's, else the
+        # exchange's option); an IOC's remainder or an expiry is what the order asked for.
+        restatement: RestatementReason = (m.restatement_reason or "market_option") if (
+            m.unsolicited) else ""
         if requested or not self._dma_ended(p, f"{c.venue} cancelled the order"
-                                            + (f": {m.reason}" if m.reason else "")):
+                                            + (f": {m.reason}" if m.reason else ""),
+                                            restatement):
             self._progress(p)
 
-    def _dma_ended(self, p: Parent, text: str) -> bool:
+    def _dma_ended(self, p: Parent, text: str, restatement: RestatementReason) -> bool:
         """A DMA order is its one child at the venue the client named: when the venue
         ends that child on its own (a reject, its own cancel, an IOC's remainder), the
         order ends with it, cancelled back to the client with the venue's reason (a
@@ -841,7 +983,7 @@ class Oms(StructApp[OmsState]):
         if p.algo != "dma" or p.live_children or p.closing or p.state not in (
                 "working", "pending_replace"):
             return False
-        self._take_down(p, "venue", text)
+        self._take_down(p, "venue", text, restatement)
         return True
 
     @handles(VenueReplaced)
@@ -857,13 +999,44 @@ class Oms(StructApp[OmsState]):
 
     @handles(VenueRestated)
     def on_venue_restated(self, m: VenueRestated) -> None:
+        """A venue changed a child on its own. A DMA order is its child, so a reduction
+        (an unsolicited reduction: ExecRestatementReason partial decline, a halt, ...)
+        reduces the order too, and the client is told (ExecType Restated, OrderQty and
+        LeavesQty reduced; filled if nothing is left). Another algo's child shrinking
+        leaves the order as it is: the algo engine works the shares elsewhere."""
         found = self._child(m.child_id, "a restatement")
         if found is None:
             return
         c, p = found
         if c.status not in CHILD_LIVE:
             return
+        cut = c.qty - max(m.qty, c.cum_qty)
         self._resize(p, c, m.qty, m.limit_px, "restatement")
+        if cut > 0 and p.algo == "dma" and p.state in ("working", "pending_cancel",
+                                                      "pending_replace"):
+            self._restated(p, min(cut, p.qty - p.cum_qty), m)
+            return
+        self._progress(p)
+
+    def _restated(self, p: Parent, cut: int, m: VenueRestated) -> None:
+        """Reduce a DMA order by what its venue cut from its child, and report it."""
+        reason: RestatementReason = m.restatement_reason or "partial_decline"
+        text = f"the venue reduced the order by {cut:,}" + (f": {m.reason}" if m.reason
+                                                            else "")
+        left = p.qty - p.cum_qty - cut
+        if left <= 0 and not p.cum_qty:
+            # Reduced to nothing: the venue has cancelled the order.
+            if not self._dma_ended(p, text, reason):
+                self._progress(p)
+            return
+        self._commit(p, -cut * p.px_ref)
+        p.qty -= cut
+        if left <= 0:
+            # Nothing left to trade: the order is done, filled at what it has.
+            self._completed(p, "complete", "restated", last_qty=0, last_px=0, text=text,
+                            restatement=reason)
+            return
+        self._report(p, self._move(p, "restate"), text=text, restatement=reason)
         self._progress(p)
 
     def _resize(self, p: Parent, c: Child, qty: int, px: int, what: str) -> None:
@@ -929,11 +1102,14 @@ class Oms(StructApp[OmsState]):
             self._alert("error", "unknown_child", f"a fill for unknown child {m.child_id!r}")
             return
         p = s.parents[c.parent_id]
-        if m.exec_id in c.exec_ids:
+        fills = s.fills
+        key = m.child_id + "\x00" + m.exec_id  # fill_key, inline
+        if key in fills:
             return  # a venue's repeat (resend, PossDup): applied once already
-        c.exec_ids += (m.exec_id,)
+        c.fills += 1
         qty = m.qty
         if qty <= 0 or m.px <= 0:
+            fills[key] = (0, m.px, "", False)
             self._alert("error", "bad_fill", f"{c.venue} fill {m.exec_id} of child "
                         f"{c.child_id} has quantity {qty} at {fmt_px(m.px)}: ignored")
             return
@@ -947,6 +1123,7 @@ class Oms(StructApp[OmsState]):
                         f"only {room:,} open: {excess:,} shares booked to the error account")
             qty = room
             if qty == 0:
+                fills[key] = (0, m.px, "", False)
                 return
         before = exposure(c)
         if c.pend_qty > c.qty and c.cum_qty + qty > c.qty:
@@ -971,24 +1148,182 @@ class Oms(StructApp[OmsState]):
             g[p.client] = g.get(p.client, 0) + delta
             g[FIRM] = g.get(FIRM, 0) + delta
         if p.cum_qty >= p.qty:
-            pend_cl, pend_state = p.pend_cl_ord_id, p.state
-            if pend_state in ("pending_cancel", "pending_replace"):
-                # The fill is reported while the request is still pending (FIX's
-                # precedence keeps the pending status), then the request is refused.
-                self._report(p, "trade", last_qty=qty, last_px=m.px)
-                self._finish(p, "complete", report=False)
-                self._cancel_reject(p.client, p.order_id, pend_cl, p.cl_ord_id, "filled",
-                                    "cancel" if pend_state == "pending_cancel" else "replace",
-                                    "too_late", "too late: the order is filled")
-            else:
-                self._finish(p, "complete", last_qty=qty, last_px=m.px)
-            for cid in p.children:
-                ch = self.state.children[cid]
-                if ch.status in CHILD_LIVE:
-                    self._cancel_child(p, ch)
+            fills[key] = (qty, m.px, self._completed(
+                p, "complete", "trade", last_qty=qty, last_px=m.px, liquidity=m.liquidity),
+                True)
             return
-        self._report(p, self._move(p, "fill"), "", "", qty, m.px)
+        fills[key] = (qty, m.px, self._report(
+            p, self._move(p, "fill"), "", "", qty, m.px, "", "", m.liquidity), True)
         self._progress(p)
+
+    def _completed(self, p: Parent, event: states.Event, exec_type: ExecType, *,
+                   last_qty: int, last_px: int, liquidity: Liquidity = "",
+                   exec_ref_id: str = "", text: str = "",
+                   restatement: RestatementReason = "") -> str:
+        """The order's quantity is filled (by a fill, or a venue's correction): report it,
+        end it, refuse a cancel or replace the client has pending, and cancel the
+        children still open. Returns the report's ExecID."""
+        pend_cl, pend_state = p.pend_cl_ord_id, p.state
+        if pend_state in ("pending_cancel", "pending_replace"):
+            # The fill is reported while the request is still pending (FIX's
+            # precedence keeps the pending status), then the request is refused.
+            exec_id = self._report(p, exec_type, last_qty=last_qty, last_px=last_px,
+                                   liquidity=liquidity, exec_ref_id=exec_ref_id, text=text,
+                                   restatement=restatement)
+            self._finish(p, event, report=False)
+            self._cancel_reject(p.client, p.order_id, pend_cl, p.cl_ord_id, "filled",
+                                "cancel" if pend_state == "pending_cancel" else "replace",
+                                "too_late", "too late: the order is filled")
+        else:
+            exec_id = self._finish(p, event, last_qty=last_qty, last_px=last_px,
+                                   liquidity=liquidity, exec_ref_id=exec_ref_id, text=text,
+                                   restatement=restatement, exec_type=exec_type)
+        for cid in p.children:
+            ch = self.state.children[cid]
+            if ch.status in CHILD_LIVE:
+                self._cancel_child(p, ch)
+        return exec_id
+
+    # ================================================================ busts and corrections
+
+    @handles(VenueTradeCanceled)
+    def on_trade_canceled(self, m: VenueTradeCanceled) -> None:
+        self._amend_fill(m.child_id, m.exec_id, m.ref_exec_id, None)
+
+    @handles(VenueTradeCorrected)
+    def on_trade_corrected(self, m: VenueTradeCorrected) -> None:
+        self._amend_fill(m.child_id, m.exec_id, m.ref_exec_id, (m.qty, m.px))
+
+    def _amend_fill(self, child_id: str, exec_id: str, ref: str,
+                    correct: tuple[int, int] | None) -> None:
+        """A venue broke (`correct` None) or corrected (to qty, px) the fill `ref` of a
+        child after the fact. The child, the order and the day's committed notional are
+        recomputed, and the client is told (Trade Cancel or Trade Correct, ExecRefID
+        the ExecID of our report of that fill). A filled order left short of its
+        quantity is live again: the algo engine is given it back to work the rest
+        (`ParentReopened`), unless the day is over for it (then it ends at once). A
+        correction that brings an order to its quantity fills it."""
+        what = "trade correction" if correct else "trade cancel"
+        found = self._child(child_id, f"a {what}")
+        if found is None:
+            return
+        c, p = found
+        fills = self.state.fills
+        key, ref_key = fill_key(child_id, exec_id), fill_key(child_id, ref)
+        if key in fills:
+            return  # a venue's repeat
+        c.fills += 1
+        rec = fills.get(ref_key)
+        if rec is None or not rec[3]:
+            fills[key] = (0, 0, "", False)
+            self._alert("error", "unknown_fill",
+                        f"{c.venue} {what} {exec_id} of child {c.child_id} ({p.order_id}) "
+                        f"refers to {ref!r}, "
+                        + ("a fill already broken or corrected" if rec else "no fill of it")
+                        + ": ignored, ops must reconcile")
+            return
+        old_qty, old_px, our_ref, _ = rec
+        new_qty, new_px = correct if correct is not None else (0, old_px)
+        if new_qty < 0 or (correct is not None and new_px <= 0):
+            fills[key] = (0, 0, "", False)
+            self._alert("error", "bad_fill", f"{c.venue} {what} {exec_id} of child "
+                        f"{c.child_id} to {new_qty:,} at {fmt_px(new_px)}: ignored")
+            return
+        live_before = p.state in states.LIVE
+        dq = new_qty - old_qty
+        if dq > 0:
+            # More filled: within what the order may still have (its quantity less what
+            # is filled and what its other children have open), the rest to error.
+            room = p.qty - p.cum_qty - (p.open_qty - exposure(c))
+            if dq > room:
+                excess = dq - room
+                c.overfill += excess
+                self._alert("critical", "overfill",
+                            f"{c.venue} corrected fill {ref} of child {c.child_id} of "
+                            f"{p.order_id} up by {dq:,} with only {room:,} open: "
+                            f"{excess:,} shares booked to the error account")
+                dq = room
+                new_qty = old_qty + dq
+        # The child, on the safe side of what the venue may do with the order's open
+        # shares: fewer filled leaves the open quantity as it was (a bust does not give
+        # the venue more to fill), more filled takes it from the open quantity. Either
+        # way the parent's filled plus open stays within its quantity; shares a venue
+        # fills beyond that go to the error account with a critical alert (`on_venue_fill`).
+        before = exposure(c)
+        c.cum_qty += dq
+        c.notional += new_qty * new_px - old_qty * old_px
+        if dq < 0:
+            c.qty += dq
+        elif c.cum_qty > c.qty:
+            c.qty = c.cum_qty
+        if c.status in CHILD_LIVE and c.cum_qty >= c.qty:
+            self._close_child(p, c, "filled", before)
+        else:
+            p.open_qty += exposure(c) - before
+        # The order, and what it commits: open shares count at the reference price while
+        # the order lives, filled ones at their price.
+        notional_change = new_qty * new_px - old_qty * old_px
+        p.cum_qty += dq
+        p.notional += notional_change
+        self._commit(p, notional_change - (dq * p.px_ref if live_before else 0))
+        if correct is None:
+            event: states.Event = "bust_reopen" if p.state == "filled" else "bust"
+        elif p.state == "filled" and p.cum_qty < p.qty:
+            event = "correct_reopen"
+        elif live_before and p.cum_qty >= p.qty:
+            event = "correct_complete"
+        else:
+            event = "correct"
+        exec_type: ExecType = "trade_cancel" if correct is None else "trade_correct"
+        text = (f"{c.venue} broke the fill of {old_qty:,} at {fmt_px(old_px)}"
+                if correct is None else
+                f"{c.venue} corrected the fill of {old_qty:,} at {fmt_px(old_px)} to "
+                f"{new_qty:,} at {fmt_px(new_px)}")
+        self._alert("warning", "trade_" + ("cancel" if correct is None else "correct"),
+                    f"{text} (child {c.child_id} of {p.order_id})")
+        if event == "correct_complete":
+            our_id = self._completed(p, event, exec_type, last_qty=new_qty, last_px=new_px,
+                                     exec_ref_id=our_ref)
+        else:
+            self._move(p, event)
+            if event in ("bust_reopen", "correct_reopen"):
+                self._reopen(p)
+            # A correction states the fill as corrected; a bust, no fill (0 at 0).
+            our_id = self._report(p, exec_type, last_qty=new_qty,
+                                  last_px=new_px if correct is not None else 0,
+                                  text=text, exec_ref_id=our_ref)
+        fills[ref_key] = (old_qty, old_px, our_ref, False)
+        fills[key] = (new_qty, new_px, our_id, correct is not None)
+        if event in ("bust_reopen", "correct_reopen"):
+            self._resume_reopened(p)
+
+    def _reopen(self, p: Parent) -> None:
+        """A filled order is live again (its shares left count as open and committed)."""
+        s = self.state
+        s.live[p.order_id] = None
+        s.open_orders[p.client] = s.open_orders.get(p.client, 0) + 1
+        s.open_orders[FIRM] = s.open_orders.get(FIRM, 0) + 1
+        self._commit(p, (p.qty - p.cum_qty) * p.px_ref)
+
+    def _resume_reopened(self, p: Parent) -> None:
+        """Give a reopened order back to the algo engine, or end it at once if its day is
+        over (the close went by, a kill switch covers it, or its time in force passed)."""
+        s = self.state
+        why_killed = checks.killed(s, p.client, p.symbol) if s.kills else ""
+        if s.eod_done:
+            client = s.clients.get(p.client)
+            self._take_down(p, "eod", "done for day at the close" if (
+                client is not None and client.done_for_day) else "cancelled at the close")
+            return
+        if why_killed or p.tif not in ("day", "gtc"):
+            self._take_down(p, "kill", f"kill switch engaged ({why_killed})" if why_killed
+                            else f"a {p.tif.upper()} order's time has passed")
+            return
+        p.closing = p.closing_text = ""
+        p.closing_reason = ""
+        self.ctx.publish(ParentReopened(
+            p.order_id, p.client, p.cl_ord_id, p.symbol, p.side, p.qty, p.ord_type,
+            p.limit_px, p.tif, p.algo, p.algo_params, p.cum_qty, p.notional))
 
     # ================================================================ state
 

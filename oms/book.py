@@ -26,8 +26,8 @@ from oms.states import (
     InFlight,
     State,
 )
-from sequencer.messages.executions import AVG_PX_SCALE
-from sequencer.messages.orders import OrdType, Params, Side, TimeInForce
+from sequencer.messages.executions import AVG_PX_SCALE, RestatementReason
+from sequencer.messages.orders import ExecInst, OrdType, Params, Side, TimeInForce
 
 _AVG_MUL = AVG_PX_SCALE // 10_000  # notional is in 1/10,000 units
 DEFAULT_EOD_MS = 16 * 3_600_000 + 5 * 60_000
@@ -51,13 +51,13 @@ class Child(msgspec.Struct, gc=False):
     notional: int = 0
     overfill: int = 0  # shares a venue reported beyond the child (booked to error, alerted)
     venue_order_id: str = ""
-    exec_ids: tuple[str, ...] = ()
+    fills: int = 0  # venue ExecIDs of the child's in `OmsState.fills` (fills, busts, ...)
 
 
 class Parent(msgspec.Struct, gc=False):
     order_id: str
     client: str
-    cl_ord_id: str  # the current ClOrdID (of the last accepted new or replace)
+    cl_ord_id: str  # the current ClOrdID (of the last accepted new, replace or cancel)
     symbol: str
     symbol_id: int
     side: Side
@@ -88,6 +88,10 @@ class Parent(msgspec.Struct, gc=False):
     # venue ended a DMA order's child on its own).
     closing: str = ""
     closing_text: str = ""
+    closing_reason: RestatementReason = ""  # the ExecRestatementReason of that cancel
+    orig_cl_ord_id: str = ""  # the ClOrdID before `cl_ord_id` (OrigClOrdID of a status)
+    cash_qty: int = 0  # the client's CashOrderQty (fixed point), if it sent one
+    exec_inst: tuple[ExecInst, ...] = ()
 
     @property
     def leaves_qty(self) -> int:
@@ -119,6 +123,25 @@ class OmsState(msgspec.Struct):
     replace_timeout_ms: int = 2000
     alerts: int = 0
     down: dict[str, str] = msgspec.field(default_factory=dict)  # destination -> why it is down
+    # The venues' fills by `fill_key(child id, the venue's ExecID)`: (shares booked,
+    # price, the ExecID of our report of it, whether it stands). A broken fill, and one a
+    # correction replaced, stand no more (the correction stands under its own ExecID); a
+    # trade cancel or correction is kept under its ExecID too, so that a venue's repeat
+    # of any of them is applied once. One dict for the day, not one per child: a
+    # container per child would be that many more objects for the garbage collector to
+    # walk (the OMS bench measured 7%).
+    fills: dict[str, tuple[int, int, str, bool]] = msgspec.field(default_factory=dict)
+    # Trading halts: ops' (`HaltTrading` scope "*", a symbol, a client or a venue -> why)
+    # and the market's (symbol id -> why, from `TradingStatus`). A new DMA order into a
+    # halt is refused ("reject") or accepted for its child to wait ("hold").
+    halts: dict[str, str] = msgspec.field(default_factory=dict)
+    market_halts: dict[int, str] = msgspec.field(default_factory=dict)
+    dma_on_halt: str = "reject"
+
+
+def fill_key(child_id: str, exec_id: str) -> str:
+    """The key of a venue's execution of a child in `OmsState.fills`."""
+    return child_id + "\x00" + exec_id
 
 
 def exposure(c: Child) -> int:

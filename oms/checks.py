@@ -5,7 +5,9 @@ the request; none changes anything. A refusal of a client request is
 `(reason, text)`: the OrdRejReason (or CxlRejReason) in words and a sentence
 for the trader. The order of the checks is the order a trader reads them in:
 the day and the client first, then the symbol, the kill switch, quantity,
-time in force, price, algo, short-sale locate, and the limits last.
+time in force, price, algo and ExecInst, a trading halt (a DMA order, when the
+OMS is set to refuse those), short-sale locate, and the limits last. An order
+for an amount of money is converted to shares first (`cash_to_shares`).
 
 Limits are the client's, then the firm's (`oms.config`): order quantity,
 order notional, open orders, the day's committed (gross) notional, and the
@@ -65,6 +67,70 @@ def locate_required(rd: Any, symbol: str) -> bool:
     return row is None or bool(row.get("locate_required", True))
 
 
+def cash_to_shares(s: OmsState, m: NewOrder, sym: Any,
+                   reference: int) -> tuple[Refusal | None, int, str]:
+    """An order for an amount of money (CashOrderQty): the shares it buys, at the limit
+    price or, for a market order, at the reference price now (the far touch, else the
+    previous close), rounded down to whole round lots unless the client trades odd lots;
+    and the conversion in words for the execution reports. Or why it cannot be done."""
+    px = m.limit_px if m.ord_type == "limit" else reference
+    cash = fmt_money(m.cash_qty)
+    if m.qty:
+        return ("incorrect_quantity", "send OrderQty or CashOrderQty, not both"), 0, ""
+    if sym is None:
+        return ("unknown_symbol", f"unknown symbol {m.symbol!r}"), 0, ""
+    if px <= 0:
+        return ("other", f"no price for {m.symbol} to convert CashOrderQty {cash} "
+                         "into shares at"), 0, ""
+    shares = m.cash_qty // px
+    client = s.clients.get(m.client)
+    lot = sym.lot_size if client is not None and not client.odd_lots else 1
+    if lot > 1:
+        shares -= shares % lot
+    if shares <= 0:
+        return ("incorrect_quantity", f"CashOrderQty {cash} buys no "
+                + ("round lot" if lot > 1 else "share") + f" at {fmt_px(px)}"), 0, ""
+    at = "the limit" if m.ord_type == "limit" else "the reference price"
+    return None, shares, (f"CashOrderQty {cash} at {at} {fmt_px(px)}: "
+                          f"{shares:,} shares")
+
+
+def halted(s: OmsState, client: str, symbol: str, symbol_id: int, venue: str = "") -> str:
+    """The trading halt that covers an order (ops' for everything, its symbol, client or
+    venue; the market's for its symbol), in words ("" if none)."""
+    if s.halts:
+        for scope in ("*", symbol, client, venue):
+            if scope and scope in s.halts:
+                why = s.halts[scope]
+                what = "everything" if scope == "*" else scope
+                return f"{what} halted" + (f" ({why})" if why else "")
+    if symbol_id in s.market_halts:
+        why = s.market_halts[symbol_id]
+        return f"{symbol} halted by the market" + (f" ({why})" if why else "")
+    return ""
+
+
+def check_exec_inst(m: NewOrder, algo: str) -> str | None:
+    """Why the order's ExecInst cannot be carried out (None if it can): it reaches a venue
+    only on a DMA order's child; a post-only order must have a price to rest at; a pegged
+    or post-only order rests for the day (one peg at a time)."""
+    inst = m.exec_inst
+    if not inst:
+        return None
+    if algo != "dma":
+        return (f"ExecInst (18) {' '.join(inst)} applies to DMA orders only: the "
+                f"{algo.upper() or 'care'} order's children are the algo's to place")
+    pegs = [i for i in inst if i.endswith("_peg")]
+    if len(pegs) > 1:
+        return "one peg at a time in ExecInst (18): mid-price (M) or primary (R)"
+    if "participate_dont_initiate" in inst and m.ord_type == "market" and not pegs:
+        return "a participate-don't-initiate (18=6) order needs a limit price to rest at"
+    if (pegs or "participate_dont_initiate" in inst) and m.tif != "day":
+        return (f"a pegged or participate-don't-initiate order rests: time in force "
+                f"{m.tif.upper()} cannot be used with it (DAY only)")
+    return None
+
+
 def check_new(s: OmsState, rd: Any, m: NewOrder, p: Parent, sym: Any,
               routable: Callable[[str], bool],
               reference: Callable[[int, str], int]) -> tuple[Refusal | None, int]:
@@ -105,8 +171,16 @@ def check_new(s: OmsState, rd: Any, m: NewOrder, p: Parent, sym: Any,
     elif m.limit_px:
         return ("other", "a market order takes no limit price"), 0
     why = check_algo(p.algo, m.algo_params, routable)
+    if why is None:
+        why = check_exec_inst(m, p.algo)
     if why is not None:
         return ("unsupported_order_characteristic", why), 0
+    if p.algo == "dma" and s.dma_on_halt == "reject" and (s.halts or s.market_halts):
+        why_halted = halted(s, m.client, m.symbol, p.symbol_id,
+                            dict(m.algo_params).get("venue", ""))
+        if why_halted:
+            return ("exchange_closed", f"{why_halted}: DMA orders are refused during a "
+                                       "halt"), 0
     if m.side in ("sell_short", "sell_short_exempt") and not m.locate_broker and (
             locate_required(rd, m.symbol)):
         return ("broker_option", (f"a short sale of {m.symbol} needs a locate: "

@@ -8,7 +8,10 @@ the caller answers with the reason from `REFUSALS`.
 Fills do not change the state while a cancel or replace is pending: FIX
 reports them against the old ClOrdID and quantity with the pending status,
 which has precedence. A fill that completes the order ends any pending
-request (the request can no longer be carried out).
+request (the request can no longer be carried out). A venue's trade cancel or
+correction is reported in whatever state the order is in; one that takes a
+filled order below its quantity makes it live again, one that brings an order
+to its full quantity fills it.
 
 OrdStatus is derived, never stored: `ord_status(state, cum, qty)`. FIX 4.4
 precedence (Appendix D): pending cancel 12, pending replace 11, done for day
@@ -41,6 +44,12 @@ Event = Literal[
     "expire",            # an IOC/FOK or OPG/CLS order whose chance has passed
     "replace_refused",   # the broker drops a pending replace (kill switch, end of day)
     "cancel_refused",    # a venue will not let go of an open child: the cancel is rejected
+    "restate",           # a venue reduced a DMA order's child on its own: so is the order
+    "bust",              # a venue broke a fill; the order stays as it was (not filled)
+    "correct",           # a venue corrected a fill; the order stays filled or not filled
+    "bust_reopen",       # a venue broke a fill of a filled order: it has shares left again
+    "correct_reopen",    # ... corrected one down
+    "correct_complete",  # a venue corrected a fill up to the order's full quantity
 ]
 
 PRECEDENCE: Final[dict[str, int]] = {
@@ -83,6 +92,23 @@ TRANSITIONS: Final[dict[tuple[State, Event], tuple[State, ExecType | None]]] = {
     ("pending_replace", "replace_refused"): ("working", None),
     ("pending_replace", "unsolicited_cancel"): ("canceled", "canceled"),
     ("pending_replace", "done_for_day"): ("done_for_day", "done_for_day"),
+    # A venue's restatement of a DMA order's child (an unsolicited reduction).
+    ("working", "restate"): ("working", "restated"),
+    ("pending_cancel", "restate"): ("pending_cancel", "restated"),
+    ("pending_replace", "restate"): ("pending_replace", "restated"),
+    # Trade busts and corrections: reported in any state; a filled order can come back
+    # to life (FIX 4.4 Appendix D, J; FIX 4.2 D34), one short of filled can complete.
+    **{(st, "bust"): (st, "trade_cancel") for st in (
+        "working", "pending_cancel", "pending_replace", "canceled", "done_for_day",
+        "expired")},
+    **{(st, "correct"): (st, "trade_correct") for st in (
+        "working", "pending_cancel", "pending_replace", "filled", "canceled",
+        "done_for_day", "expired")},
+    ("filled", "bust_reopen"): ("working", "trade_cancel"),
+    ("filled", "correct_reopen"): ("working", "trade_correct"),
+    ("working", "correct_complete"): ("filled", "trade_correct"),
+    ("pending_cancel", "correct_complete"): ("filled", "trade_correct"),
+    ("pending_replace", "correct_complete"): ("filled", "trade_correct"),
 }
 
 # Why a client request is refused in a state (CancelReject text; CxlRejReason).
@@ -104,11 +130,15 @@ def step(state: State, event: Event) -> tuple[State, ExecType | None] | None:
 
 
 def ord_status(state: State, cum_qty: int, order_qty: int) -> OrdStatus:
-    """The OrdStatus to report: the state, or for a working order its fill level."""
+    """The OrdStatus to report: the state, or for a working order its fill level. A
+    cancelled or expired order a venue's correction brought to its full quantity is
+    filled too (filled, 8, is above canceled and expired, 5)."""
     if state == "working":
         if cum_qty >= order_qty:
             return "filled"
         return "partially_filled" if cum_qty else "new"
+    if cum_qty >= order_qty and state in ("canceled", "expired"):
+        return "filled"
     return state
 
 

@@ -477,6 +477,9 @@ def inject_cmd(
              "file's own source, so that running the same file again sends only what the "
              "stream does not hold yet).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for sequencing.")] = 10.0,
+    again: Annotated[bool, typer.Option(
+        "--again", help="Send the file's rows again as new messages, though an earlier run "
+                        "sent them (the same halt on a later afternoon).")] = False,
     wait: Annotated[float, typer.Option(
         help="Then follow the stream this many seconds and show the Alerts the messages "
              "caused (an app refusing a command); exit 1 if any is a warning or "
@@ -486,7 +489,7 @@ def inject_cmd(
     """Send typed messages from a file into the stream (validated first, all or nothing;
     safe to run again)."""
     from sequencer import sources
-    from sequencer.inject import InjectError, InjectInterrupted, inject, parse_file
+    from sequencer.inject import InjectError, InjectInterrupted, file_source, inject, parse_file
     from sequencer.ownership import NoSuchDay, OwnershipError, require_day
     from sequencer.transport import TransportError
 
@@ -499,7 +502,10 @@ def inject_cmd(
     except InjectError as e:
         raise _fail(str(e), 2) from None
     numbered = source is None
-    src = sources.inject_file(file.read_bytes()) if source is None else source
+    if again and not numbered:
+        raise _fail("--again and --source cannot be used together: a source of your own "
+                    "numbers on from its last message anyway", 2)
+    src = file_source(day, file.read_bytes(), again) if source is None else source
     try:
         res = inject(day, msgs, src, timeout, numbered=numbered, wait_s=wait)
     except (TransportError, OwnershipError, InjectInterrupted) as e:
@@ -515,7 +521,8 @@ def inject_cmd(
                          if res.already else ""), highlight=False)
         else:
             out.print(f"all {res.already} row(s) of {file} are on the stream already (an "
-                      "earlier run); nothing sent", highlight=False)
+                      "earlier run); nothing sent (to send them again as new messages: "
+                      "--again)", highlight=False)
         for seq, a in res.alerts:
             out.print(f"  seq {seq}: {a.severity} from {a.source}: {a.text}", highlight=False)
         if wait and not res.alerts:

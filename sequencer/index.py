@@ -38,8 +38,6 @@ FOR_THE_RECORD: dict[type[Message], str] = {
                    "day's reports",
     control.Echo: "the counter sample app's answer to a note (runtime tests, the demo)",
     control.Heartbeat: "the counter sample app's sign of life (runtime tests, the demo)",
-    admin.HaltTrading: "kept for the record: no app acts on a halt yet",
-    admin.ResumeTrading: "kept for the record: no app acts on a halt yet",
     orders.AlgoDecision: "the strategies' reasoning, for the replay debugger and the "
                          "execution-quality report",
     executions.ClientSessionStatus: "client sessions up and down, for ops and the record",

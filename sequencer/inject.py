@@ -18,6 +18,9 @@ A file is safe to inject again. Its rows go out as a source of the file's own
 order; the sequencer drops a number it has, so a second run sends only what
 the stream does not hold yet (an inject cut off by a sequencer crash is
 finished by running it again) and says how many rows were there already.
+To send the same file again on purpose (the same halt, later in the day), `tape
+inject --again` starts a new run of it: a source of its own (`file_source`), which
+a plain rerun then finishes if it was cut off.
 
 With `wait_s`, `inject` also collects the Alerts the rows caused (those whose
 `cause_seq` is one of the rows' frames): an admin command an app refused (a
@@ -243,6 +246,21 @@ def stream_position(day: Path) -> tuple[int, dict[int, int]]:
         hint = JournalState(last_seq=int(st["last_seq"]), last_ts=int(st["last_ts"]),
                             sources={int(k): int(v) for k, v in st["sources"].items()})
     return last_source_seqs(Path(day) / "journal", hint)
+
+
+def file_source(day: Path, content: bytes, again: bool = False) -> int:
+    """The source a file's rows go out as: that of its latest run on the day's stream
+    (the first run's if none), so that running it again finishes that run; with
+    `again`, that of a new run."""
+    from sequencer import sources
+
+    _last, by_source = stream_position(day)
+    run = 0
+    while sources.inject_file(content, run + 1) in by_source:
+        run += 1
+    if again and sources.inject_file(content, run) in by_source:
+        run += 1
+    return sources.inject_file(content, run)
 
 
 def _stopped(day: Path) -> bool:

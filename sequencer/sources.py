@@ -80,7 +80,7 @@ SOURCES: Final[tuple[Source, ...]] = (
     Source(OMS, "oms", "the OMS: execution reports, child orders sent, parent events",
            (_E.ExecutionReport, _E.CancelReject, _O.ChildOrderSent, _O.ChildRequestRejected,
             _O.ParentAccepted, _O.ParentAmended, _O.ParentCanceling, _O.ParentDone,
-            _M.Subscribe, _C.Alert)),
+            _O.ParentReopened, _M.Subscribe, _C.Alert)),
     Source(ALGO, "algo", "the algo container: child requests and the strategies' decisions",
            (_O.NewChild, _O.ReplaceChild, _O.CancelChild, _O.AlgoDecision, _M.Subscribe,
             _C.Alert)),
@@ -90,11 +90,13 @@ SOURCES: Final[tuple[Source, ...]] = (
             _E.ClientSessionStatus)),
     Source(VENUE_GATEWAY, "venue_gateway", "venues' answers and session status",
            (_E.VenueAck, _E.VenueReject, _E.VenueFill, _E.VenueCanceled, _E.VenueReplaced,
-            _E.VenueCancelRejected, _E.VenueRestated, _E.VenueStatus)),
+            _E.VenueCancelRejected, _E.VenueRestated, _E.VenueTradeCanceled,
+            _E.VenueTradeCorrected, _E.VenueStatus)),
     Source(VENUE_SIM, "venue_sim",
            "the venue simulator app: simulated venues' answers in a backtest",
            (_E.VenueAck, _E.VenueReject, _E.VenueFill, _E.VenueCanceled, _E.VenueReplaced,
-            _E.VenueCancelRejected, _E.VenueRestated)),
+            _E.VenueCancelRejected, _E.VenueRestated, _E.VenueTradeCanceled,
+            _E.VenueTradeCorrected)),
     Source(INJECT, "inject",
            "ops' `tape inject` (admin commands, notes, alerts; it may send any type but "
            "SystemStart and ClockTick)",
@@ -119,11 +121,13 @@ def adhoc(k: int) -> int:
     return TEST_BASE + k
 
 
-def inject_file(content: bytes) -> int:
+def inject_file(content: bytes, run: int = 0) -> int:
     """The source a file's rows go out as from `tape inject`: the file's own, from its
-    bytes, numbered by row, so the sequencer drops the rows a second run sends again."""
-    h = hashlib.sha256(content).digest()
-    return INJECT_FILE_BASE + int.from_bytes(h[:8], "big") % INJECT_FILE_SPAN
+    bytes, numbered by row, so the sequencer drops the rows a second run sends again.
+    `run` k > 0 is the k-th time the same file is sent on purpose (`inject --again`:
+    the same halt on a later afternoon), a source of its own."""
+    h = hashlib.sha256(content if not run else content + f"\x00again {run}".encode())
+    return INJECT_FILE_BASE + int.from_bytes(h.digest()[:8], "big") % INJECT_FILE_SPAN
 
 
 def is_inject_file(source_id: int) -> bool:

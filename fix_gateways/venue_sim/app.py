@@ -9,7 +9,11 @@ so that a replay holds it, and not the venue gateway, to those outputs). The
 fills are the fill model's (`fix_gateways.venue_sim.market`, whose docstring
 states the rules): each venue sees its own quotes and prints; the primary venue's opening
 and closing prints run its auctions; the other venues open when the symbol's
-trading starts and close with it.
+trading starts and close with it. A child's ExecInst (`ChildOrderSent.exec_inst`)
+reaches the fill model: post only, and a peg to the midpoint or the touch (two
+pegs at once are rejected); a venue's trade cancels and corrects, which the fill
+model makes only when a test tells it to, would become `VenueTradeCanceled` and
+`VenueTradeCorrected`.
 
 A deterministic app like any other: a replay of the backtest's journal runs it
 and checks its outputs byte for byte. Its state (the fill model's books) is not
@@ -33,9 +37,12 @@ from fix_gateways.venue_sim.market import (
     Reject,
     Replaced,
     Restated,
+    TradeCanceled,
+    TradeCorrected,
     Venue,
     VenueConfig,
     VenueEvent,
+    exec_inst_terms,
 )
 from sequencer import sources
 from sequencer.messages.control import SystemStart
@@ -47,6 +54,8 @@ from sequencer.messages.executions import (
     VenueReject,
     VenueReplaced,
     VenueRestated,
+    VenueTradeCanceled,
+    VenueTradeCorrected,
 )
 from sequencer.messages.marketdata import (
     CLOSING_PRINT,
@@ -108,10 +117,15 @@ class SimVenueApp(App):
         key = (m.venue, m.symbol)
         self._flush(key)
         if m.action == "new":
+            try:
+                post_only, peg = exec_inst_terms(m.exec_inst)
+            except ValueError as e:
+                self.ctx.publish(VenueReject(m.child_id, str(e)))
+                return
             self.live.setdefault(key, {})[m.child_id] = None
             self.where[m.child_id] = key
             self._emit(v.new_order(m.child_id, m.symbol, m.side, m.qty, m.ord_type,
-                                   m.limit_px, m.tif, ts_ns=now))
+                                   m.limit_px, m.tif, post_only, now, peg))
         elif m.action == "cancel":
             self._emit(v.cancel(m.child_id, now))
         else:
@@ -133,7 +147,7 @@ class SimVenueApp(App):
             elif isinstance(e, Ack):
                 pub(VenueAck(e.order_id, e.venue_order_id))
             elif isinstance(e, Cancelled):
-                pub(VenueCanceled(e.order_id, e.unsolicited, e.reason))
+                pub(VenueCanceled(e.order_id, e.unsolicited, e.reason, e.restatement_reason))
                 self._done(e.order_id)
             elif isinstance(e, Reject):
                 pub(VenueReject(e.order_id, e.reason))
@@ -145,9 +159,13 @@ class SimVenueApp(App):
             elif isinstance(e, CancelRejected):
                 pub(VenueCancelRejected(e.order_id, e.response_to, e.reason))
             elif isinstance(e, Restated):
-                pub(VenueRestated(e.order_id, e.qty, e.px, e.reason))
+                pub(VenueRestated(e.order_id, e.qty, e.px, e.reason, e.restatement_reason))
                 if e.leaves_qty == 0:
                     self._done(e.order_id)
+            elif isinstance(e, TradeCanceled):
+                pub(VenueTradeCanceled(e.order_id, e.exec_id, e.ref_exec_id))
+            elif isinstance(e, TradeCorrected):
+                pub(VenueTradeCorrected(e.order_id, e.exec_id, e.ref_exec_id, e.qty, e.px))
 
     # ---------------------------------------------------------------- the market
 

@@ -47,6 +47,25 @@ Continuous trading:
    orders in priority; the rest keeps resting with no queue ahead.
 5. Post-only: rejected if marketable on arrival; a post-only replace that would
    take is refused.
+6. Pegged orders (`peg="primary"` or `"mid"`). A primary peg is priced at its
+   side's touch of the venue's quote (a buy at the bid, a sell at the ask); a
+   mid peg at the midpoint of bid and ask, rounded to the tick away from
+   crossing (a buy down, a sell up). A limit price caps it (a buy never above
+   its limit, a sell never below); a market peg has no cap. The price comes
+   from the latest quote alone: with no quote on the side it needs (both sides
+   for a mid peg), or a locked or crossed quote, the order is unpriced: live,
+   but it cannot fill until a quote prices it. A peg never takes: on arrival,
+   and after a replace or a restatement, it rests at its price with the queue
+   of rule 2 (or waits unpriced). On each quote, rules 2 and 4 act first at the
+   order's price so far; then a peg whose price changes moves to the new one
+   and gets a fresh queue position by rule 2 (a re-price loses priority); one
+   whose price is unchanged keeps its place. Trades fill it by rule 3 at its
+   price. A replace or restatement keeps the peg and sets its quantity and cap
+   (a changed cap loses priority, like a changed limit). A peg is a day or GTC
+   order (an IOC, FOK, OPG or CLS peg is rejected); post-only changes nothing
+   for it (it never takes). Before the open it is held out of the opening
+   auction and rests from the open; it takes no part in the closing auction
+   and expires at the close like the other day orders left.
 
 Auctions. With `VenueConfig(pre_open=True)` each symbol starts collecting for
 its opening auction: every order is held (IOC, FOK and post-only orders are
@@ -66,6 +85,16 @@ closed (new orders are rejected). With `close_cutoff_ns` set, cancels and
 replaces of CLS orders stamped at or after it are refused: "locked in the
 closing auction".
 
+The venue's own actions (scripted tests): `force_fill`, `unsolicited_cancel` and
+`restate` (both may carry an ExecRestatementReason in words), and trade cancels
+and corrects. `bust(order_id, exec_id)` breaks one of the order's fills, named by
+its exec id (or by its last correction's); `correct(order_id, exec_id, qty, px)`
+changes its quantity and price, and the correction has an exec id of its own,
+which a later bust or correct names. Either moves the order's cum_qty by the
+change and its quantity with it, so its leaves are unchanged: a live order keeps
+working what it had left, and a done order stays done (a filled one stays
+filled). An unknown order or exec id is a ValueError.
+
 Output: events for our orders by our order id (the ClOrdID-level id the FIX
 layer maps). Every event that becomes an execution report carries an exec id from
 the venue's counter ("{venue}-{n}"); acks carry a venue order id
@@ -80,9 +109,11 @@ from typing import Literal
 import msgspec
 from sortedcontainers import SortedDict  # type: ignore[import-untyped]  # no stubs
 
-from sequencer.messages.orders import OrdType, Side, TimeInForce
+from sequencer.messages.executions import RestatementReason
+from sequencer.messages.orders import ExecInst, OrdType, Side, TimeInForce
 
 BookSide = Literal["buy", "sell"]
+Peg = Literal["", "mid", "primary"]
 SIDES: tuple[BookSide, BookSide] = ("buy", "sell")
 Liquidity = Literal["added", "removed", "auction"]
 AuctionKind = Literal["opening", "closing"]
@@ -124,6 +155,10 @@ class SimOrder(msgspec.Struct):
     cum_qty: int = 0
     queue_ahead: int = 0
     held: Literal["", "opening", "closing"] = ""
+    peg: Peg = ""  # a pegged order: `px` is its peg price now (0: unpriced)
+    cap: int = 0  # a pegged limit order's limit (0: none)
+    # Its fills that stand, by exec id: (qty, px) (a correction replaces its fill).
+    fills: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
 
     @property
     def leaves(self) -> int:
@@ -176,6 +211,7 @@ class Cancelled(msgspec.Struct, frozen=True):
     reason: str
     unsolicited: bool
     ts_ns: int = 0
+    restatement_reason: RestatementReason = ""  # the venue's own cancel: ExecRestatementReason
 
 
 class Replaced(msgspec.Struct, frozen=True):
@@ -210,9 +246,60 @@ class Restated(msgspec.Struct, frozen=True):
     leaves_qty: int
     reason: str
     ts_ns: int = 0
+    restatement_reason: RestatementReason = ""
 
 
-VenueEvent = Ack | Reject | Fill | Cancelled | Replaced | CancelRejected | Restated
+class TradeCanceled(msgspec.Struct, frozen=True):
+    """The venue broke fill `ref_exec_id` (`qty` at `px`); the order's quantity,
+    cum_qty and leaves after it (leaves 0: the order is done)."""
+
+    venue: str
+    order_id: str
+    exec_id: str
+    ref_exec_id: str
+    qty: int
+    px: int
+    order_qty: int
+    cum_qty: int
+    leaves_qty: int
+    ts_ns: int = 0
+
+
+class TradeCorrected(msgspec.Struct, frozen=True):
+    """The venue corrected fill `ref_exec_id` (`prev_qty` at `prev_px`) to `qty` at
+    `px`; the order's figures after it, as for `TradeCanceled`."""
+
+    venue: str
+    order_id: str
+    exec_id: str
+    ref_exec_id: str
+    qty: int
+    px: int
+    prev_qty: int
+    prev_px: int
+    order_qty: int
+    cum_qty: int
+    leaves_qty: int
+    ts_ns: int = 0
+
+
+VenueEvent = (Ack | Reject | Fill | Cancelled | Replaced | CancelRejected | Restated
+              | TradeCanceled | TradeCorrected)
+
+
+def exec_inst_terms(exec_inst: Iterable[ExecInst]) -> tuple[bool, Peg]:
+    """(post only, peg) of an order's ExecInst (18) in words; ValueError for two pegs."""
+    post_only = False
+    peg_kind: Peg = ""
+    for word in exec_inst:
+        if word == "participate_dont_initiate":
+            post_only = True
+        else:
+            kind: Peg = "mid" if word == "mid_peg" else "primary"
+            if peg_kind and peg_kind != kind:
+                raise ValueError("an order cannot peg to both the midpoint and the touch")
+            peg_kind = kind
+    return post_only, peg_kind
 
 
 def _up(px: int) -> int:
@@ -231,6 +318,27 @@ def _reaches(side: BookSide, limit: int, px: int) -> bool:
     return limit >= px if side == "buy" else limit <= px
 
 
+def peg_price(quote: Quote, side: BookSide, peg: Peg, cap: int = 0) -> int:
+    """A pegged order's price on `quote` (rule 6); 0: unpriced."""
+    bid = quote.bid_px if quote.bid_px > 0 and quote.bid_size > 0 else 0
+    ask = quote.ask_px if quote.ask_px > 0 and quote.ask_size > 0 else 0
+    if bid and ask and bid >= ask:
+        return 0  # locked or crossed
+    if peg == "primary":
+        p = bid if side == "buy" else ask
+    elif not (bid and ask):
+        return 0
+    elif side == "buy":
+        p = (bid + ask) // 2
+        p -= p % 100 if p >= ONE_DOLLAR else 0
+    else:
+        p = -(-(bid + ask) // 2)
+        p += -p % 100 if p >= ONE_DOLLAR else 0
+    if p and cap:
+        p = min(p, cap) if side == "buy" else max(p, cap)
+    return p
+
+
 class _Symbol:
     """One symbol at one venue: the market state and our orders."""
 
@@ -242,6 +350,7 @@ class _Symbol:
             "buy": SortedDict(), "sell": SortedDict()}
         self.opening: dict[str, SimOrder] = {}
         self.closing: dict[str, SimOrder] = {}
+        self.pegs: dict[str, SimOrder] = {}  # pegged orders in the continuous book
 
     def at_touch(self, side: BookSide) -> tuple[int, int]:
         """(price, displayed size) of the quote on `side` ((0, 0): none)."""
@@ -257,8 +366,8 @@ class Venue:
         self.code = code
         self.config = config or VenueConfig()
         self._symbols: dict[str, _Symbol] = {}
-        self._orders: dict[str, SimOrder] = {}
-        self._ids_used: set[str] = set()  # membership only, never iterated
+        self._orders: dict[str, SimOrder] = {}  # the live ones
+        self._every: dict[str, SimOrder] = {}  # every order accepted, live or done
         self._execs = 0
         self._venue_orders = 0
         self._seq = 0
@@ -298,7 +407,9 @@ class Venue:
     def _fill(self, o: SimOrder, qty: int, px: int, liquidity: Liquidity, ts_ns: int,
               events: list[VenueEvent]) -> None:
         o.cum_qty += qty
-        events.append(Fill(self.code, o.order_id, self._exec_id(), qty, px, liquidity,
+        exec_id = self._exec_id()
+        o.fills[exec_id] = (qty, px)
+        events.append(Fill(self.code, o.order_id, exec_id, qty, px, liquidity,
                            o.cum_qty, o.leaves, ts_ns))
         if o.leaves == 0:
             self._drop(o)
@@ -323,6 +434,8 @@ class Venue:
         elif o.held == "closing":
             del s.closing[o.order_id]
         else:  # (not yet in the book while it takes on arrival)
+            if o.peg:
+                s.pegs.pop(o.order_id, None)
             levels = s.levels[o.book_side]
             key = _key(o.book_side, o.px)
             level = levels.get(key)
@@ -330,8 +443,15 @@ class Venue:
                 del levels[key]
 
     def _rest(self, s: _Symbol, o: SimOrder) -> None:
-        """Put a limit order in the continuous book, behind the displayed size (rule 2)."""
+        """Put a limit order in the continuous book, behind the displayed size (rule 2);
+        a peg at its price from the latest quote, or unpriced (rule 6)."""
         o.held = ""
+        if o.peg:
+            s.pegs[o.order_id] = o
+            o.px = peg_price(s.quote, o.book_side, o.peg, o.cap)
+            if not o.px:
+                o.queue_ahead = 0
+                return
         o.queue_ahead = self._queue_on_arrival(s, o)
         levels = s.levels[o.book_side]
         key = _key(o.book_side, o.px)
@@ -391,6 +511,9 @@ class Venue:
 
     def _arrive(self, s: _Symbol, o: SimOrder, ts_ns: int, events: list[VenueEvent]) -> None:
         """A continuous-trading arrival (new, or a replace that lost priority)."""
+        if o.peg:  # never takes
+            self._rest(s, o)
+            return
         if self._marketable(s, o.book_side, o.ord_type, o.px):
             self._take(s, o, ts_ns, events)
         if o.leaves == 0:
@@ -408,19 +531,24 @@ class Venue:
 
     def new_order(self, order_id: str, symbol: str, side: Side, qty: int,
                   ord_type: OrdType = "limit", px: int = 0, tif: TimeInForce = "day",
-                  post_only: bool = False, ts_ns: int = 0) -> list[VenueEvent]:
-        """A new order (`px` is ignored for a market order)."""
+                  post_only: bool = False, ts_ns: int = 0,
+                  peg: Peg = "") -> list[VenueEvent]:
+        """A new order (`px` is ignored for a market order; a pegged limit order's `px`
+        is its cap)."""
         s = self._sym(symbol)
         book_side: BookSide = "buy" if side == "buy" else "sell"
-        reason = self._refusal(s, order_id, book_side, qty, ord_type, px, tif, post_only)
+        reason = self._refusal(s, order_id, book_side, qty, ord_type, px, tif, post_only,
+                               peg)
         if reason:
             return [Reject(self.code, order_id, self._exec_id(), reason, ts_ns)]
-        self._ids_used.add(order_id)
         self._seq += 1
         self._venue_orders += 1
+        limit = px if ord_type == "limit" else 0
         o = SimOrder(order_id, f"{self.code}-O{self._venue_orders}", symbol, side, qty,
-                     px if ord_type == "limit" else 0, ord_type, tif, post_only, self._seq)
+                     0 if peg else limit, ord_type, tif, post_only, self._seq,
+                     peg=peg, cap=limit if peg else 0)
         self._orders[order_id] = o
+        self._every[order_id] = o
         events: list[VenueEvent] = [Ack(self.code, order_id, self._exec_id(),
                                         o.venue_order_id, ts_ns)]
         if tif == "cls":
@@ -434,13 +562,17 @@ class Venue:
         return events
 
     def _refusal(self, s: _Symbol, order_id: str, side: BookSide, qty: int,
-                 ord_type: OrdType, px: int, tif: TimeInForce, post_only: bool) -> str:
-        if order_id in self._ids_used:
+                 ord_type: OrdType, px: int, tif: TimeInForce, post_only: bool,
+                 peg: Peg) -> str:
+        if order_id in self._every:
             return "duplicate order id"
         if qty <= 0:
             return "quantity must be positive"
         if ord_type == "limit" and px <= 0:
             return "limit price must be positive"
+        if peg and tif not in ("day", "gtc"):
+            return "a pegged order must be a day or GTC order"
+        post_only = post_only and not peg  # a peg never takes
         if post_only and (ord_type == "market" or tif in ("ioc", "fok", "opg", "cls")):
             return "a post-only order must be a resting limit order"
         if s.phase == "closed":
@@ -460,7 +592,7 @@ class Venue:
               ts_ns: int) -> SimOrder | CancelRejected:
         o = self._orders.get(order_id)
         if o is None:
-            reason = "too late: order is done" if order_id in self._ids_used else \
+            reason = "too late: order is done" if order_id in self._every else \
                 "unknown order"
             return CancelRejected(self.code, order_id, response_to, reason, ts_ns)
         cutoff = self.config.close_cutoff_ns
@@ -478,9 +610,9 @@ class Venue:
 
     def replace(self, order_id: str, qty: int, px: int, ts_ns: int = 0) -> list[VenueEvent]:
         """Set a live order's total quantity and limit price (the same price to keep it;
-        0 for a market order). Priority is kept only when the price is unchanged and
-        the quantity does not go up; otherwise the order arrives anew at its price
-        (and takes liquidity if it is now marketable)."""
+        0 for a market order; a peg's cap). Priority is kept only when the price is
+        unchanged and the quantity does not go up; otherwise the order arrives anew at
+        its price (and takes liquidity if it is now marketable; a peg never takes)."""
         o = self._live(order_id, "replace", ts_ns)
         if isinstance(o, CancelRejected):
             return [o]
@@ -492,7 +624,7 @@ class Venue:
             reason = "cannot reprice a market order"
         elif o.ord_type == "limit" and px <= 0:
             reason = "limit price must be positive"
-        elif (o.post_only and not o.held and s.phase == "continuous"
+        elif (o.post_only and not o.peg and not o.held and s.phase == "continuous"
               and self._marketable(s, o.book_side, o.ord_type, px)):
             reason = "post-only order would take liquidity"
         if reason:
@@ -500,18 +632,20 @@ class Venue:
         if qty <= o.cum_qty:
             self._drop(o)
             return [Replaced(self.code, order_id, self._exec_id(), qty, px, 0, ts_ns)]
-        if px == o.px and qty <= o.qty:
+        if px == (o.cap if o.peg else o.px) and qty <= o.qty:
             o.qty = qty
             return [Replaced(self.code, order_id, self._exec_id(), qty, px, o.leaves, ts_ns)]
         self._seq += 1
         events: list[VenueEvent] = []
         if o.held:
-            o.qty, o.px, o.seq = qty, px, self._seq
+            o.qty, o.seq = qty, self._seq
+            _set_price(o, px)
             events.append(Replaced(self.code, order_id, self._exec_id(), qty, px, o.leaves,
                                    ts_ns))
             return events
         self._unplace(o)
-        o.qty, o.px, o.seq = qty, px, self._seq
+        o.qty, o.seq = qty, self._seq
+        _set_price(o, px)
         events.append(Replaced(self.code, order_id, self._exec_id(), qty, px, o.leaves, ts_ns))
         self._arrive(s, o, ts_ns, events)
         return events
@@ -547,7 +681,32 @@ class Venue:
                     s.taken[side][cross_px] = s.taken[side].get(cross_px, 0) + qty
                     o.queue_ahead = 0
                     self._fill(o, qty, o.px, "added", ts_ns, events)
+        if s.pegs:
+            self._reprice(s)
         return events
+
+    def _reprice(self, s: _Symbol) -> None:
+        """Move each peg whose price the new quote changes, with a fresh queue (rule 6)."""
+        for o in list(s.pegs.values()):
+            new = peg_price(s.quote, o.book_side, o.peg, o.cap)
+            if new == o.px:
+                continue
+            levels = s.levels[o.book_side]
+            if o.px:
+                key = _key(o.book_side, o.px)
+                level = levels[key]
+                del level[o.order_id]
+                if not level:
+                    del levels[key]
+            self._seq += 1
+            o.px, o.seq, o.queue_ahead = new, self._seq, 0
+            if new:
+                o.queue_ahead = self._queue_on_arrival(s, o)
+                key = _key(o.book_side, new)
+                level = levels.get(key)
+                if level is None:
+                    level = levels[key] = {}
+                level[o.order_id] = o
 
     def on_trade(self, symbol: str, px: int, size: int, ts_ns: int) -> list[VenueEvent]:
         """A recorded trade: fills resting orders it trades through or at (rule 3)."""
@@ -597,11 +756,12 @@ class Venue:
             for side in SIDES:
                 for level in s.levels[side].values():
                     taking_part.extend(level.values())
+            taking_part.extend(o for o in s.pegs.values() if not o.px)  # unpriced pegs
         events: list[VenueEvent] = []
         cap = volume * self.config.auction_share_bp // 10_000 if px > 0 else 0
         for side in SIDES:
             eligible = sorted(
-                (o for o in taking_part if o.book_side == side
+                (o for o in taking_part if o.book_side == side and not o.peg
                  and (o.ord_type == "market" or _reaches(side, o.px, px))),
                 key=lambda o: (o.ord_type != "market", _key(o.book_side, o.px), o.seq))
             budget = cap
@@ -616,7 +776,7 @@ class Venue:
         if kind == "opening":
             s.phase = "continuous"
             for o in left:
-                if o.ord_type == "market" or o.tif == "opg":
+                if (o.ord_type == "market" and not o.peg) or o.tif == "opg":
                     self._cancel(o, "unfilled in the opening auction", True, ts_ns, events)
                 else:
                     del s.opening[o.order_id]
@@ -639,42 +799,100 @@ class Venue:
         if o is None:
             raise KeyError(f"{self.code}: no live order {order_id}")
         o.cum_qty += qty
-        events: list[VenueEvent] = [Fill(self.code, order_id, exec_id or self._exec_id(), qty,
-                                         px, liquidity, o.cum_qty, o.leaves, ts_ns)]
+        exec_id = exec_id or self._exec_id()
+        o.fills[exec_id] = (qty, px)
+        events: list[VenueEvent] = [Fill(self.code, order_id, exec_id, qty, px, liquidity,
+                                         o.cum_qty, o.leaves, ts_ns)]
         if o.leaves == 0:
             self._drop(o)
         return events
 
     def unsolicited_cancel(self, order_id: str, reason: str = "cancelled by the venue",
-                           ts_ns: int = 0) -> list[VenueEvent]:
+                           ts_ns: int = 0,
+                           restatement_reason: RestatementReason = "") -> list[VenueEvent]:
+        """Cancel a live order on the venue's own account (`restatement_reason`: its
+        ExecRestatementReason in words, "" for none)."""
         o = self._orders.get(order_id)
         if o is None:
             raise KeyError(f"{self.code}: no live order {order_id}")
-        events: list[VenueEvent] = []
-        self._cancel(o, reason, True, ts_ns, events)
-        return events
+        leaves = o.leaves
+        self._drop(o)
+        return [Cancelled(self.code, order_id, self._exec_id(), leaves, reason, True, ts_ns,
+                          restatement_reason)]
 
     def restate(self, order_id: str, qty: int, px: int, reason: str = "restated by the venue",
-                ts_ns: int = 0) -> list[VenueEvent]:
-        """Change a live order's total quantity and price on the venue's own account; it
-        never trades on the spot (a crossed order fills at the next quote)."""
+                ts_ns: int = 0,
+                restatement_reason: RestatementReason = "") -> list[VenueEvent]:
+        """Change a live order's total quantity and price (a peg's cap) on the venue's own
+        account; it never trades on the spot (a crossed order fills at the next
+        quote)."""
         o = self._orders.get(order_id)
         if o is None:
             raise KeyError(f"{self.code}: no live order {order_id}")
         if qty <= o.cum_qty:
             self._drop(o)
-        elif px == o.px and qty <= o.qty:  # keeps its place
+        elif px == (o.cap if o.peg else o.px) and qty <= o.qty:  # keeps its place
             o.qty = qty
         else:
             if not o.held:
                 self._unplace(o)
             self._seq += 1
-            o.qty, o.px, o.seq = qty, px, self._seq
+            o.qty, o.seq = qty, self._seq
+            _set_price(o, px)
             if not o.held:
                 self._rest(self._sym(o.symbol), o)
         leaves = o.leaves if order_id in self._orders else 0
         return [Restated(self.code, order_id, self._exec_id(), qty, px, leaves, reason,
-                         ts_ns)]
+                         ts_ns, restatement_reason)]
+
+    def _fill_of(self, order_id: str, exec_id: str) -> tuple[SimOrder, int, int]:
+        o = self._every.get(order_id)
+        if o is None:
+            raise ValueError(f"{self.code}: no order {order_id!r}")
+        found = o.fills.get(exec_id)
+        if found is None:
+            raise ValueError(f"{self.code}: order {order_id!r} has no fill {exec_id!r} that "
+                             "stands (a corrected fill goes by its correction's exec id, a "
+                             "busted one is gone)")
+        return o, found[0], found[1]
+
+    def bust(self, order_id: str, exec_id: str, ts_ns: int = 0) -> list[VenueEvent]:
+        """Break the order's fill `exec_id` (the venue's trade cancel): cum_qty and the
+        order's quantity go down by the fill's; leaves stay as they were (a done order
+        stays done)."""
+        o, qty, px = self._fill_of(order_id, exec_id)
+        del o.fills[exec_id]
+        o.cum_qty -= qty
+        o.qty -= qty
+        leaves = o.leaves if order_id in self._orders else 0
+        return [TradeCanceled(self.code, order_id, self._exec_id(), exec_id, qty, px, o.qty,
+                              o.cum_qty, leaves, ts_ns)]
+
+    def correct(self, order_id: str, exec_id: str, qty: int, px: int,
+                ts_ns: int = 0) -> list[VenueEvent]:
+        """Correct the order's fill `exec_id` to `qty` at `px` (the venue's trade
+        correct, with an exec id of its own that a later bust or correct names):
+        cum_qty and the order's quantity move by the change; leaves stay."""
+        if qty <= 0 or px <= 0:
+            raise ValueError(f"{self.code}: a correction needs a positive quantity and price "
+                             f"(got {qty} at {px}; a bust takes a fill back)")
+        o, prev_qty, prev_px = self._fill_of(order_id, exec_id)
+        new_id = self._exec_id()
+        del o.fills[exec_id]
+        o.fills[new_id] = (qty, px)
+        o.cum_qty += qty - prev_qty
+        o.qty += qty - prev_qty
+        leaves = o.leaves if order_id in self._orders else 0
+        return [TradeCorrected(self.code, order_id, new_id, exec_id, qty, px, prev_qty,
+                               prev_px, o.qty, o.cum_qty, leaves, ts_ns)]
+
+
+def _set_price(o: SimOrder, px: int) -> None:
+    """A new limit price (a peg's cap: its price comes from the quote when it rests)."""
+    if o.peg:
+        o.cap = px
+    else:
+        o.px = px
 
 
 class VenueSim:

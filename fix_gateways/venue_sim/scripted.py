@@ -11,18 +11,21 @@ Two ways to hold, combinable, each globally or for one order id:
   the venue's EVENTS after the venue has acted: its state already includes them,
   only their delivery waits (so a replace applied by the venue and a fill after it
   can be delivered fill first). "acks" are the answers to our requests (Ack,
-  Reject, Replaced, CancelRejected and requested Cancelled); "fills" are fills;
-  "unsolicited" are the venue's own cancels (IOC remainders, auction ends,
-  `unsolicited_cancel`) and restatements.
+  Reject, Replaced, CancelRejected and requested Cancelled); "fills" are fills
+  and the venue's trade cancels and corrects; "unsolicited" are the venue's own
+  cancels (IOC remainders, auction ends, `unsolicited_cancel`) and restatements.
 - `hold("requests")` holds our REQUESTS (new, cancel, replace) before the venue
   sees them, so a fill can still hit the order's old terms.
 
 `release(kind=None, order_id=None)` lifts the matching holds and delivers what
 they held, in the order it was held; held requests are carried out then, and what
-they cause goes through the holds still in place. `fill`, `unsolicited_cancel`
-and `restate` make the venue act on its own; `refuse_cancels(order_id)` makes it
-refuse every cancel and replace of that order. Every method returns the events
-delivered now, in order.
+they cause goes through the holds still in place. `fill`, `unsolicited_cancel`,
+`restate` (the last two with an optional ExecRestatementReason in words), `bust`
+and `correct` (a trade cancel or correct of a fill, named by its exec id) make
+the venue act on its own; `refuse_cancels(order_id)` makes it refuse every
+cancel and replace of that order. Every method returns the events delivered
+now, in order; `acted` holds the venue's events of its last action, held or
+not (so a test learns the exec id of a fill it made while fills are held).
 """
 
 from __future__ import annotations
@@ -38,10 +41,14 @@ from fix_gateways.venue_sim.market import (
     CancelRejected,
     Fill,
     Liquidity,
+    Peg,
     Restated,
+    TradeCanceled,
+    TradeCorrected,
     Venue,
     VenueEvent,
 )
+from sequencer.messages.executions import RestatementReason
 from sequencer.messages.orders import OrdType, Side, TimeInForce
 
 HoldKind = Literal["acks", "fills", "unsolicited", "requests", "all"]
@@ -50,7 +57,7 @@ REFUSED = "refused by the venue (scripted)"
 
 def event_kind(e: VenueEvent) -> HoldKind:
     """Which hold holds an event: "fills", "unsolicited" or "acks"."""
-    if isinstance(e, Fill):
+    if isinstance(e, Fill | TradeCanceled | TradeCorrected):
         return "fills"
     if isinstance(e, Restated) or (isinstance(e, Cancelled) and e.unsolicited):
         return "unsolicited"
@@ -72,6 +79,7 @@ class ScriptedVenue:
         self._holds: list[tuple[HoldKind, str | None]] = []
         self._queue: list[_Held] = []
         self._refusing: dict[str, str] = {}
+        self.acted: list[VenueEvent] = []  # the venue's events of its last action
 
     # ------------------------------------------------------------ holding
 
@@ -112,6 +120,7 @@ class ScriptedVenue:
                    for k, oid in self._holds)
 
     def _pass(self, events: list[VenueEvent]) -> list[VenueEvent]:
+        self.acted = events
         out: list[VenueEvent] = []
         for e in events:
             kind = event_kind(e)
@@ -132,9 +141,10 @@ class ScriptedVenue:
 
     def new_order(self, order_id: str, symbol: str, side: Side, qty: int,
                   ord_type: OrdType = "limit", px: int = 0, tif: TimeInForce = "day",
-                  post_only: bool = False, ts_ns: int = 0) -> list[VenueEvent]:
+                  post_only: bool = False, ts_ns: int = 0,
+                  peg: Peg = "") -> list[VenueEvent]:
         return self._request(order_id, lambda: self.venue.new_order(
-            order_id, symbol, side, qty, ord_type, px, tif, post_only, ts_ns))
+            order_id, symbol, side, qty, ord_type, px, tif, post_only, ts_ns, peg))
 
     def cancel(self, order_id: str, ts_ns: int = 0) -> list[VenueEvent]:
         def run() -> list[VenueEvent]:
@@ -174,12 +184,25 @@ class ScriptedVenue:
         return self._pass(self.venue.force_fill(order_id, qty, px, liquidity, ts_ns, exec_id))
 
     def unsolicited_cancel(self, order_id: str, reason: str = "cancelled by the venue",
-                           ts_ns: int = 0) -> list[VenueEvent]:
-        return self._pass(self.venue.unsolicited_cancel(order_id, reason, ts_ns))
+                           ts_ns: int = 0,
+                           restatement_reason: RestatementReason = "") -> list[VenueEvent]:
+        return self._pass(self.venue.unsolicited_cancel(order_id, reason, ts_ns,
+                                                        restatement_reason))
 
     def restate(self, order_id: str, qty: int, px: int, reason: str = "restated by the venue",
+                ts_ns: int = 0,
+                restatement_reason: RestatementReason = "") -> list[VenueEvent]:
+        return self._pass(self.venue.restate(order_id, qty, px, reason, ts_ns,
+                                             restatement_reason))
+
+    def bust(self, order_id: str, exec_id: str, ts_ns: int = 0) -> list[VenueEvent]:
+        """Break the order's fill `exec_id` (ValueError if it has no such fill)."""
+        return self._pass(self.venue.bust(order_id, exec_id, ts_ns))
+
+    def correct(self, order_id: str, exec_id: str, qty: int, px: int,
                 ts_ns: int = 0) -> list[VenueEvent]:
-        return self._pass(self.venue.restate(order_id, qty, px, reason, ts_ns))
+        """Correct the order's fill `exec_id` to `qty` at `px`."""
+        return self._pass(self.venue.correct(order_id, exec_id, qty, px, ts_ns))
 
     def refuse_cancels(self, order_id: str, reason: str = REFUSED) -> None:
         """Refuse every cancel and replace of `order_id` from now on."""

@@ -4,9 +4,25 @@ The venues are those the venue gateway connects to (`fix.toml`'s
 `[[venue_gateway.sessions]]`, mirrored: the venue's CompID is the session's
 target, ours its target here). Each venue is a `market.Venue` (the fill model)
 or, with `--scripted`, a `scripted.ScriptedVenue` that tests drive through
-commands on stdin (one JSON object per line: hold, release, fill (with
-`exec_id`: a repeat of that fill), cancel, restate, refuse_cancels,
-allow_cancels, quote, trade).
+commands on stdin, one JSON object per line, each naming the order (if any) by
+"venue" (default: the first) and "cl_ord_id" (any of its chain), each answered
+by one line `{"done": op, ...}` or `{"error": why}`:
+  {"op": "hold" | "release", "kind": "acks" | "fills" | "unsolicited" |
+      "requests" | "all" (release: optional), "cl_ord_id": optional}
+  {"op": "fill", "cl_ord_id", "qty", "px", "liquidity": optional, "exec_id":
+      optional (a repeat of that fill)} -> {"done": "fill", "exec_ids": [...]}
+  {"op": "bust", "cl_ord_id", "exec_id"} -> {"done": "bust", "exec_id": new}
+  {"op": "correct", "cl_ord_id", "exec_id", "qty", "px"}
+      -> {"done": "correct", "exec_id": new} (a later bust or correct names it)
+  {"op": "unsolicited_cancel", "cl_ord_id", "reason": optional,
+      "restatement_reason": optional, in words}
+  {"op": "restate", "cl_ord_id", "qty", "px", "reason": optional,
+      "restatement_reason": optional}
+  {"op": "refuse_cancels" | "allow_cancels", "cl_ord_id"}
+  {"op": "quote", "symbol", "bid_px", "bid_size", "ask_px", "ask_size"}
+  {"op": "trade", "symbol", "px", "size"}
+Prices are fixed point (1/10,000). An unknown exec id for bust or correct is an
+error answer.
 
 QuickFIX's thread only queues what arrives; one loop owns the venues: it
 applies our requests, follows the day's stream for market data (each venue
@@ -18,6 +34,21 @@ carries the request's ClOrdID with the previous one as OrigClOrdID. A
 NewOrderSingle resent with PossDupFlag (43=Y) for an order the venue holds is
 ignored (a duplicate ClOrdID without it is rejected); one the venue does not
 hold is a new order (printed with `"possdup": true` in scripted mode).
+
+ExecInst (18): 6 is post only; M and R peg the order to the midpoint or to its
+side's touch and need OrdType P (pegged), with Price 44 as the cap or without it;
+any other value, two pegs, a peg ExecInst without OrdType P or OrdType P without
+one is rejected (35=8 150=8, the reason in Text 58). A replace must declare the
+order's ExecInst and pegging again, unchanged (FIX does not carry ExecInst
+forward), or it is refused (35=9). An unsolicited cancel or restatement with an
+ExecRestatementReason carries it as 378 (FIX 4.2 knows 0-5 only: the others go
+as 4, broker option). A trade cancel or correct goes out in 4.4 as ExecType H or
+G with ExecRefID 19, in 4.2 as ExecTransType 20=1 or 2 with ExecType 2 if the
+order is filled after it, else 1; LastQty/LastPx are 0/0 for a cancel and the
+corrected figures for a correct; CumQty, LeavesQty, AvgPx and OrdStatus are the
+order's after it (OrdStatus by precedence: a live order new or partially filled,
+a cancelled one cancelled, a done one filled if its fills still make its
+quantity, else done for day).
 """
 
 # determinism: edge module, a FIX server with its own threads and sockets
@@ -40,7 +71,16 @@ import structlog
 
 from fix_gateways.client_fix import SIDE_CODES, SIDES, TIFS
 from fix_gateways.config import BEGIN_STRING, VenueGateway, data_dictionary
-from fix_gateways.fixmsg import SOH, compose, fix_price, parse_price, read
+from fix_gateways.fixmsg import (
+    RESTATEMENT_CODES,
+    SOH,
+    compose,
+    fix_price,
+    parse_exec_inst,
+    parse_price,
+    read,
+    restatement_code,
+)
 from fix_gateways.session import (
     Callbacks,
     acceptor,
@@ -52,8 +92,9 @@ from fix_gateways.session import (
 from fix_gateways.venue_sim import market, scripted
 from sequencer.frames import HEADER_SIZE, ROUTE
 from sequencer.messages.control import SystemStart, SystemStop
+from sequencer.messages.executions import RestatementReason
 from sequencer.messages.marketdata import Quote, Trade
-from sequencer.messages.orders import Side
+from sequencer.messages.orders import ExecInst, Side
 from sequencer.runtime.app import Consumer, handles
 from sequencer.transport import HeapFreezer
 
@@ -81,6 +122,8 @@ class _Order:
     cum_qty: int = 0
     notional: int = 0
     requests: deque[tuple[str, str]] = field(default_factory=deque)  # (kind, ClOrdID)
+    exec_inst: tuple[ExecInst, ...] = ()
+    done: str = ""  # the OrdStatus the order ended with ("": live)
 
 
 @dataclass
@@ -221,16 +264,21 @@ class VenueSimServer:
                        else "unsupported side" if side is None else "quantity must be above 0")
                 self._reject_new(session, f, why)
                 return
-            o = _Order(venue, session, cl, f.get("55", ""), side, qty, px, cl)
+            try:
+                exec_inst, post_only, peg = _instructions(f)
+            except ValueError as e:
+                self._reject_new(session, f, str(e))
+                return
+            o = _Order(venue, session, cl, f.get("55", ""), side, qty, px, cl,
+                       exec_inst=exec_inst)
             self._orders[(venue, cl)] = o
-            ord_type = "market" if f.get("40") == "1" else "limit"
+            ord_type = "market" if f.get("40") == "1" or (peg and not px) else "limit"
             tif = TIFS.get(f.get("59", "0"), "day")
-            post_only = "P" in f.get("18", "").split()
             if self.scripted:  # a test waits for the order before it scripts the venue
                 self._say({"order": cl, "venue": venue, "symbol": o.symbol, "qty": qty,
                            **({"possdup": True} if f.get("43") == "Y" else {})})
             self._emit(v.new_order(cl, o.symbol, side, qty, ord_type, px, tif, post_only,
-                                   self._now))
+                                   self._now, peg))
         elif typ in ("F", "G"):
             found = self._orders.get((venue, f.get("41", "")))
             cl = f.get("11", "")
@@ -239,6 +287,16 @@ class VenueSimServer:
                                     "1", "unknown order")
                 return
             o = found
+            if typ == "G":
+                try:
+                    same = _instructions(f)[0] == o.exec_inst
+                except ValueError:
+                    same = False
+                if not same:
+                    self._cancel_reject(session, cl, o.current, o.venue_order_id, "2", "2",
+                                        "ExecInst and pegging cannot change: a replace "
+                                        "declares the order's own again")
+                    return
             self._orders[(venue, cl)] = o
             o.requests.append(("cancel" if typ == "F" else "replace", cl))
             if typ == "F":
@@ -261,9 +319,10 @@ class VenueSimServer:
                 f"6=0{SOH}58={why}{SOH}")
         self._send(session, "8", body)
 
-    def _exec_fields(self, session: str, exec_type: str, status: str) -> str:
+    def _exec_fields(self, session: str, exec_type: str, status: str,
+                     trans: str = "0") -> str:
         if self._begin[session] == "FIX.4.2":
-            return f"20=0{SOH}150={exec_type}{SOH}39={status}{SOH}"
+            return f"20={trans}{SOH}150={exec_type}{SOH}39={status}{SOH}"
         return f"150={exec_type}{SOH}39={status}{SOH}"
 
     def _cancel_reject(self, session: str, cl: str, orig: str, voi: str, response_to: str,
@@ -291,21 +350,28 @@ class VenueSimServer:
             o.venue_order_id = ev.venue_order_id
             self._er(o, ev.exec_id, "0", "0", cl, orig)
         elif isinstance(ev, market.Reject):
+            o.done = "8"
             self._er(o, ev.exec_id, "8", "8", cl, orig, text=ev.reason, leaves=0)
         elif isinstance(ev, market.Fill):
             o.cum_qty = ev.cum_qty
             o.notional += ev.qty * ev.px
             done = ev.leaves_qty == 0
+            if done:
+                o.done = "2"
             exec_type = ("2" if done else "1") if v42 else "F"
             self._er(o, ev.exec_id, exec_type, "2" if done else "1", cl, orig,
                      last=(ev.qty, ev.px, ev.liquidity), leaves=ev.leaves_qty)
             self.counts.fills += 1
+        elif isinstance(ev, market.TradeCanceled | market.TradeCorrected):
+            self._trade_amended(o, ev, cl, v42)
         elif isinstance(ev, market.Cancelled):
             if not ev.unsolicited and o.requests and o.requests[0][0] == "cancel":
                 _k, req = o.requests.popleft()
                 cl, orig = req, o.current
                 o.current = req
-            self._er(o, ev.exec_id, "4", "4", cl, orig, text=ev.reason, leaves=0)
+            o.done = "4"
+            self._er(o, ev.exec_id, "4", "4", cl, orig, text=ev.reason, leaves=0,
+                     restatement=ev.restatement_reason)
         elif isinstance(ev, market.Replaced):
             if o.requests and o.requests[0][0] == "replace":
                 _k, req = o.requests.popleft()
@@ -314,11 +380,15 @@ class VenueSimServer:
             o.qty, o.px = ev.qty, ev.px
             status = "2" if ev.leaves_qty == 0 and o.cum_qty else (
                 "1" if o.cum_qty else "0")
+            if ev.leaves_qty == 0:
+                o.done = "2" if o.cum_qty else "4"
             self._er(o, ev.exec_id, "5", status, cl, orig, leaves=ev.leaves_qty)
         elif isinstance(ev, market.Restated):
             o.qty, o.px = ev.qty, ev.px
+            if ev.leaves_qty == 0:
+                o.done = "2" if o.cum_qty else "4"
             self._er(o, ev.exec_id, "D", "1" if o.cum_qty else "0", cl, orig, text=ev.reason,
-                     leaves=ev.leaves_qty)
+                     leaves=ev.leaves_qty, restatement=ev.restatement_reason)
         elif isinstance(ev, market.CancelRejected):
             req = ""
             for i, (kind, c) in enumerate(o.requests):
@@ -329,19 +399,48 @@ class VenueSimServer:
             self._cancel_reject(s, req, o.current, o.venue_order_id,
                                 "1" if ev.response_to == "cancel" else "2", "0", ev.reason)
 
+    def _trade_amended(self, o: _Order, ev: market.TradeCanceled | market.TradeCorrected,
+                       cl: str, v42: bool) -> None:
+        """A trade cancel or correct: 4.4 ExecType H / G, 4.2 ExecTransType 1 / 2."""
+        bust = isinstance(ev, market.TradeCanceled)
+        if bust:
+            o.notional -= ev.qty * ev.px
+            last = (0, 0, "")
+        else:
+            assert isinstance(ev, market.TradeCorrected)
+            o.notional += ev.qty * ev.px - ev.prev_qty * ev.prev_px
+            last = (ev.qty, ev.px, "")
+        o.qty, o.cum_qty = ev.order_qty, ev.cum_qty
+        if ev.leaves_qty:
+            status = "1" if o.cum_qty else "0"
+        elif o.done == "4":
+            status = "4"
+        else:
+            status = "2" if o.cum_qty and o.cum_qty >= o.qty else "3"
+        if v42:
+            exec_type, trans = ("2" if status == "2" else "1"), ("1" if bust else "2")
+        else:
+            exec_type, trans = ("H" if bust else "G"), "0"
+        self._er(o, ev.exec_id, exec_type, status, cl, "", leaves=ev.leaves_qty, last=last,
+                 ref=ev.ref_exec_id, trans=trans)
+
     def _er(self, o: _Order, exec_id: str, exec_type: str, status: str, cl: str, orig: str,
             *, text: str = "", leaves: int | None = None,
-            last: tuple[int, int, str] | None = None) -> None:
+            last: tuple[int, int, str] | None = None, ref: str = "", trans: str = "0",
+            restatement: RestatementReason = "") -> None:
         left = o.qty - o.cum_qty if leaves is None else leaves
         avg = (o.notional // o.cum_qty) if o.cum_qty else 0
+        code = restatement_code(restatement, self._begin[o.session])
         body = (f"37={o.venue_order_id or 'NONE'}{SOH}11={cl}{SOH}"
                 + (f"41={orig}{SOH}" if orig else "") + f"17={exec_id}{SOH}"
-                + self._exec_fields(o.session, exec_type, status)
+                + (f"19={ref}{SOH}" if ref else "")
+                + self._exec_fields(o.session, exec_type, status, trans)
                 + f"55={o.symbol}{SOH}54={SIDE_CODES[o.side]}{SOH}38={o.qty}{SOH}"
                 + (f"44={fix_price(o.px)}{SOH}" if o.px else "")
                 + (f"32={last[0]}{SOH}31={fix_price(last[1])}{SOH}" if last else "")
                 + f"151={max(left, 0)}{SOH}14={o.cum_qty}{SOH}6={fix_price(avg)}{SOH}"
                 + (f"58={text}{SOH}" if text else "")
+                + (f"378={code}{SOH}" if code else "")
                 + (f"851={_LIQ[last[2]]}{SOH}" if last and last[2] in _LIQ and (
                     self._begin[o.session] != "FIX.4.2") else ""))
         self._send(o.session, "8", body)
@@ -386,6 +485,7 @@ class VenueSimServer:
             if "cl_ord_id" in cmd:
                 o = self._orders[(v.venue.code, cmd["cl_ord_id"])]
             oid = o.order_id if o is not None else None
+            answer: dict[str, Any] = {"done": op}
             if op == "hold":
                 v.hold(cmd["kind"], oid)
             elif op == "release":
@@ -394,12 +494,19 @@ class VenueSimServer:
                 self._emit(v.fill(oid, int(cmd["qty"]), int(cmd["px"]),
                                   cmd.get("liquidity", "added"), self._now,
                                   cmd.get("exec_id", "")))
+                answer["exec_ids"] = [e.exec_id for e in v.acted if isinstance(e, market.Fill)]
+            elif op in ("bust", "correct") and oid is not None:
+                self._emit(v.bust(oid, str(cmd["exec_id"]), self._now) if op == "bust" else
+                           v.correct(oid, str(cmd["exec_id"]), int(cmd["qty"]),
+                                     int(cmd["px"]), self._now))
+                answer["exec_id"] = v.acted[0].exec_id
             elif op == "unsolicited_cancel" and oid is not None:
                 self._emit(v.unsolicited_cancel(oid, cmd.get("reason", "cancelled by the venue"),
-                                                self._now))
+                                                self._now, _restatement(cmd)))
             elif op == "restate" and oid is not None:
                 self._emit(v.restate(oid, int(cmd["qty"]), int(cmd["px"]),
-                                     cmd.get("reason", "restated by the venue"), self._now))
+                                     cmd.get("reason", "restated by the venue"), self._now,
+                                     _restatement(cmd)))
             elif op == "refuse_cancels" and oid is not None:
                 v.refuse_cancels(oid)
             elif op == "allow_cancels" and oid is not None:
@@ -412,7 +519,6 @@ class VenueSimServer:
                                       self._now))
             else:
                 raise KeyError(op)
-            answer: dict[str, Any] = {"done": op}
         except (KeyError, ValueError, TypeError) as e:
             answer = {"error": f"bad command {cmd!r}: {e}"}
         self._say(answer)
@@ -421,6 +527,30 @@ class VenueSimServer:
     def _say(obj: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(obj) + "\n")
         sys.stdout.flush()
+
+
+def _instructions(f: dict[str, str]) -> tuple[tuple[ExecInst, ...], bool, market.Peg]:
+    """A D's or G's ExecInst (18) in words, post only, and its peg; ValueError (the
+    reason to answer) for an ExecInst we do not support, two pegs, or a peg without
+    OrdType P (or OrdType P without a peg)."""
+    words = parse_exec_inst(f.get("18", ""))
+    post_only, peg = market.exec_inst_terms(words)
+    if peg and f.get("40") != "P":
+        raise ValueError("a pegged order (ExecInst M or R) must be OrdType P")
+    if not peg and f.get("40") == "P":
+        raise ValueError("OrdType P (pegged) needs ExecInst M or R")
+    return words, post_only, peg
+
+
+def _restatement(cmd: dict[str, Any]) -> RestatementReason:
+    """A scripted command's optional "restatement_reason", in words."""
+    word = cmd.get("restatement_reason", "")
+    if not word:
+        return ""
+    for known in RESTATEMENT_CODES:
+        if known == word:
+            return known
+    raise ValueError(f"unknown restatement_reason {word!r}")
 
 
 class MarketFeed(Consumer):

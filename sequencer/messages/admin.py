@@ -27,7 +27,10 @@ class SetParameter(Message, tag=102, frozen=True):
 
 
 class HaltTrading(Message, tag=103, frozen=True):
-    """Stop new orders for a scope ("*" for everything, or a symbol, client or venue)."""
+    """Halt trading in a scope ("*" for everything, or a symbol, client or venue): the
+    algo engine pauses the orders in it and holds their new children until the
+    `ResumeTrading`; the OMS refuses a new DMA order into it (or accepts it to wait,
+    by its `dma_on_halt` parameter)."""
 
     scope: str
     reason: str

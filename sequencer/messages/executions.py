@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from sequencer.messages.base import Message
-from sequencer.messages.orders import Side
+from sequencer.messages.orders import ExecInst, Side
 
 AVG_PX_SCALE = 100_000_000
 
@@ -25,7 +25,7 @@ AVG_PX_SCALE = 100_000_000
 ExecType = Literal[
     "new", "done_for_day", "canceled", "replaced", "pending_cancel", "stopped", "rejected",
     "suspended", "pending_new", "calculated", "expired", "restated", "pending_replace",
-    "trade", "order_status",
+    "trade", "order_status", "trade_cancel", "trade_correct",
 ]
 OrdStatus = Literal[
     "new", "partially_filled", "filled", "done_for_day", "canceled", "pending_cancel",
@@ -33,6 +33,14 @@ OrdStatus = Literal[
     "pending_replace",
 ]
 Liquidity = Literal["added", "removed", "auction", ""]
+# ExecRestatementReason (378) in words: why a venue or the broker restated an order or
+# cancelled it unsolicited ("" for none). The FIX codes are the gateways' (4.2 knows
+# the first six only).
+RestatementReason = Literal[
+    "", "gt_corporate_action", "gt_renewal", "verbal_change", "repricing", "broker_option",
+    "partial_decline", "trading_halt", "system_failure", "market_option",
+    "canceled_not_best", "warehouse_recap", "other",
+]
 
 
 class ExecutionReport(Message, tag=500, frozen=True):
@@ -56,6 +64,11 @@ class ExecutionReport(Message, tag=500, frozen=True):
     limit_px: int = 0
     text: str = ""
     reject_reason: str = ""  # OrdRejReason, in words
+    last_liquidity: Liquidity = ""  # a fill's LastLiquidityInd (851), from the venue
+    exec_ref_id: str = ""  # a trade cancel or correct: the ExecID of the report it amends
+    restatement_reason: RestatementReason = ""  # ExecRestatementReason (378)
+    cash_qty: int = 0  # CashOrderQty (152), fixed point, of an order sent as an amount
+    exec_inst: tuple[ExecInst, ...] = ()  # ExecInst (18) the order carries
 
 
 class CancelReject(Message, tag=501, frozen=True):
@@ -99,6 +112,7 @@ class VenueCanceled(Message, tag=513, frozen=True):
     child_id: str
     unsolicited: bool = False
     reason: str = ""
+    restatement_reason: RestatementReason = ""  # the venue's 378 on an unsolicited cancel
 
 
 class VenueReplaced(Message, tag=514, frozen=True):
@@ -123,6 +137,28 @@ class VenueRestated(Message, tag=516, frozen=True):
     qty: int
     limit_px: int
     reason: str
+    restatement_reason: RestatementReason = ""  # the venue's 378
+
+
+class VenueTradeCanceled(Message, tag=517, frozen=True):
+    """The venue broke (cancelled) one of the child's fills: the trade never happened
+    (FIX ExecType Trade Cancel, or 4.2's ExecTransType Cancel). `ref_exec_id` is the
+    venue's ExecID of the fill (or of its last correction)."""
+
+    child_id: str
+    exec_id: str  # the venue's, of this cancel (a repeat is applied once)
+    ref_exec_id: str
+
+
+class VenueTradeCorrected(Message, tag=518, frozen=True):
+    """The venue corrected one of the child's fills to `qty` at `px` (FIX ExecType Trade
+    Correct, or 4.2's ExecTransType Correct)."""
+
+    child_id: str
+    exec_id: str  # the venue's, of this correction; a later one refers to it
+    ref_exec_id: str
+    qty: int
+    px: int
 
 
 # ---------------------------------------------------------------- FIX sessions (gateways)

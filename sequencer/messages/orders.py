@@ -22,6 +22,9 @@ Side = Literal["buy", "sell", "sell_short", "sell_short_exempt"]
 OrdType = Literal["market", "limit"]
 TimeInForce = Literal["day", "ioc", "fok", "gtc", "opg", "cls"]
 Params = tuple[tuple[str, str], ...]
+# ExecInst (18) values we carry, in words: post only (6, participate don't initiate),
+# pegged to the midpoint (M) or to the same side's touch (R, primary peg).
+ExecInst = Literal["participate_dont_initiate", "mid_peg", "primary_peg"]
 
 
 # ---------------------------------------------------------------- client requests
@@ -42,6 +45,14 @@ class NewOrder(Message, tag=400, frozen=True):
     algo_params: Params = ()
     locate_broker: str = ""  # who located the shares of a short sale
     transact_ns: int = 0  # the client's TransactTime
+    # Resent by the client with PossResend (97=Y): if the ClOrdID is known, the order's
+    # status is the answer, not a duplicate reject.
+    poss_resend: bool = False
+    # An order for an amount of money (CashOrderQty 152, fixed point) instead of shares:
+    # `qty` is 0 and the OMS converts (at the limit, or a reference price for a market
+    # order).
+    cash_qty: int = 0
+    exec_inst: tuple[ExecInst, ...] = ()
 
 
 class CancelOrder(Message, tag=401, frozen=True):
@@ -53,6 +64,7 @@ class CancelOrder(Message, tag=401, frozen=True):
     symbol: str
     side: Side
     transact_ns: int = 0
+    poss_resend: bool = False  # PossResend (97=Y): see `NewOrder`
 
 
 class ReplaceOrder(Message, tag=402, frozen=True):
@@ -68,6 +80,10 @@ class ReplaceOrder(Message, tag=402, frozen=True):
     limit_px: int = 0  # 0: unchanged
     algo_params: Params = ()  # empty: unchanged
     transact_ns: int = 0
+    poss_resend: bool = False  # PossResend (97=Y): see `NewOrder`
+    # ExecInst (18) as the replace declares it (FIX: not carried forward unless
+    # re-declared); an order's ExecInst cannot be changed, so it must match.
+    exec_inst: tuple[ExecInst, ...] = ()
 
 
 class OrderStatusRequest(Message, tag=403, frozen=True):
@@ -124,6 +140,7 @@ class ChildOrderSent(Message, tag=420, frozen=True):
     ord_type: OrdType
     limit_px: int = 0
     tif: TimeInForce = "day"
+    exec_inst: tuple[ExecInst, ...] = ()  # a DMA order's own ExecInst, for the venue
 
 
 class ChildRequestRejected(Message, tag=421, frozen=True):
@@ -176,6 +193,26 @@ class ParentCanceling(Message, tag=432, frozen=True):
 
     order_id: str
     reason: str
+
+
+class ParentReopened(Message, tag=434, frozen=True):
+    """A filled order is live again: a venue broke or corrected a fill, and the order
+    has shares left (`qty` - `cum_qty`). The algo engine works the rest as it would a
+    new order (its terms are here in full: it forgot the order at `ParentDone`)."""
+
+    order_id: str
+    client: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    qty: int
+    ord_type: OrdType
+    limit_px: int
+    tif: TimeInForce
+    algo: str
+    algo_params: Params
+    cum_qty: int
+    notional: int  # sum of fill qty * px of what stays filled (1/10,000)
 
 
 class ParentDone(Message, tag=433, frozen=True):

@@ -10,12 +10,15 @@ interleaves its actions (run by its timers and by every event it is handed)
 with what the stream brings: the OMS's answers (`ChildOrderSent`,
 `ChildRequestRejected`), venue events (fills, cancels, replaces, refusals),
 the parent's amendments (pending, then in force or refused), its cancel (and a
-refused cancel), and venue sessions going down and up.
+refused cancel), venue sessions going down and up, and ops' halts and resumes
+(of everything, the symbol, the client or a venue: children asked for then are
+held, and sent at the resume).
 
 After every frame the test checks, from what the container published (and a
 model of its own built from what it fed in and what came out), that whatever
 the strategy did:
-- every `NewChild` and growing `ReplaceChild` left the open quantity of the
+- every `NewChild` (a held child's at the resume too) and growing `ReplaceChild`
+  left the open quantity of the
   parent's live children (an in-flight replace counted at the larger of its
   old and new size) within what the parent has left (its quantity, the smaller
   of the old and new one while an amendment is pending, less what is filled);
@@ -28,7 +31,8 @@ the strategy did:
   pending);
 - every refused request raised `InvariantError` in the strategy, published
   exactly one Alert "algo_invariant" and nothing else; every other request
-  published exactly the one message it asked for (or nothing);
+  published exactly the one message it asked for (or nothing; a new child asked
+  for through a halt nothing);
 - a strategy that let an exception escape is stopped (one Alert
   "strategy_failed"), each of its children then live gets a `CancelChild`,
   and nothing new or amended is ever sent for it again;
@@ -68,6 +72,7 @@ from algo_engine.strategy import InvariantError, Strategy, Style
 from sequencer import sources
 from sequencer.kit import StreamKit
 from sequencer.messages import Message
+from sequencer.messages.admin import HaltTrading, ResumeTrading
 from sequencer.messages.control import Alert, ClockTick
 from sequencer.messages.executions import (
     VenueCanceled,
@@ -106,8 +111,8 @@ SECOND = 1_000 * MS
 PX = 100_0000  # a price (fixed point, 1/10,000)
 TICK = 100
 REF = PX  # where the chaos prices a market parent's limit children
-CONTROL, MARKET, OMS, VENUE_GW = (sources.SEQUENCER, sources.TICKER_PLANT, sources.OMS,
-                                  sources.VENUE_GATEWAY)
+CONTROL, MARKET, OMS, VENUE_GW, OPS = (sources.SEQUENCER, sources.TICKER_PLANT, sources.OMS,
+                                       sources.VENUE_GATEWAY, sources.INJECT)
 VENUES = ("ARCX", "XNYS", "BATS")
 STYLES: tuple[Style, ...] = ("passive", "take", "open_auction", "close_auction", "dma")
 A, B = "ORD-A", "ORD-B"
@@ -213,6 +218,10 @@ class Chaos(Strategy, tag="chaos"):
     def on_child_done(self, c: OrderContext, child: Child) -> None:
         self.world.told_done.append(child.child_id)
         self._turn("child_done", c)
+
+    def on_trade_amended(self, c: OrderContext, child: Child, qty_delta: int,
+                         px: int) -> None:
+        self._turn(f"trade_amended {child.child_id} {qty_delta} {px}", c)
 
     def on_market(self, c: OrderContext, symbol_id: int, event: str) -> None:
         self._turn(f"market {symbol_id} {event}", c)
@@ -451,6 +460,8 @@ class Model:
         self.invariant_alerts = 0
         self.failed_alerts: dict[str, int] = {}
         self.fit_checks = 0
+        self.halts: list[str] = []  # ops' halts in force (scopes)
+        self.ever_halted = False
 
     # ---- what was fed in
 
@@ -479,6 +490,13 @@ class Model:
             p.canceling, p.amending = True, False
         elif isinstance(msg, VenueStatus):
             (self.down.add if msg.status == "down" else self.down.discard)(msg.destination)
+        elif isinstance(msg, HaltTrading):
+            if msg.scope not in self.halts:
+                self.halts.append(msg.scope)
+            self.ever_halted = True
+        elif isinstance(msg, ResumeTrading):
+            if msg.scope in self.halts:
+                self.halts.remove(msg.scope)
         elif isinstance(msg, ChildOrderSent):
             c = self.children[msg.child_id]
             c.status = "live" if c.status == "sent" else c.status
@@ -591,6 +609,8 @@ class Model:
                 self.refused += 1
                 assert [(type(m), getattr(m, "code", "")) for m in made] == [
                     (Alert, "algo_invariant")], made
+            elif r.kind == "send" and self.halts and made == []:
+                pass  # held: sent at the resume, if it still fits then
             elif r.kind == "send":
                 assert len(made) == 1 and isinstance(made[0], NewChild), made
                 assert made[0].child_id == r.child_id
@@ -607,6 +627,9 @@ class Model:
         told = self.world.told_done
         assert len(told) == len(set(told)), f"on_child_done twice: {told}"
         for cid in told:
+            if cid not in self.children:
+                assert self.ever_halted, f"{cid} reported done, never sent"
+                continue  # held through a halt, ended before it was sent
             assert self.children[cid].done, f"{cid} reported done while it is live"
         for oid, p in self.parents.items():
             if p.failed:
@@ -680,7 +703,8 @@ _burst = st.lists(_act, max_size=4)
 _event = st.tuples(
     st.sampled_from(["tick"] * 10 + ["sent"] * 4 + ["fill"] * 5 + ["replaced"] * 4 + [
         "amend"] * 3 + ["amend_done"] * 2 + ["cancel_refused"] * 2 + [
-        "cxl", "oms_rej", "venue_rej", "new_rej", "amend_refused", "canceling", "venue"]),
+        "cxl", "oms_rej", "venue_rej", "new_rej", "amend_refused", "canceling", "venue"] + [
+        "halt"] * 2 + ["resume"] * 3),
     st.integers(0, 50), st.integers(-2_000, 2_000), st.booleans())
 
 _parent = st.tuples(st.sampled_from(["buy", "sell", "sell_short"]),
@@ -784,6 +808,11 @@ class Driver:
         elif kind == "venue":
             v = VENUES[i % len(VENUES)]
             self.feed(VenueStatus(f"DMA-{v}", v, "down" if flag else "up"), VENUE_GW)
+        elif kind == "halt":
+            scope = ("*", "IBM", "ALPHA", VENUES[i % len(VENUES)])[abs(n) % 4]
+            self.feed(HaltTrading(scope, "chaos"), OPS)
+        elif kind == "resume" and m.halts:
+            self.feed(ResumeTrading(m.halts[i % len(m.halts)]), OPS)
 
 
 @pytest.mark.usefixtures("chaos")
@@ -817,6 +846,7 @@ def test_whatever_the_strategy_does_the_order_stays_safe(
     event(f"requests refused: {min(model.refused, 5)}")
     event(f"strategies stopped: {sum(model.failed_alerts.values())}")
     event(f"amendments checked: {min(model.fit_checks, 3)}")
+    event(f"children held through a halt: {min(rig.app.state.counts.held, 3)}")
     # the strategies are part of the container's state: its snapshot holds them
     state = msgspec.msgpack.decode(rig.app.snapshot())
     assert set(state["strategies"]) == set(model.parents)

@@ -7,6 +7,8 @@ import pytest
 
 from algo_engine.app import AlgoEngine
 from algo_engine.strategies import STRATEGIES
+from sequencer import sources
+from sequencer.messages.admin import HaltTrading, ResumeTrading
 from sequencer.messages.control import Alert
 from sequencer.messages.executions import (
     ExecutionReport,
@@ -14,12 +16,15 @@ from sequencer.messages.executions import (
     VenueCanceled,
     VenueFill,
     VenueReplaced,
+    VenueTradeCanceled,
 )
 from sequencer.messages.orders import (
     CancelOrder,
     ChildOrderSent,
     ChildRequestRejected,
+    NewChild,
     NewOrder,
+    ParentReopened,
     ReplaceOrder,
 )
 from tests.oms.fixtures import Session, of_type
@@ -160,3 +165,37 @@ def test_a_client_cancel_and_a_venue_cancel_end_the_dma_order() -> None:
         ("canceled", "canceled", "E1", "ARCX cancelled the order: symbol halted")]
     assert b.algo.state.parents == {}
     assert b.alerts() == []  # nothing refused, no strategy stopped
+
+
+def test_a_bust_of_a_filled_dma_order_reopens_it_and_a_child_goes_for_the_rest() -> None:
+    """The OMS reopens the filled order (`ParentReopened`); the container starts DMA again,
+    whose child is for the order's leaves, numbered on from the first."""
+    b = Both()
+    b.client(dma_order())
+    b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
+    b.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=600, px=PX))
+    b.venue(VenueFill(child_id=CHILD, exec_id="F2", qty=400, px=PX))
+    assert b.algo.state.parents == {}
+    outs = b.venue(VenueTradeCanceled(CHILD, "X1", "F2"))
+    [reopened] = of_type(outs, ParentReopened)
+    assert (reopened.qty, reopened.cum_qty) == (1_000, 600)
+    sent = of_type(outs, ChildOrderSent)
+    assert [(c.action, c.child_id, c.venue, c.qty, c.limit_px) for c in sent] == [
+        ("new", "20131008-1.2", "ARCX", 400, PX)]
+    assert b.alerts() == []
+
+
+def test_a_dma_order_reopened_during_a_halt_of_its_symbol_waits_for_the_resume() -> None:
+    """The OMS refuses a new DMA order while its symbol is halted (its call), but a bust
+    can reopen one then: the container holds its child until the resume."""
+    b = Both()
+    b.client(dma_order())
+    b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
+    b.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=1_000, px=PX))
+    b.send(HaltTrading("IBM", "news pending"), sources.INJECT)
+    outs = b.venue(VenueTradeCanceled(CHILD, "X1", "F1"))
+    assert of_type(outs, ParentReopened) and of_type(outs, NewChild) == []
+    outs = b.send(ResumeTrading("IBM"), sources.INJECT)
+    assert [(c.child_id, c.qty) for c in of_type(outs, NewChild)] == [("20131008-1.2", 1_000)]
+    assert [(c.action, c.child_id) for c in of_type(outs, ChildOrderSent)] == [
+        ("new", "20131008-1.2")]

@@ -26,6 +26,17 @@ def test_the_venue_or_the_oms_taking_a_child_makes_it_live() -> None:
     assert child_step("live", "replace", "fill") == ("live", "replace")
 
 
+def test_a_held_child_is_released_to_the_oms_or_ends_and_nothing_else_moves_it() -> None:
+    assert child_step("held", "", "released") == ("sent", "")
+    assert child_step("held", "", "done") == ("done", "")
+    for ev in EVENTS:
+        if ev not in ("released", "done"):
+            assert child_step("held", "", ev)[0] == "held", ev
+    for st in STATUSES:
+        if st != "held":
+            assert child_step(st, "", "released")[0] == st  # only a held child is released
+
+
 def test_an_answered_request_is_no_longer_in_flight_and_its_terms_go() -> None:
     c = Child("P.1", "P", "XNYS", "DMA-XNYS", "passive", "limit", "day", 500, 100, 0,
               status="live")

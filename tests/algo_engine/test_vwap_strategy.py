@@ -44,6 +44,7 @@ from refdata.model import RefData, local_midnight_ns
 from sequencer import sources
 from sequencer.kit import StreamKit
 from sequencer.messages import Message
+from sequencer.messages.admin import HaltTrading, ResumeTrading
 from sequencer.messages.control import Alert, ClockTick, SystemStart
 from sequencer.messages.executions import (
     Liquidity,
@@ -51,6 +52,7 @@ from sequencer.messages.executions import (
     VenueCanceled,
     VenueFill,
     VenueReplaced,
+    VenueTradeCanceled,
 )
 from sequencer.messages.marketdata import (
     CLOSING_PRINT,
@@ -70,6 +72,8 @@ from sequencer.messages.orders import (
     NewChild,
     ParentAccepted,
     ParentAmended,
+    ParentDone,
+    ParentReopened,
     ReplaceChild,
     Side,
     TimeInForce,
@@ -84,8 +88,8 @@ CENT = 100  # fixed point (1/10,000)
 BID, ASK = 182_0000, 182_0100
 SEED = 7
 # sources of the frames the test plays
-CLOCK, MARKET, OMS, GATEWAY = (sources.SEQUENCER, sources.TICKER_PLANT, sources.OMS,
-                               sources.VENUE_GATEWAY)
+CLOCK, MARKET, OMS, GATEWAY, OPS = (sources.SEQUENCER, sources.TICKER_PLANT, sources.OMS,
+                                    sources.VENUE_GATEWAY, sources.INJECT)
 
 M = TypeVar("M", bound=Message)
 
@@ -361,6 +365,18 @@ class Sim(StreamKit):
 
     def alerts(self) -> list[Alert]:
         return [m for _, m in self.of(Alert)]
+
+    def bust_first_fill(self, oid: str = "O1") -> None:
+        """The venue breaks the oldest fill of the order's oldest child that has one (the
+        venue's order keeps its open shares: its quantity goes down with the fill)."""
+        for c in self.app.state.children.values():
+            if c.parent_id == oid and c.fills:
+                ref, (qty, _) = next(iter(c.fills.items()))
+                ch = self.children[c.child_id]
+                ch.cum -= qty
+                ch.qty -= qty
+                self.feed(GATEWAY, VenueTradeCanceled(c.child_id, f"X-{ref}", ref))
+                return
 
 
 def at_the_open(rd: RefData) -> Sim:
@@ -793,6 +809,67 @@ def busy_morning(rd: RefData, restart_at: int = 0) -> Sim:
         sim.script(restart_at, sim.restart_container)
     sim.run_to(at(11, 1))
     return sim
+
+
+def troubled_morning(rd: RefData, restart_at: int = 0) -> Sim:
+    """`busy_morning` with IBM halted by ops from 10:25 to 10:28 and a bust at 10:26."""
+    sim = Sim(rd, start=at(9, 0))
+    sim.script(at(10, 25), lambda: sim.feed(OPS, HaltTrading("IBM", "news pending")))
+    sim.script(at(10, 26), sim.bust_first_fill)
+    sim.script(at(10, 28), lambda: sim.feed(OPS, ResumeTrading("IBM")))
+    sim.order(20_000, open_auction="Y", end_time="11:00")
+    sim.script(at(9, 28), lambda: sim.quote(BID, ASK))
+    sim.script(OPEN, lambda: sim.trading("trading"))
+    sim.script(at(9, 30, 3), lambda: sim.trade(BID, 60_000, OPENING_PRINT | REGULAR_WAY))
+    sim.script(at(9, 30, 4), lambda: sim.fill("O1.1", sim.children["O1.1"].qty, BID,
+                                              "auction"))
+    sim.curve_volume(OPEN, at(11, 0))
+    for minute in range(35, 90, 7):
+        px = BID - CENT if minute % 2 else ASK + CENT
+        sim.script(at(9, minute, 15), functools.partial(sim.trade, px, 700))
+    if restart_at:
+        sim.script(restart_at, sim.restart_container)
+    sim.run_to(at(11, 1))
+    return sim
+
+
+def test_a_halted_day_with_a_bust_gives_the_same_bytes_and_restarts_mid_halt(
+        rd: RefData) -> None:
+    """While halted nothing goes out but the Alerts (the timers wait); the resume sends what
+    was held and the timers fire; the bust is made up by the end of the window. A container
+    restarted from its snapshot in the middle of the halt carries on identically."""
+    one, two = troubled_morning(rd), troubled_morning(rd)
+    assert one.raw == two.raw
+    assert [m for t, m in one.outs if at(10, 25) < t < at(10, 28)] == []
+    assert [(a.code, a.text) for a in one.alerts()] == [
+        ("halted", "IBM halted by ops (news pending): 1 order paused"),
+        ("resumed", "IBM resumed by ops: 1 order goes on")]
+    assert one.of(NewChild, since=at(10, 28), until=at(10, 28) + 1)  # at once at the resume
+    assert one.app.state.counts.trade_amendments == 1
+    assert one.cum("O1") == 20_000
+    assert troubled_morning(rd, restart_at=at(10, 26, 30)).raw == one.raw
+
+
+def test_a_reopened_vwap_order_works_the_rest_of_its_window(rd: RefData) -> None:
+    """At 10:30 the order is done (the OMS ended it, say), then a bust reopens it with
+    4,000 shares filled: its strategy plans the rest from now and completes the order,
+    its children numbered on from the old ones."""
+    sim = ten_to_eleven(rd)
+    sim.run_to(at(10, 30))
+    n_old, seen = len(sim.children), len(sim.outs)
+    for ch in sim.children.values():
+        ch.live = False  # the OMS cancelled what was left when it ended the order
+    sim.feed(OMS, ParentDone("O1", "filled", 10_000))
+    p = sim.parents["O1"]
+    sim.feed(OMS, ParentReopened("O1", p.client, p.cl_ord_id, p.symbol, p.side, 10_000,
+                                 p.ord_type, p.limit_px, p.tif, p.algo, p.algo_params, 4_000,
+                                 4_000 * BID))
+    [(_, plan)] = sim.decisions("schedule", since=at(10, 30))
+    assert plan.done_qty == 4_000 and plan.scheduled_qty == 10_000
+    sim.run_to(at(11, 1))
+    new = [m for _, m in sim.outs[seen:] if isinstance(m, NewChild)]
+    assert new and new[0].child_id == f"O1.{n_old + 1}"
+    assert sim.cum() == 10_000 and not sim.alerts()
 
 
 def test_the_same_day_gives_the_same_bytes(rd: RefData) -> None:

@@ -68,6 +68,7 @@ class Day:
     def __init__(self, stack: Stack, tmp: Path, extra_config: str = "") -> None:
         self.s = stack
         self.tmp = tmp
+        self.n_injects = 0
         self.ports = (free_port(), free_port(), free_port())
         self.config = _config(tmp / "fix.toml", *self.ports)
         if extra_config:
@@ -136,14 +137,26 @@ class Day:
             p.expect("logon")
         return p
 
-    def venue(self, **cmd: Any) -> None:
+    def venue(self, **cmd: Any) -> dict[str, Any]:
+        """A scripted-venue command (`fix_gateways.venue_sim.server`); its answer (a fill's
+        `exec_ids`, a bust's or correction's `exec_id`)."""
         self.sim.send(json.dumps(cmd))
         try:
-            answer = self.sim.expect("done", timeout=10)
+            answer: dict[str, Any] = self.sim.expect("done", timeout=10)
         except AssertionError:
             raise AssertionError(f"the venue simulator did not do {cmd}: "
                                  f"{self.sim.history[-5:]}") from None
         assert answer["done"] == cmd["op"]
+        return answer
+
+    def inject(self, *messages: dict[str, Any]) -> None:
+        """Ops' commands onto the day's stream (`tape inject`)."""
+        self.n_injects += 1
+        path = self.tmp / f"inject-{self.n_injects}.json"
+        path.write_text(json.dumps(list(messages)))
+        # --again: the same commands may be sent more than once in a day (a second halt).
+        r = self.s.tape("inject", str(path), "--day", str(self.s.day), "--again")
+        assert r.returncode == 0, r.stderr
 
 
 def stream(day: Path) -> list[tuple[int, int, Message]]:

@@ -83,7 +83,8 @@ def test_fill_while_pending_cancel_is_a_partial_fill_in_42(v: str) -> None:
     ("pending_replace", "pending_replace", "E", "E", "E"),
     ("pending_new", "pending_new", "A", "A", "A"),
     ("replaced", "new", "5", "0", "5"),
-    ("replaced", "partially_filled", "5", "1", "5"),
+    # FIX 4.2 precedence puts partially filled above replaced (Appendix D, D10).
+    ("replaced", "partially_filled", "5", "1", "1"),
     ("replaced", "filled", "5", "2", "2"),
     ("done_for_day", "done_for_day", "3", "3", "3"),
     ("expired", "expired", "C", "C", "C"),
@@ -234,7 +235,7 @@ REJECTS = [
     ({"44": "abc"}, "99", "Price (44): price 'abc' is not a number"),
     ({"38": "100.5"}, "13", "OrderQty (38) must be a whole number of shares above 0, got '100.5'"),
     ({"38": "0"}, "13", "OrderQty (38) must be a whole number of shares above 0, got '0'"),
-    ({"38": "-"}, "13", "the order has no OrderQty (38)"),
+    ({"38": "-"}, "13", "the order has neither OrderQty (38) nor CashOrderQty (152)"),
     ({"847": "2"}, "11", "TargetStrategy (847) '2' is not supported"),
     ({"60": "yesterday"}, "99", "TransactTime (60): 'yesterday' is not a UTC timestamp"),
 ]

@@ -245,3 +245,39 @@ def test_validate_catches_a_wrong_value() -> None:
         validate(fixmsg.compose(fixmsg.FIX42, "8", body))  # 4.2 has no ExecType F
     with pytest.raises(quickfix.FIXException):
         validate(fixmsg.compose(fixmsg.FIX42, "8", body.replace(f"17=E1{SOH}", "")))
+
+
+def test_restatement_codes_both_ways_and_42() -> None:
+    assert len(fixmsg.RESTATEMENT_CODES) == 12
+    for word, code in fixmsg.RESTATEMENT_CODES.items():
+        assert fixmsg.RESTATEMENT_WORDS[code] == word
+        assert fixmsg.restatement_code(word) == code
+    assert (fixmsg.RESTATEMENT_CODES["partial_decline"], fixmsg.RESTATEMENT_CODES["other"]) == (
+        "5", "99")
+    assert fixmsg.restatement_code("") == ""
+    # 4.2 knows 0-5: the later reasons go as broker option (4)
+    assert fixmsg.restatement_code("partial_decline", fixmsg.FIX42) == "5"
+    for word in ("trading_halt", "system_failure", "canceled_not_best", "other"):
+        assert fixmsg.restatement_code(word, fixmsg.FIX42) == "4"
+        assert fixmsg.restatement_code(word, fixmsg.FIX44) != "4"
+    # every code we send is one QuickFIX's dictionary of that version accepts
+    body = (f"6=0{SOH}11=C1{SOH}14=0{SOH}17=E1{SOH}37=O1{SOH}39=4{SOH}54=1{SOH}"
+            f"55=IBM{SOH}150=4{SOH}151=0{SOH}")
+    for word in fixmsg.RESTATEMENT_CODES:
+        validate(fixmsg.compose(fixmsg.FIX44, "8", body + f"378={fixmsg.restatement_code(word)}"
+                                f"{SOH}"))
+        validate(fixmsg.compose(fixmsg.FIX42, "8", f"20=0{SOH}" + body + "378="
+                                f"{fixmsg.restatement_code(word, fixmsg.FIX42)}{SOH}"))
+
+
+def test_exec_inst_codes() -> None:
+    assert fixmsg.EXEC_INST_CODES == {
+        "participate_dont_initiate": "6", "mid_peg": "M", "primary_peg": "R"}
+    assert {v: k for k, v in fixmsg.EXEC_INST_WORDS.items()} == fixmsg.EXEC_INST_CODES
+    assert fixmsg.fix_exec_inst(("participate_dont_initiate", "mid_peg")) == "6 M"
+    assert fixmsg.fix_exec_inst(()) == ""
+    assert fixmsg.parse_exec_inst("R  6 R") == ("primary_peg", "participate_dont_initiate")
+    assert fixmsg.parse_exec_inst("") == ()
+    for bad in ("P", "6 G", "m"):
+        with pytest.raises(ValueError, match="not supported"):
+            fixmsg.parse_exec_inst(bad)

@@ -38,6 +38,10 @@ Checked after every step:
   out after the parent is done;
 - a venue fill within what the child has open reaches the client whole, once;
   a repeated venue ExecID changes nothing;
+- a venue's bust or correction of a fill (or of a correction) reaches the client
+  once, naming our report of that fill (ExecRefID); CumQty and AvgPx follow
+  it, a filled order broken below its quantity is live again and one corrected
+  up to it is filled; the invariants above hold through it;
 - the engine never raises (a handler exception fails the step) and its output
   checker matched every output.
 """
@@ -59,7 +63,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from oms.book import CHILD_LIVE, Parent, exposure, tighter, within_limit
+from oms.book import CHILD_LIVE, Parent, exposure, fill_key, tighter, within_limit
 from oms.states import ord_status_by_precedence
 from sequencer.messages import Message
 from sequencer.messages.admin import EngageKillSwitch, ReleaseKillSwitch, SetParameter
@@ -73,6 +77,8 @@ from sequencer.messages.executions import (
     VenueFill,
     VenueReject,
     VenueReplaced,
+    VenueTradeCanceled,
+    VenueTradeCorrected,
 )
 from sequencer.messages.orders import (
     CancelChild,
@@ -201,6 +207,9 @@ class OmsMachine(RuleBasedStateMachine):
         self.children: dict[str, VenueChild] = {}
         self.child_ids: list[str] = []
         self.fills: list[VenueFill] = []
+        # The venue's fills and corrections that stand: (child id, venue ExecID).
+        self.standing: list[tuple[str, str]] = []
+        self.trades: dict[str, tuple[int, int]] = {}  # our fill reports' ExecID -> qty, px
         self.kills: set[tuple[str, str]] = set()
         self.eod = False
         self.n_orders = 0
@@ -275,9 +284,15 @@ class OmsMachine(RuleBasedStateMachine):
         assert self.clids.get((o.client, er.cl_ord_id)) == o.order_id, er
         if er.orig_cl_ord_id:
             assert self.clids.get((o.client, er.orig_cl_ord_id)) == o.order_id, er
-        assert not o.final or er.exec_type == "order_status", (
-            f"{er.exec_type} report for {o.order_id}, already {o.final}")
         et = er.exec_type
+        if et == "rejected" and er.reject_reason == "duplicate_order":
+            # A new order reusing this order's ClOrdID: refused, with this order as it
+            # stands (FIX), which the refusal does not change.
+            assert er.cum_qty == o.cum and er.order_qty == o.qty, er
+            assert er.ord_status == expected_status(o), er
+            return
+        assert not o.final or et in ("order_status", "trade_cancel", "trade_correct"), (
+            f"{er.exec_type} report for {o.order_id}, already {o.final}")
         if et in ("pending_new", "new"):
             assert not o.accepted, er
             assert er.cl_ord_id == o.cl_ord_id and not er.orig_cl_ord_id, er
@@ -292,6 +307,7 @@ class OmsMachine(RuleBasedStateMachine):
             assert er.order_qty == o.qty, er
             o.cum += er.last_qty
             o.notional += er.last_qty * er.last_px
+            self.trades[er.exec_id] = (er.last_qty, er.last_px)
             if o.cum >= o.qty:
                 o.final = "filled"
         elif et in ("pending_cancel", "pending_replace"):
@@ -321,6 +337,22 @@ class OmsMachine(RuleBasedStateMachine):
             o.limit_px = req.px or o.limit_px
             o.cl_ord_id = er.cl_ord_id
             if o.cum >= o.qty:
+                o.final = "filled"
+        elif et in ("trade_cancel", "trade_correct"):
+            # A venue's bust or correction of the fill our report `exec_ref_id` told of
+            # (or of its last correction): that report's figures come out, the
+            # correction's go in.
+            assert er.exec_ref_id in self.trades, f"ExecRefID of no standing fill: {er}"
+            old_qty, old_px = self.trades.pop(er.exec_ref_id)
+            new_qty = er.last_qty if et == "trade_correct" else 0
+            assert et == "trade_correct" or (er.last_qty, er.last_px) == (0, 0), er
+            o.cum += new_qty - old_qty
+            o.notional += new_qty * er.last_px - old_qty * old_px
+            if et == "trade_correct":
+                self.trades[er.exec_id] = (new_qty, er.last_px)
+            if o.final == "filled" and o.cum < o.qty:
+                o.final, o.parent_done = "", False  # live again
+            elif not o.final and o.cum >= o.qty:
                 o.final = "filled"
         elif et in FINAL_EXEC_TYPES:
             o.final = FINAL_EXEC_TYPES[et]
@@ -441,7 +473,10 @@ class OmsMachine(RuleBasedStateMachine):
             locate_broker="GSCO" if side == "sell_short" else ""))
         ers = [x for x in outs if isinstance(x, ExecutionReport)]
         if dup:
-            assert [(x.order_id, x.reject_reason) for x in ers] == [("NONE", "duplicate_order")]
+            # The reject describes the order that has the ClOrdID, as it stands (checked
+            # field by field in `_on_report`).
+            assert [(x.order_id, x.reject_reason) for x in ers] == [
+                (self.clids[(client, clid)], "duplicate_order")]
             return
         assert ers and all(x.order_id == order_id for x in ers), ers
         if how not in ("ok", "dup") or self._killed(client, symbol) or self.eod:
@@ -739,6 +774,9 @@ class OmsMachine(RuleBasedStateMachine):
                          leaves_qty=max(c.qty - c.cum, 0))
         self.fills.append(fill)
         outs = self._send("venue", fill)
+        booked = self.s.app.state.fills[fill_key(c.child_id, fill.exec_id)]
+        if booked[3]:
+            self.standing.append((c.child_id, fill.exec_id))
         if how in ("part", "full", "beyond"):
             # Within what the child has open: the client gets the whole fill, once.
             trades = [(x.order_id, x.last_qty, x.last_px) for x in outs
@@ -752,11 +790,52 @@ class OmsMachine(RuleBasedStateMachine):
             return
         fill = self.fills[i % len(self.fills)]
         bc = self.s.app.state.children[fill.child_id]
-        before = (bc.cum_qty, bc.overfill, len(bc.exec_ids))
+        before = (bc.cum_qty, bc.overfill, bc.fills, len(self.s.app.state.fills))
         outs = self._send("venue", fill)
         trades = [x for x in outs if isinstance(x, ExecutionReport) and x.exec_type == "trade"]
-        assert not trades and (bc.cum_qty, bc.overfill, len(bc.exec_ids)) == before, (
+        assert not trades and (bc.cum_qty, bc.overfill, bc.fills,
+                               len(self.s.app.state.fills)) == before, (
             f"a repeated venue ExecID was applied again: {outs}")
+
+    @precondition(lambda self: bool(self.standing))
+    @rule(i=IDX, how=st.sampled_from(("bust", "down", "up", "px")), frac=st.integers(1, 99),
+          chance=st.integers(0, 2))
+    def venue_trade_amended(self, i: int, how: str, frac: int, chance: int) -> None:
+        """A venue breaks a fill, or corrects it (fewer shares, more, another price),
+        after the fact; a correction may be corrected or broken in its turn."""
+        if chance:
+            return
+        child_id, ref = self.standing.pop(i % len(self.standing))
+        qty, px, _ours, live = self.s.app.state.fills[fill_key(child_id, ref)]
+        assert live, f"fill {ref} stands in the test's view, not in the book's"
+        c = self.children[child_id]
+        exec_id = self._id("T")
+        msg: VenueTradeCanceled | VenueTradeCorrected
+        if how == "bust":
+            new_qty = 0
+            msg = VenueTradeCanceled(child_id=child_id, exec_id=exec_id, ref_exec_id=ref)
+        else:
+            new_qty = {"down": max(1, qty * frac // 100), "up": qty + max(1, qty * frac // 100),
+                       "px": qty}[how]
+            new_px = px + tick(px) * (1 if how == "px" else 0)
+            msg = VenueTradeCorrected(child_id=child_id, exec_id=exec_id, ref_exec_id=ref,
+                                      qty=new_qty, px=new_px)
+        outs = self._send("venue", msg)
+        # The venue's book moves as the OMS assumes: fewer shares filled leave the child's
+        # open shares as they were, more take from them (as many as the OMS booked: more
+        # than the order may have goes to the error account).
+        booked = self.s.app.state.fills[fill_key(child_id, exec_id)][0]
+        c.cum += booked - qty
+        if booked < qty:
+            c.qty -= qty - booked
+        c.done = c.done or c.cum >= c.qty
+        amended = [x for x in outs if isinstance(x, ExecutionReport)
+                   and x.exec_type in ("trade_cancel", "trade_correct")]
+        assert len(amended) == 1, f"a {how} answered with {outs}"
+        if how != "bust" and self.s.app.state.fills[fill_key(child_id, exec_id)][3]:
+            self.standing.append((child_id, exec_id))
+        # A repeat of it is applied once.
+        assert not [x for x in self._send("venue", msg) if isinstance(x, ExecutionReport)]
 
     @precondition(lambda self: self._can("cancel_due"))
     @rule(i=IDX)

@@ -340,7 +340,7 @@ def test_d6_replace_to_increase_qty_of_a_zero_filled_order() -> None:
         order_id=OID, qty=11_000, limit_px=PX, algo_params=(), cum_qty=0, pending=False)]
     # the new ClOrdID is the order's now
     assert ers(s.client(OrderStatusRequest(client="ALPHA", cl_ord_id="Y", symbol="IBM"))) == [
-        ("order_status", "new", "Y", "", 11_000, 0, 11_000, 0, 0, 0)]
+        ("order_status", "new", "Y", "X", 11_000, 0, 11_000, 0, 0, 0)]  # and its chain
 
 
 def test_d7_execution_while_a_replace_is_pending_reports_the_old_terms() -> None:

@@ -11,8 +11,17 @@ from oms import states
 from oms.states import PRECEDENCE, TERMINAL, TRANSITIONS, State, ord_status
 
 
-def test_nothing_leaves_a_final_state() -> None:
-    assert {s for s, _e in TRANSITIONS} & TERMINAL == set()
+def test_only_a_venues_trade_cancel_or_correction_leaves_a_final_state() -> None:
+    # In a final state only a venue's bust or correction is reported, and the order stays
+    # where it is; a filled order comes back to life if one takes it below its quantity.
+    for (state, event), (nxt, exec_type) in TRANSITIONS.items():
+        if state not in TERMINAL:
+            continue
+        assert event in ("bust", "correct", "bust_reopen", "correct_reopen"), event
+        assert exec_type in ("trade_cancel", "trade_correct"), (state, event)
+        assert nxt == state or (state, event, nxt) in (
+            ("filled", "bust_reopen", "working"), ("filled", "correct_reopen", "working"))
+    assert states.step("rejected", "bust") is None, "a rejected order has no fills"
     assert set(get_args(State)) >= {nxt for nxt, _x in TRANSITIONS.values()}
 
 
@@ -20,10 +29,10 @@ def test_a_pending_request_ends_only_by_its_answer_a_fill_or_the_broker() -> Non
     for (state, event), (nxt, _x) in TRANSITIONS.items():
         if state == "pending_cancel" and nxt != "pending_cancel":
             assert event in ("cancel_done", "complete", "unsolicited_cancel", "done_for_day",
-                             "cancel_refused")
+                             "cancel_refused", "correct_complete")
         if state == "pending_replace" and nxt != "pending_replace":
             assert event in ("replace_done", "replace_filled", "complete", "unsolicited_cancel",
-                             "done_for_day", "replace_refused")
+                             "done_for_day", "replace_refused", "correct_complete")
 
 
 def test_fills_while_pending_keep_the_pending_status() -> None:
@@ -37,8 +46,11 @@ def test_fills_while_pending_keep_the_pending_status() -> None:
 def test_ord_status_is_the_highest_precedence_condition(state: State, cum: int,
                                                         qty: int) -> None:
     # Reachable combinations only: a filled order has cum == qty; any other state but
-    # working has shares left (a fill that completes an order ends any other state).
-    cum = qty if state == "filled" else min(cum, qty if state == "working" else qty - 1)
+    # working has shares left (a fill that completes an order ends any other state),
+    # except a cancelled, expired or done-for-day one that a venue's correction of a
+    # fill brought to its full quantity.
+    corrected = ("working", "canceled", "expired", "done_for_day")
+    cum = qty if state == "filled" else min(cum, qty if state in corrected else qty - 1)
     conditions: list[str]
     if state in ("pending_new", "rejected"):  # never accepted, never filled
         cum, conditions = 0, [state]

@@ -131,8 +131,10 @@ def test_duplicate_clordid_is_rejected_without_touching_the_order() -> None:
     s.client(order())
     outs = s.client(order(qty=500))
     (r,) = of_type(outs, ExecutionReport)
+    # The reject describes the live order as it stands (FIX), not the refused request.
     assert (r.order_id, r.cl_ord_id, r.exec_type, r.reject_reason) == (
-        "NONE", "X", "rejected", "duplicate_order")
+        "20131008-1", "X", "rejected", "duplicate_order")
+    assert (r.ord_status, r.order_qty, r.cum_qty, r.leaves_qty) == ("new", 1_000, 0, 1_000)
     assert r.text == "duplicate ClOrdID 'X': already used today by order 20131008-1"
     assert s.app.state.parents["20131008-1"].qty == 1_000
 

@@ -291,6 +291,17 @@ def test_an_inject_is_safe_to_run_again(stack: Stack) -> None:
     src = sources.inject_file(notes.read_bytes())
     assert first["source_id"] == src
     assert source_seqs(stack.day, src) == list(range(1, 41))
+    # Sent again on purpose: a new run of the file, with a source of its own; a plain
+    # rerun then has nothing left to send of that run either.
+    second = json.loads(tape_ok(stack, "inject", str(notes), "--day", str(stack.day),
+                                "--json", "--again"))
+    assert (second["sent"], second["already"]) == (40, 0)
+    assert second["source_id"] == sources.inject_file(notes.read_bytes(), 1) != src
+    rerun = json.loads(tape_ok(stack, "inject", str(notes), "--day", str(stack.day), "--json"))
+    assert (rerun["sent"], rerun["already"], rerun["source_id"]) == (0, 40, second["source_id"])
+    assert len([f for f in read_all(stack.day / "journal") if f.type_id == NOTE]) == 80
+    r = stack.tape("inject", str(notes), "--day", str(stack.day), "--again", "--source", "2001")
+    assert r.returncode == 2 and "--again and --source" in one_line(r.stderr), r.stderr
     stack.stop_sequencer(seqr)
 
 

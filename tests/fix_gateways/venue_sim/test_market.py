@@ -13,6 +13,8 @@ from fix_gateways.venue_sim.market import (
     Reject,
     Replaced,
     Restated,
+    TradeCanceled,
+    TradeCorrected,
     Venue,
     VenueConfig,
     VenueEvent,
@@ -306,6 +308,78 @@ def test_force_fill_unsolicited_cancel_and_restate() -> None:
         Cancelled("XT", "b", "XT-4", 150, "halt", True, 0)]
     with pytest.raises(KeyError):
         v.force_fill("b", 1, px("10.00"))
+
+
+def test_unsolicited_cancel_and_restate_carry_a_restatement_reason() -> None:
+    v = venue()
+    v.new_order("b", "IBM", "buy", 300, px=px("10.00"))
+    assert v.restate("b", 200, px("10.00"), "lot", 3, "partial_decline") == [
+        Restated("XT", "b", "XT-2", 200, px("10.00"), 200, "lot", 3, "partial_decline")]
+    assert v.unsolicited_cancel("b", "halt", 4, "trading_halt") == [
+        Cancelled("XT", "b", "XT-3", 200, "halt", True, 4, "trading_halt")]
+    assert v.open_orders() == []
+
+
+def test_a_bust_takes_the_fill_back_and_leaves_the_leaves() -> None:
+    v = venue()
+    v.new_order("b", "IBM", "buy", 300, px=px("10.00"))
+    v.force_fill("b", 100, px("10.00"))  # XT-2
+    v.on_trade("IBM", px("9.99"), 50, 2)  # XT-3: 50 more
+    assert v.bust("b", "XT-2", 5) == [
+        TradeCanceled("XT", "b", "XT-4", "XT-2", 100, px("10.00"), 200, 50, 150, 5)]
+    o = v.order("b")
+    assert o is not None and (o.qty, o.cum_qty, o.leaves) == (200, 50, 150)
+    assert o.fills == {"XT-3": (50, px("10.00"))}
+    # still working: the next trade through fills it up to its leaves
+    assert fills(v.on_trade("IBM", px("9.98"), 1000, 6)) == [("b", 150, px("10.00"), "added")]
+    with pytest.raises(ValueError, match="no fill 'XT-2'"):
+        v.bust("b", "XT-2")  # once only
+
+
+def test_a_filled_order_stays_done_after_a_bust() -> None:
+    v = venue()
+    v.new_order("b", "IBM", "buy", 300, px=px("10.01"))  # takes 200 @10.01 (XT-2)
+    v.on_trade("IBM", px("10.00"), 100, 2)  # 100 @10.01 through it (XT-3): filled
+    assert v.order("b") is None
+    ev = v.bust("b", "XT-2")
+    assert ev == [TradeCanceled("XT", "b", "XT-4", "XT-2", 200, px("10.01"), 100, 100, 0, 0)]
+    assert v.order("b") is None and v.open_orders() == []
+    assert v.on_trade("IBM", px("9.00"), 10_000, 3) == []  # nothing comes back to life
+    assert v.cancel("b")[0] == CancelRejected("XT", "b", "cancel", "too late: order is done")
+
+
+def test_a_correct_replaces_the_fill_and_a_later_one_names_the_correction() -> None:
+    v = venue()
+    v.new_order("b", "IBM", "buy", 300, px=px("10.00"))
+    v.force_fill("b", 100, px("10.00"))  # XT-2
+    assert v.correct("b", "XT-2", 80, px("9.99"), 7) == [
+        TradeCorrected("XT", "b", "XT-3", "XT-2", 80, px("9.99"), 100, px("10.00"), 280, 80,
+                       200, 7)]
+    o = v.order("b")
+    assert o is not None and (o.qty, o.cum_qty, o.leaves) == (280, 80, 200)
+    with pytest.raises(ValueError, match="correction's exec id"):
+        v.correct("b", "XT-2", 50, px("9.99"))  # the corrected fill goes by XT-3 now
+    assert v.correct("b", "XT-3", 120, px("9.98"))[0] == TradeCorrected(
+        "XT", "b", "XT-4", "XT-3", 120, px("9.98"), 80, px("9.99"), 320, 120, 200)
+    assert v.bust("b", "XT-4")[0] == TradeCanceled(
+        "XT", "b", "XT-5", "XT-4", 120, px("9.98"), 200, 0, 200)
+    o = v.order("b")
+    assert o is not None and (o.qty, o.cum_qty, o.fills) == (200, 0, {})
+
+
+def test_bust_and_correct_refuse_what_they_cannot_find() -> None:
+    v = venue()
+    v.new_order("b", "IBM", "buy", 300, px=px("10.00"))
+    v.force_fill("b", 100, px("10.00"))
+    with pytest.raises(ValueError, match="no order 'zz'"):
+        v.bust("zz", "XT-2")
+    with pytest.raises(ValueError, match="no fill 'XT-1'"):
+        v.bust("b", "XT-1")  # the ack's exec id is no fill
+    for qty, price in ((0, px("10.00")), (100, 0), (-5, px("10.00"))):
+        with pytest.raises(ValueError, match="positive"):
+            v.correct("b", "XT-2", qty, price)
+    o = v.order("b")
+    assert o is not None and o.cum_qty == 100  # nothing changed
 
 
 # ---------------------------------------------------------------- several venues

@@ -9,6 +9,8 @@ from fix_gateways.venue_sim.market import (
     Fill,
     Replaced,
     Restated,
+    TradeCanceled,
+    TradeCorrected,
     Venue,
     VenueEvent,
 )
@@ -120,3 +122,32 @@ def test_a_repeated_exec_id_and_an_overfill() -> None:
     assert isinstance(first[0], Fill) and first[0].exec_id == "SIM-2"
     assert sv.fill("b", 250, PX)[0] == Fill("SIM", "b", "SIM-3", 250, PX, "added", 450, 0)
     assert sv.venue.order("b") is None
+
+
+def test_busts_and_corrects_are_held_with_the_fills_in_order() -> None:
+    sv = scripted()
+    sv.hold("fills", "b")
+    assert sv.fill("b", 100, PX) == []
+    assert [e.exec_id for e in sv.acted if isinstance(e, Fill)] == ["SIM-2"]  # though held
+    assert sv.correct("b", "SIM-2", 90, PX - 100) == []
+    assert sv.bust("b", "SIM-3") == []
+    assert sv.release("fills", "b") == [
+        Fill("SIM", "b", "SIM-2", 100, PX, "added", 100, 200),
+        TradeCorrected("SIM", "b", "SIM-3", "SIM-2", 90, PX - 100, 100, PX, 290, 90, 200),
+        TradeCanceled("SIM", "b", "SIM-4", "SIM-3", 90, PX - 100, 200, 0, 200)]
+
+
+def test_restatement_reasons_pass_through() -> None:
+    sv = scripted()
+    assert sv.restate("b", 200, PX, "lot", restatement_reason="repricing") == [
+        Restated("SIM", "b", "SIM-2", 200, PX, 200, "lot", 0, "repricing")]
+    assert sv.unsolicited_cancel("b", "halt", restatement_reason="trading_halt") == [
+        Cancelled("SIM", "b", "SIM-3", 200, "halt", True, 0, "trading_halt")]
+
+
+def test_a_scripted_peg() -> None:
+    sv = scripted()
+    assert names(sv.new_order("p", "IBM", "sell", 100, ord_type="market", peg="mid")) == [
+        "Ack"]
+    o = sv.venue.order("p")
+    assert o is not None and (o.peg, o.px) == ("mid", PX + 100)  # one-tick spread: the ask
