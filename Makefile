@@ -29,6 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/tape demo
 
 test: $(STAMP)
+	@.ci/ensure-postgres
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
 from deploy.backtest.cli import backtest_cmd
-from deploy.bench import bench_app
 from fix_gateways.cli import app as gateway_app
 from fix_gateways.cli import venue_sim_cmd
 from marketdata.cli import marketdata_app
 from oms.cli import app as oms_app
+from post_trade.db.cli import app as db_app
 from refdata.cli import app as refdata_app
 from refdata.plot import curve_cmd
 from sequencer import cli as sequencer_cli
@@ -35,8 +38,28 @@ app.add_typer(oms_app, name="oms")
 app.add_typer(gateway_app, name="gateway")
 app.command("venue-sim")(venue_sim_cmd)
 app.command("backtest")(backtest_cmd)
+app.add_typer(db_app, name="db")
 
-app.add_typer(bench_app, name="bench")
+#: The commands that are not `bench`: a process started for one of them does not import
+#: the benchmarks (QuickFIX and the OMS day generator among them), which would cost every
+#: process of a day, and every test that starts one, most of a second.
+_NOT_BENCH = frozenset({
+    "journal", "sequencer", "inject", "driver", "messages", "app", "replay", "marketdata",
+    "refdata", "oms", "gateway", "venue-sim", "backtest", "db", "demo",
+})
+
+
+def _bench_needed() -> bool:
+    """Imported by a `tape X` process for a command X other than bench: no benchmarks.
+    Imported anywhere else (tests, `tape --help`, `tape bench ...`): all of it."""
+    started_as_tape = Path(sys.argv[0]).name in ("tape", "__main__.py")
+    return not (started_as_tape and sys.argv[1:2] and sys.argv[1] in _NOT_BENCH)
+
+
+if _bench_needed():
+    from deploy.bench import bench_app
+
+    app.add_typer(bench_app, name="bench")
 
 
 @app.command("demo")

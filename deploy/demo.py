@@ -5,7 +5,8 @@ hand, then the FIX path: the DMA stub, the venue simulator, the venue and client
 gateways, and a DEMO client order over FIX that the venue simulator fills against
 a recorded day of IBM played by the ticker plant (the simulator when the recorded
 data is absent); the day stopped, replayed and verified bit for bit, the journal
-summarised; VWAP orders backtested on the recorded day (`tape backtest`, into
+summarised and shown from its database (`tape db run` followed the day into
+DAY/db/tape.duckdb); VWAP orders backtested on the recorded day (`tape backtest`, into
 DAY/backtest); a volume curve drawn."""
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def run_demo(keep: bool = False) -> int:
     app: subprocess.Popen[bytes] | None = None
     monitor: subprocess.Popen[bytes] | None = None
     oms: subprocess.Popen[bytes] | None = None
+    db: subprocess.Popen[bytes] | None = None
     procs: list[subprocess.Popen[bytes]] = []
     try:
         deadline = time.monotonic() + 30
@@ -138,6 +140,8 @@ def run_demo(keep: bool = False) -> int:
                                     "market_monitor", "--day", str(day)])
         oms = subprocess.Popen([sys.executable, "-m", "deploy", "app", "run", "oms",
                                 "--day", str(day)])
+        console.rule("the database writer follows the day into DAY/db/tape.duckdb")
+        db = subprocess.Popen([sys.executable, "-m", "deploy", "db", "run", "--day", str(day)])
         console.rule("inject the sample file")
         with resources.as_file(sample) as path:
             _tape("inject", str(path), "--day", str(day))
@@ -185,8 +189,12 @@ def run_demo(keep: bool = False) -> int:
         console.print(f"inject after SystemStop exits {r.returncode}: {r.stderr.strip()}",
                       highlight=False)
         _tape("sequencer", "status", "--day", str(day))
+        try:
+            db.wait(timeout=60)  # it stops at the day's SystemStop, all of the day written
+        except subprocess.TimeoutExpired:
+            console.print("[yellow]the database writer was still writing")
     finally:
-        for p in (*reversed(procs), app, monitor, oms, seq):
+        for p in (*reversed(procs), app, monitor, oms, db, seq):
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 try:
@@ -196,8 +204,13 @@ def run_demo(keep: bool = False) -> int:
         shutil.rmtree(aeron_dir, ignore_errors=True)
     console.rule("tape journal stats")
     _tape("journal", "stats", str(day))
+    console.rule("the day in its database: tape db views, the blotter, a query")
+    rc = _tape("db", "views", str(day), check=False).returncode
+    rc |= _tape("db", "views", str(day), "blotter", check=False).returncode
+    rc |= _tape("db", "query", str(day), "SELECT type, count(*) AS frames FROM v_frames "
+                "GROUP BY type ORDER BY frames DESC LIMIT 8", check=False).returncode
     console.rule("tape journal verify")
-    rc = _tape("journal", "verify", str(day), check=False).returncode
+    rc |= _tape("journal", "verify", str(day), check=False).returncode
     console.rule("tape replay --verify: today's code on the day's journal, bit for bit")
     rc |= _tape("replay", str(day), "--app", "counter", "--app", "market_monitor", "--app",
                 "oms", "--app", "algo", "--verify", check=False).returncode

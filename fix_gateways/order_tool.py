@@ -25,21 +25,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from fix_gateways.fixmsg import SOH, Fields, compose, fix_time, read
-from fix_gateways.session import (
-    Callbacks,
-    exit_now,
-    initiator,
-    one_session,
-    send_raw,
-    write_settings,
-)
+if TYPE_CHECKING:
+    from fix_gateways.fixmsg import Fields
+
+# QuickFIX (through fixmsg and session) is imported where an order is sent, not here:
+# `fix_gateways.cli` imports this module, and every `tape` process imports that.
 
 _DONE = {"2": "filled", "4": "canceled", "8": "rejected", "C": "expired", "3": "done"}
 _STATUS = {"0": "new", "1": "partially filled", "2": "filled", "4": "canceled", "5": "replaced",
@@ -58,11 +54,15 @@ class _Client:
         self.events.put(("logout", sid))
 
     def on_message(self, msg: Any, sid: Any) -> None:
+        from fix_gateways.fixmsg import read
+
         self.events.put(("message", read(msg)))
 
     def on_admin(self, msg: Any, sid: Any) -> None:
         """Session-level messages in (QuickFIX's fromAdmin): a Reject names what was
         wrong with our order before any application saw it."""
+        from fix_gateways.fixmsg import read
+
         self.events.put(("message", read(msg)))
 
 
@@ -161,6 +161,8 @@ def order_cmd(
     begin = BEGIN_STRING[s.fix_version]
     root = Path(tempfile.mkdtemp(prefix=f"tape-order-{session}-"))
     client = _Client()
+    from fix_gateways.session import Callbacks, exit_now, initiator, one_session, write_settings
+
     app = Callbacks(client, on_admin_in=client.on_admin)
     settings = write_settings(root / "order.cfg", one_session(
         "initiator", root, begin, s.comp_id, gw.sender_comp_id, s.port,
@@ -177,7 +179,11 @@ def order_cmd(
 def _follow(client: _Client, begin: str, version: str, symbol: str, side: str, qty: int,
             price: str | None, algo: str, venue: str | None, cl: str, wait: float,
             json_: bool, out: Console, err: Console,
-            send: Callable[[str, Any], bool] = send_raw) -> int:
+            send: Callable[[str, Any], bool] | None = None) -> int:
+    from fix_gateways.fixmsg import SOH, compose, fix_time
+    from fix_gateways.session import send_raw
+
+    send = send or send_raw
     deadline = time.monotonic() + wait
     sid: Any = None
     status = ""

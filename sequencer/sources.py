@@ -39,6 +39,8 @@ VENUE_GATEWAY: Final = 70
 #: The venue simulator app (`venue_sim`): the venue gateway's part in a backtest, with
 #: an id of its own so that a replay of a day holds each to its own outputs.
 VENUE_SIM: Final = 71
+#: The database writer (`tape db run`), an edge consumer: its Alerts only.
+DB_WRITER: Final = 80
 INJECT: Final = 900
 #: What a consumer that publishes nothing has as its source id (a publisher refuses it).
 NOBODY: Final = -1
@@ -97,6 +99,9 @@ SOURCES: Final[tuple[Source, ...]] = (
            (_E.VenueAck, _E.VenueReject, _E.VenueFill, _E.VenueCanceled, _E.VenueReplaced,
             _E.VenueCancelRejected, _E.VenueRestated, _E.VenueTradeCanceled,
             _E.VenueTradeCorrected)),
+    Source(DB_WRITER, "db_writer",
+           "the database writer: its lag and the database's outages, as Alerts",
+           (_C.Alert,)),
     Source(INJECT, "inject",
            "ops' `tape inject` (admin commands, notes, alerts; it may send any type but "
            "SystemStart and ClockTick)",
@@ -178,7 +183,7 @@ def allowed_outputs(source_id: int) -> frozenset[int] | None:
 
 
 __all__ = [
-    "ALGO", "BY_ID", "BY_SOURCE_NAME", "CLIENT_GATEWAY", "COUNTER", "INJECT",
+    "ALGO", "BY_ID", "BY_SOURCE_NAME", "CLIENT_GATEWAY", "COUNTER", "DB_WRITER", "INJECT",
     "MARKET_MONITOR", "NOOP", "OMS", "SEQUENCER", "SOURCES", "TICKER_PLANT", "VENUE_GATEWAY",
     "VENUE_SIM",
     "Source", "adhoc", "allowed_outputs", "bench", "inject_file", "is_inject_file", "name",

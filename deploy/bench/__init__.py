@@ -14,7 +14,9 @@ the same run, because these machines vary from day to day.
 - `fix`: orders over FIX through both gateways and the whole stack, against a
   bare QuickFIX echo (`fix_echo`);
 - `backtest`: a recorded day with twenty VWAP orders, against the
-  ticker-plant-only run.
+  ticker-plant-only run;
+- `db`: the recorded day and the OMS bench's order day loaded into DuckDB and
+  PostgreSQL, against a decode-only pass; the live writer's lag.
 
 `bench_app` is the `tape bench` command group.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import typer
 
 from deploy.bench.backtest import bench_backtest
+from deploy.bench.db import bench_db
 from deploy.bench.fix import bench_fix
 from deploy.bench.marketdata import bench_marketdata
 from deploy.bench.oms import bench_oms
@@ -38,5 +41,6 @@ bench_app.command("marketdata")(bench_marketdata)
 bench_app.command("oms")(bench_oms)
 bench_app.command("fix")(bench_fix)
 bench_app.command("backtest")(bench_backtest)
+bench_app.command("db")(bench_db)
 
 __all__ = ["bench_app"]
