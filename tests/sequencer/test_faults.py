@@ -345,14 +345,19 @@ def test_inject_wait_shows_the_alerts_the_rows_caused(stack: Stack) -> None:
     assert r.returncode == 0, r.stderr
     seqr = stack.start_sequencer("embedded", None, "--session-date", "2013-10-08")
     oms = stack.spawn("oms", stack.tape_argv("app", "run", "oms", "--day", str(stack.day)))
-    wait_for((stack.day / "apps" / "oms.status.json").exists, "the OMS", 30, oms.describe)
+    status = stack.day / "apps" / "oms.status.json"
+    # The OMS has its ref data and has caught up (a slow machine takes seconds to start
+    # it): the rows' Alerts can come within the inject's window.
+    wait_for(lambda: status.exists() and json.loads(status.read_text()).get("caught_up")
+             and json.loads(status.read_text()).get("seq", 0) >= 1, "the OMS", 60,
+             oms.describe)
     path = stack.tmp / "limits.json"
     path.write_text(json.dumps([
         {"type": "SetRiskLimit", "scope": "ALPHA", "limit": "max_ordr_qty", "value": "5"},
         {"type": "SetRiskLimit", "scope": "NOBODY", "limit": "max_order_qty", "value": "5"},
         {"type": "OperatorNote", "author": "ops", "text": "fine"},
     ]))
-    r = stack.tape("inject", str(path), "--day", str(stack.day), "--wait", "3")
+    r = stack.tape("inject", str(path), "--day", str(stack.day), "--wait", "5")
     assert r.returncode == 1, r.stdout + r.stderr
     said = one_line(r.stdout)
     assert "warning from oms: SetRiskLimit ALPHA:" in said and "max_ordr_qty" in said, said
