@@ -1287,7 +1287,7 @@ class Oms(StructApp[OmsState]):
         else:
             self._move(p, event)
             if event in ("bust_reopen", "correct_reopen"):
-                self._reopen(p)
+                self._take_up_again(p)
             # A correction states the fill as corrected; a bust, no fill (0 at 0).
             our_id = self._report(p, exec_type, last_qty=new_qty,
                                   last_px=new_px if correct is not None else 0,
@@ -1297,7 +1297,7 @@ class Oms(StructApp[OmsState]):
         if event in ("bust_reopen", "correct_reopen"):
             self._resume_reopened(p)
 
-    def _reopen(self, p: Parent) -> None:
+    def _take_up_again(self, p: Parent) -> None:
         """A filled order is live again (its shares left count as open and committed)."""
         s = self.state
         s.live[p.order_id] = None
