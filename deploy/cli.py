@@ -12,6 +12,7 @@ from fix_gateways.cli import app as gateway_app
 from fix_gateways.cli import venue_sim_cmd
 from marketdata.cli import marketdata_app
 from oms.cli import app as oms_app
+from post_trade.cli import app as post_trade_app
 from post_trade.db.cli import app as db_app
 from refdata.cli import app as refdata_app
 from refdata.plot import curve_cmd
@@ -39,13 +40,14 @@ app.add_typer(gateway_app, name="gateway")
 app.command("venue-sim")(venue_sim_cmd)
 app.command("backtest")(backtest_cmd)
 app.add_typer(db_app, name="db")
+app.add_typer(post_trade_app, name="post-trade")
 
 #: The commands that are not `bench`: a process started for one of them does not import
 #: the benchmarks (QuickFIX and the OMS day generator among them), which would cost every
 #: process of a day, and every test that starts one, most of a second.
 _NOT_BENCH = frozenset({
     "journal", "sequencer", "inject", "driver", "messages", "app", "replay", "marketdata",
-    "refdata", "oms", "gateway", "venue-sim", "backtest", "db", "demo",
+    "refdata", "oms", "gateway", "venue-sim", "backtest", "db", "demo", "post-trade",
 })
 
 

@@ -163,6 +163,10 @@ def run_demo(keep: bool = False) -> int:
                      "DEMO client sends an order over its FIX session")
         fix_procs = _start_fix(day)
         procs += fix_procs
+        # The clearing firm's side of the drop copy, logged on before any fill is copied,
+        # so that the day's reconciliation has every copy the session sent.
+        procs.append(subprocess.Popen([sys.executable, "-m", "deploy", "gateway", "drop-copy",
+                                       "--session", "CLEARING", "--wait", "600"]))
         order = subprocess.Popen([sys.executable, "-m", "deploy", "gateway", "order",
                                   "--session", "DEMO", "--symbol", DEMO_SYMBOL, "--side", "buy",
                                   "--qty", "500", "--price", "181", "--venue", "ARCX",
@@ -209,6 +213,14 @@ def run_demo(keep: bool = False) -> int:
     rc |= _tape("db", "views", str(day), "blotter", check=False).returncode
     rc |= _tape("db", "query", str(day), "SELECT type, count(*) AS frames FROM v_frames "
                 "GROUP BY type ORDER BY frames DESC LIMIT 8", check=False).returncode
+    console.rule("the day's post-trade records: supervision, CAT, clearing, time sync, quality")
+    # The host's clock state, logged for the time sync report (a machine without time
+    # synchronisation says so there; it does not fail the demo).
+    _tape("post-trade", "clock-check", "--day", str(day), check=False)
+    rc |= _tape("post-trade", str(day), check=False).returncode
+    rc |= _tape("post-trade", "check-cat", str(day), check=False).returncode
+    console.print(f"the supervisor's report: {day / 'post_trade' / 'activity' / 'activity.html'}",
+                  highlight=False)
     console.rule("tape journal verify")
     rc |= _tape("journal", "verify", str(day), check=False).returncode
     console.rule("tape replay --verify: today's code on the day's journal, bit for bit")

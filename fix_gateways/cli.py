@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fix_gateways.order_tool import order_cmd
+from fix_gateways.order_tool import drop_copy_cmd, order_cmd
 from sequencer.config import ConfigError
 
 app = typer.Typer(help="FIX gateways: clients in (acceptor), venues out (initiator).",
@@ -131,3 +131,4 @@ def venue_sim_cmd(
 
 
 app.command("order")(order_cmd)
+app.command("drop-copy")(drop_copy_cmd)

@@ -117,6 +117,28 @@ def _is_our_reject(m: Fields, cl: str) -> bool:
     return False
 
 
+def _client_session(config: Path | None, comp_id: str, *, drop_copy: bool,
+                    err: Console) -> tuple[Any, Any]:
+    """The client gateway's config and its session `comp_id` (an order session, or a
+    drop-copy one); exit 2 saying what is wrong."""
+    from fix_gateways.config import load_fix_config
+    from sequencer.config import ConfigError
+
+    try:
+        cfg, _path = load_fix_config(config)
+    except ConfigError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    gw = cfg.client_gateway
+    s = next((x for x in gw.sessions if x.comp_id == comp_id and x.drop_copy == drop_copy),
+             None)
+    if s is None:
+        kind = "drop-copy" if drop_copy else "order"
+        err.print(f"[red]error:[/red] no {kind} session with CompID {comp_id!r} in the config")
+        raise typer.Exit(2)
+    return gw, s
+
+
 def order_cmd(
     session: Annotated[str, typer.Option(help="The client session's CompID in fix.toml.")],
     symbol: Annotated[str, typer.Option(help="The symbol.")],
@@ -135,21 +157,11 @@ def order_cmd(
     json_: Annotated[bool, typer.Option("--json", help="Each report as a JSON line.")] = False,
 ) -> None:
     """Send one order over a client's FIX session and print its execution reports."""
-    from fix_gateways.config import BEGIN_STRING, data_dictionary, load_fix_config
-    from sequencer.config import ConfigError
+    from fix_gateways.config import BEGIN_STRING, data_dictionary
 
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
-    try:
-        cfg, _path = load_fix_config(config)
-    except ConfigError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from None
-    gw = cfg.client_gateway
-    s = next((x for x in gw.sessions if x.comp_id == session and not x.drop_copy), None)
-    if s is None:
-        err.print(f"[red]error:[/red] no order session with CompID {session!r} in the config")
-        raise typer.Exit(2)
+    gw, s = _client_session(config, session, drop_copy=False, err=err)
     side_code = {"buy": "1", "sell": "2", "short": "5"}.get(side)
     if side_code is None or qty <= 0 or wait <= 0:
         err.print("[red]error:[/red] --side must be buy, sell or short; --qty and --wait "
@@ -233,3 +245,67 @@ def _follow(client: _Client, begin: str, version: str, symbol: str, side: str, q
         err.print(f"[yellow]stopped waiting after {wait:g} s: order {cl} still working "
                   f"(last status {_STATUS.get(status, status)})")
     return 1 if status == "8" else 0
+
+
+def drop_copy_cmd(
+    session: Annotated[str, typer.Option(
+        help="The drop-copy session's CompID in fix.toml.")] = "CLEARING",
+    wait: Annotated[float, typer.Option(
+        help="Seconds to stay logged on (SIGTERM ends it sooner).")] = 60.0,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="The gateways' TOML file (default: deploy/configs/fix.toml).")
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Each copy as a JSON line.")] = False,
+) -> None:
+    """Log on to a drop-copy session (the clearing firm's side) and print every fill,
+    trade cancel and trade correct it copies, until --wait runs out or SIGTERM. Exit 1 if
+    it could not log on."""
+    import signal
+
+    from fix_gateways.config import BEGIN_STRING, data_dictionary
+
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    if wait <= 0:
+        err.print("[red]error:[/red] --wait must be positive")
+        raise typer.Exit(2)
+    gw, s = _client_session(config, session, drop_copy=True, err=err)
+    begin = BEGIN_STRING[s.fix_version]
+    root = Path(tempfile.mkdtemp(prefix=f"tape-drop-copy-{session}-"))
+    client = _Client()
+    from fix_gateways.session import Callbacks, exit_now, initiator, one_session, write_settings
+
+    # Not ResetOnLogon: a reconnect takes the copies it missed as resends.
+    settings = write_settings(root / "drop.cfg", one_session(
+        "initiator", root, begin, s.comp_id, gw.sender_comp_id, s.port,
+        data_dictionary(s.fix_version, gw.data_dictionary_dir), host=gw.host))
+    engine = initiator(Callbacks(client, on_admin_in=client.on_admin), settings)
+    stop = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
+    engine.start()
+    deadline = time.monotonic() + wait
+    logged_on = False
+    copies = 0
+    while time.monotonic() < deadline and not stop[0]:
+        try:
+            kind, value = client.events.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if kind == "logon":
+            logged_on = True
+            err.print(f"logged on as {value.toString()}")
+        elif kind == "logout" and logged_on:
+            err.print("[yellow]the session logged out")
+        elif kind == "message" and value.get("35") == "8":
+            copies += 1
+            if json_:
+                out.print(json.dumps(value))
+            else:
+                what = {"F": "fill", "H": "trade cancel", "G": "trade correct",
+                        "1": "fill", "2": "fill"}.get(value.get("150", ""), "report")
+                out.print(f"{what}: {value.get('1', '')} {value.get('55', '')} side "
+                          f"{value.get('54', '')} {value.get('32', '')} @ {value.get('31', '')}"
+                          f", ExecID {value.get('17', '')}, ClOrdID {value.get('11', '')}")
+    err.print(f"{copies} copies received")
+    exit_now(0 if logged_on else 1)
+    del engine

@@ -46,7 +46,7 @@ import re
 import struct
 import zoneinfo
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -341,11 +341,19 @@ def _add_print(cols: dict[int, _PrintColumns], ts: int, payload: bytes,
     c.flags.append(t.flags)
 
 
-def build_report(day: Path, *, names: dict[int, str] | None = None) -> BacktestReport:
+#: The frames the report reads (`build_report`'s `frames`, when another pass keeps them).
+FRAME_TYPES = _ORDER_TYPES | {_TRADE}
+
+
+def build_report(day: Path, *, names: dict[int, str] | None = None,
+                 frames: Iterable[tuple[int, int, bytes]] | None = None) -> BacktestReport:
     """The report of day folder `day` from its journal, in one pass.
 
     `names` maps symbol ids to names (tests); by default the day's ref data does,
-    the set its `SystemStart` names.
+    the set its `SystemStart` names. `frames`: the (stream time, type id, payload) of
+    the day's `FRAME_TYPES` frames and then (end time, -1, b"") for the journal's end,
+    as `post_trade.record.read_day(keep=FRAME_TYPES)` keeps them; read from the
+    journal when None.
     """
     day = Path(day)
     orders: dict[str, _Order] = {}
@@ -353,7 +361,7 @@ def build_report(day: Path, *, names: dict[int, str] | None = None) -> BacktestR
     cols: dict[int, _PrintColumns] = {}
     digest = ""
     end_ns = 0
-    for ts, tid, payload in _frames(day, _ORDER_TYPES | {_TRADE}):
+    for ts, tid, payload in (frames if frames is not None else _frames(day, FRAME_TYPES)):
         if tid == _TRADE:
             _add_print(cols, ts, payload, None)  # which symbols matter is known at the end
             continue
@@ -395,8 +403,10 @@ def build_report(day: Path, *, names: dict[int, str] | None = None) -> BacktestR
         elif isinstance(m, SystemStart):
             digest = m.refdata_digest
     ids = _symbol_ids(day, digest, names, sorted({o.accepted.symbol for o in orders.values()}))
-    prints = {sid: cols[sid].freeze() for sid in sorted(set(ids.values())) if sid in cols}
     empty = _PrintColumns().freeze()
+    # every symbol of the orders, those without prints too (so drawing needs no re-read)
+    prints = {sid: cols[sid].freeze() if sid in cols else empty
+              for sid in sorted(set(ids.values()))}
     results = []
     for o in orders.values():
         sid = ids.get(o.accepted.symbol, 0)

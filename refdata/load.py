@@ -111,3 +111,18 @@ def load_for_day(day: Path, digest: str) -> RefData:
             what=f"the day ran on ref data {digest[:16]}..., this set is {rd.digest[:16]}...",
         )], {})
     return rd
+
+
+def save(path: Path, data: RefDataSet) -> RefData:
+    """Write a set made in code (a generated day's, a test's) as `tape refdata build`
+    would leave it: `refdata.json` and a manifest naming its digest. Returns it loaded."""
+    blob = msgspec.json.encode(data)
+    digest = hashlib.sha256(blob).hexdigest()
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / REFDATA_FILE).write_bytes(blob)
+    (out / MANIFEST_FILE).write_text(json.dumps(
+        {"format": FORMAT, "digest": digest, "session_date": data.session_date.isoformat(),
+         "built_with": "refdata.load.save", "files": {REFDATA_FILE: {
+             "bytes": len(blob), "sha256": digest}}}, indent=2, sort_keys=True) + "\n")
+    return RefData(msgspec.json.decode(blob, type=RefDataSet), digest)

@@ -16,7 +16,9 @@ the same run, because these machines vary from day to day.
 - `backtest`: a recorded day with twenty VWAP orders, against the
   ticker-plant-only run;
 - `db`: the recorded day and the OMS bench's order day loaded into DuckDB and
-  PostgreSQL, against a decode-only pass; the live writer's lag.
+  PostgreSQL, against a decode-only pass; the live writer's lag;
+- `post-trade`: every post-trade report of the same two days, against a
+  decode-only pass.
 
 `bench_app` is the `tape bench` command group.
 """
@@ -30,6 +32,7 @@ from deploy.bench.db import bench_db
 from deploy.bench.fix import bench_fix
 from deploy.bench.marketdata import bench_marketdata
 from deploy.bench.oms import bench_oms
+from deploy.bench.post_trade import bench_post_trade
 from deploy.bench.runtime import bench_runtime
 from deploy.bench.sequencer import bench_sequencer
 
@@ -42,5 +45,6 @@ bench_app.command("oms")(bench_oms)
 bench_app.command("fix")(bench_fix)
 bench_app.command("backtest")(bench_backtest)
 bench_app.command("db")(bench_db)
+bench_app.command("post-trade")(bench_post_trade)
 
 __all__ = ["bench_app"]

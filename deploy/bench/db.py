@@ -238,10 +238,15 @@ def bench_db(
     if json_:
         sys.stdout.write(json.dumps(fig, separators=(",", ":")) + "\n")
         return
+    print_figures("tape bench db", fig)
+
+
+def print_figures(title: str, fig: dict[str, Any]) -> None:
+    """A bench's figures as a two-column table (`tape bench post-trade` uses it too)."""
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="tape bench db")
+    t = Table(title=title)
     t.add_column("figure")
     t.add_column("value", justify="right")
     for k, v in fig.items():

@@ -178,8 +178,34 @@ def bench_refdata() -> RefData:
                      "max_gross_notional": mgross * PX, "max_open_orders": mopen,
                      "collar_bps": collar, "symbols": allowed}
     clients = Table("clients", "client", _CLIENT_COLS, rows)
-    data = RefDataSet(DAY, syms, venues, dests, stats, (flat,), (borrow, clients))
+    data = RefDataSet(DAY, syms, venues, dests, stats, (flat,),
+                      (borrow, clients, *_post_trade_tables(dests)))
     return RefData(data, hashlib.sha256(msgspec.json.encode(data)).hexdigest())
+
+
+def _post_trade_tables(dests: tuple[Destination, ...]) -> tuple[Table, ...]:
+    """What the post-trade records read (post_trade/refs.py): the firm, each client's
+    account, each routable venue's fees and CAT id, each destination's CAT identity."""
+    firm = {"firm": "TAPE", "name": "Tape Agency Securities LLC", "imid": "TAPE",
+            "submitter_id": "TAPE", "crd": "999001", "dept_type": "A",
+            "clearing_firm": "APXC", "time_tolerance_ms": 50}
+    accounts = {c[0]: {"client": c[0], "account": f"{c[0]}-001", "account_holder_type": "A",
+                       "firm_designated_id": f"FDID-{c[0]}", "affiliate": False,
+                       "capacity": "A"} for c in CLIENTS if c[0] != "*"}
+    fees = {v: {"venue": v, "cat_id": v, "add_per_100": -20.0, "remove_per_100": 30.0,
+                "auction_per_100": 10.0} for v in ROUTABLE}
+    routes = {d.name: {"destination": d.name, "destination_type": "E" if d.priority == 0
+                       else "F", "cat_destination": d.venue if d.priority == 0 else "ALTB"}
+              for d in dests}
+    return (
+        Table("firm", "firm", tuple(firm), {"TAPE": firm}),
+        Table("accounts", "client", ("client", "account", "account_holder_type",
+                                     "firm_designated_id", "affiliate", "capacity"), accounts),
+        Table("venue_fees", "venue", ("venue", "cat_id", "add_per_100", "remove_per_100",
+                                      "auction_per_100"), fees),
+        Table("cat_routes", "destination", ("destination", "destination_type",
+                                            "cat_destination"), routes),
+    )
 
 
 # ==================================================================== the simulated world
@@ -924,5 +950,11 @@ class DayGenerator:
 
 def generate(day: Path, messages: int, seed: int = 1,
              progress: Callable[[int], None] | None = None) -> GenStats:
-    """Write the day's journal under `day/journal`; what was written."""
-    return DayGenerator(day, messages, seed, progress).run()
+    """Write the day's journal under `day/journal` and its ref data set under
+    `day/refdata` (so the day's tools, `tape post-trade` among them, read it like any
+    day); what was written."""
+    from refdata.load import save
+
+    gen = DayGenerator(day, messages, seed, progress)
+    save(Path(day) / "refdata", gen.refdata.data)
+    return gen.run()

@@ -44,18 +44,20 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV with a header line.")]
 
 
-def _fail(msg: str, code: int) -> typer.Exit:
+def fail(msg: str, code: int) -> typer.Exit:
+    """Say `msg` on stderr; the exit to raise (`tape post-trade` uses it too)."""
     err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
-def _day(day: Path) -> Path:
+def day_folder(day: Path) -> Path:
+    """`day` if it is a day folder, else exit 2 saying so."""
     from sequencer.ownership import NoSuchDay, require_day
 
     try:
         return require_day(day)
     except NoSuchDay as e:
-        raise _fail(str(e), 2) from None
+        raise fail(str(e), 2) from None
 
 
 # ---------------------------------------------------------------- run / load
@@ -81,14 +83,14 @@ def run_cmd(
     from post_trade.db.writer import WriterConfig, run_writer
     from sequencer.logs import configure
 
-    d = _day(day)
+    d = day_folder(day)
     configure(d, "db_writer")
     cfg = WriterConfig(batch_frames=batch_frames, batch_ms=batch_ms, lag_frames=lag_frames,
                        lag_s=lag_s)
     try:
         code = run_writer(d, url, cfg, max_seconds)
     except NotADay as e:
-        raise _fail(str(e), 2) from None
+        raise fail(str(e), 2) from None
     raise typer.Exit(code)
 
 
@@ -110,12 +112,12 @@ def load_cmd(
 
     results = []
     for day in days:
-        d = _day(day)
+        d = day_folder(day)
         try:
             total = stream_position(d)[0]
             store = open_store(d, url)
         except (StoreError, FileNotFoundError) as e:
-            raise _fail(str(e), 1) from None
+            raise fail(str(e), 1) from None
         try:
             with Progress(TextColumn("{task.description}"), BarColumn(),
                           TextColumn("{task.completed:,}/{task.total:,} frames"),
@@ -127,9 +129,9 @@ def load_cmd(
                 res = load_day(d, store, batch_frames=batch_frames,
                                on_batch=partial(bar.advance, task))
         except NotADay as e:
-            raise _fail(str(e), 2) from None
+            raise fail(str(e), 2) from None
         except StoreError as e:
-            raise _fail(str(e), 1) from None
+            raise fail(str(e), 1) from None
         finally:
             store.close()
         results.append({"day": str(d), "date": res.day.isoformat(), "database": store.where,
@@ -174,9 +176,9 @@ def _ask(day: Path, url: str | None, sql: str) -> tuple[list[str], list[tuple[An
                 store.close()
         return service.ask(day, sql)
     except BadQuery as e:
-        raise _fail(str(e), 2) from None
+        raise fail(str(e), 2) from None
     except StoreError as e:
-        raise _fail(str(e), 1) from None
+        raise fail(str(e), 1) from None
 
 
 def _cell(v: Any) -> Any:
@@ -235,7 +237,7 @@ def query_cmd(
     csv_: CsvOpt = False,
 ) -> None:
     """Run one SQL query on the day's database; a query the database refuses exits 2."""
-    d = day if url else _day(day)
+    d = day if url else day_folder(day)
     cols, rows = _ask(d, url, sql)
     show(cols, rows, json_=json_, csv_=csv_)
 
@@ -255,10 +257,10 @@ def views_cmd(
     open orders, rejects, the slowest orders), or the rows of one."""
     from post_trade.db import schema, views
 
-    d = day if url else _day(day)
+    d = day if url else day_folder(day)
     if name is not None:
         if name not in views.BY_NAME and not name.startswith("v_"):
-            raise _fail(f"no view {name!r}: the views are {', '.join(views.BY_NAME)} and "
+            raise fail(f"no view {name!r}: the views are {', '.join(views.BY_NAME)} and "
                         "v_<table> for each table", 2)
         view = views.BY_NAME.get(name)
         order = f" ORDER BY {view.order}" if view is not None else ""
@@ -281,7 +283,7 @@ def digest_cmd(day: DayArg, url: UrlOpt = None, json_: JsonOpt = False) -> None:
     agree table by table."""
     from post_trade.db.load import digest
 
-    d = day if url else _day(day)
+    d = day if url else day_folder(day)
     date = load_date(d) if (d / "journal").is_dir() else None
     digests = _digest(d, url, date, digest)
     if json_:
@@ -309,7 +311,7 @@ def export_cmd(
     """Every table of the day as a Parquet file, for research tools."""
     from post_trade.db import schema
 
-    d = day if url else _day(day)
+    d = day if url else day_folder(day)
     date = load_date(d)
     parquet = parquet.resolve()
     parquet.mkdir(parents=True, exist_ok=True)

@@ -522,7 +522,15 @@ def test_the_shipped_files_are_consistent() -> None:
     sips = {v.sip_code: v.code for v in master.venues}
     assert sips["N"] == "XNYS" and sips["P"] == "ARCX" and sips["Q"] == "XNAS"
     assert sips["D"] == "FINN" and not next(v for v in master.venues if v.code == "FINN").routable
-    assert [t.name for t in master.tables] == ["borrow", "clients"]
+    assert [t.name for t in master.tables] == ["accounts", "borrow", "cat_routes", "clients",
+                                               "firm", "venue_fees"]
+    # The post-trade tables cover what the shipped day uses: every routable venue has
+    # fees, every destination a CAT identity, every client (not the firm row) an account.
+    tables = {t.name: t for t in master.tables}
+    assert sorted(tables["venue_fees"].rows) == sorted(routable)
+    assert sorted(tables["cat_routes"].rows) == sorted(d.name for d in master.destinations)
+    assert sorted(tables["accounts"].rows) == sorted(c for c in tables["clients"].rows
+                                                     if c != "*")
 
 
 def build_defaults(out: Path, seed: str) -> str:

@@ -143,7 +143,7 @@ def test_declaration_errors_name_the_key(tmp_path: Path, decl: str, expected: st
 def test_the_shipped_example_table(tmp_path: Path, fake_models: list[Any]) -> None:
     """The shipped borrow.csv, declared as the shipped config declares it."""
     shipped = (DEFAULTS_DIR / "refdata.toml").read_text()
-    decl = shipped[shipped.index("[tables.borrow]"):].replace(
+    decl = shipped[shipped.index("[tables.borrow]"):shipped.index("[tables.firm]")].replace(
         'path = "borrow.csv"', f'path = "{DEFAULTS_DIR / "borrow.csv"}"').replace(
         'path = "clients.csv"', f'path = "{DEFAULTS_DIR / "clients.csv"}"')
     cfg = write_inputs(tmp_path / "in", refdata_toml=decl)
@@ -166,7 +166,7 @@ def test_a_table_is_checked_by_the_package_that_reads_it(tmp_path: Path,
         "ALPHA,Alpha Asset Management,false,false,false,0,").replace(
         "AIG IBM SPY", "AIG IBMM")
     (tmp_path / "clients.csv").write_text(rows)
-    decl = shipped[shipped.index("[tables.clients]"):].replace(
+    decl = shipped[shipped.index("[tables.clients]"):shipped.index("[tables.firm]")].replace(
         'path = "clients.csv"', f'path = "{tmp_path / "clients.csv"}"')
     cfg = write_inputs(tmp_path / "in", refdata_toml=decl)
     with pytest.raises(RefDataError) as exc:
@@ -180,3 +180,27 @@ def test_a_table_is_checked_by_the_package_that_reads_it(tmp_path: Path,
         "got 'IBMM'",
     ]
     assert not (tmp_path / "set").exists()
+
+
+def test_the_post_trade_tables_are_checked_at_build(tmp_path: Path,
+                                                    fake_models: list[Any]) -> None:
+    """The post-trade records declare checks of their tables (post_trade/refs.py): a CAT
+    account holder type that does not exist and an FDID used twice are refused."""
+    shipped = (DEFAULTS_DIR / "refdata.toml").read_text()
+    rows = (DEFAULTS_DIR / "accounts.csv").read_text().replace(
+        "ALPHA,ALPHA-001,A,FDID-ALPHA-01", "ALPHA,ALPHA-001,Q,FDID-ALPHA-01").replace(
+        "FDID-BETA-01", "FDID-ALPHA-01")
+    (tmp_path / "accounts.csv").write_text(rows)
+    decl = shipped[shipped.index("[tables.accounts]"):shipped.index("[tables.venue_fees]")]
+    decl = decl.replace('path = "accounts.csv"', f'path = "{tmp_path / "accounts.csv"}"')
+    cfg = write_inputs(tmp_path / "in", refdata_toml=decl)
+    with pytest.raises(RefDataError) as exc:
+        build(DAY, tmp_path / "set", config_path=cfg, use_data=False)
+    lines = rows.splitlines()
+    alpha = next(i for i, ln in enumerate(lines, 1) if ln.startswith("ALPHA,"))
+    beta = next(i for i, ln in enumerate(lines, 1) if ln.startswith("BETA,"))
+    problems = [str(p) for p in exc.value.problems]
+    assert problems[0].startswith(f"accounts.csv:{alpha}: column account_holder_type: "
+                                  "expected one of A, E, F, I, O, V, P, X"), problems
+    assert problems[1].startswith(f"accounts.csv:{beta}: column firm_designated_id: "
+                                  "expected a unique FDID"), problems
