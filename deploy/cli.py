@@ -48,6 +48,7 @@ app.add_typer(post_trade_app, name="post-trade")
 _NOT_BENCH = frozenset({
     "journal", "sequencer", "inject", "driver", "messages", "app", "replay", "marketdata",
     "refdata", "oms", "gateway", "venue-sim", "backtest", "db", "demo", "post-trade",
+    "archive", "deploy", "status", "metrics",
 })
 
 
@@ -62,6 +63,29 @@ if _bench_needed():
     from deploy.bench import bench_app
 
     app.add_typer(bench_app, name="bench")
+
+#: The operations commands (archive, systemd units, status, metrics): their modules
+#: (pydantic models, prometheus_client) cost a day's processes half a second to import,
+#: so a `tape X` process for another command X does without them.
+_OPS = frozenset({"archive", "deploy", "status", "metrics"})
+
+
+def _ops_needed() -> bool:
+    started_as_tape = Path(sys.argv[0]).name in ("tape", "__main__.py")
+    other = (_NOT_BENCH - _OPS) | {"bench"}
+    return not (started_as_tape and sys.argv[1:2] and sys.argv[1] in other)
+
+
+if _ops_needed():
+    from deploy.archive import archive_app
+    from deploy.metrics import metrics_cmd
+    from deploy.status import status_cmd
+    from deploy.units import deploy_app
+
+    app.add_typer(archive_app, name="archive")
+    app.add_typer(deploy_app, name="deploy")
+    app.command("status")(status_cmd)
+    app.command("metrics")(metrics_cmd)
 
 
 @app.command("demo")

@@ -7,6 +7,8 @@ command that runs a process of the day."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 import structlog
@@ -28,4 +30,7 @@ def configure(day: Path, process: str) -> Path:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
     )
+    # One line per start: `tape status` and the metrics count restarts by it.
+    structlog.get_logger().info("process_started", process=process, pid=os.getpid(),
+                                argv=sys.argv[1:])
     return path

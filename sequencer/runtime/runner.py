@@ -20,6 +20,7 @@ and exits.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -218,6 +219,7 @@ class AppRunner:
             self._hash_due = t1 + HASH_SPACING * (t1 - t0)
         st = {
             "app": self.app.name,
+            "pid": os.getpid(),  # for `tape status`: is the process that wrote this alive
             "seq": self.engine.ctx.seq,
             "frames": self.engine.frames,
             "outputs": self.engine.outputs,
