@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/tape demo
 
 test: $(STAMP)
-	@.ci/ensure-postgres
+	@.ci/ensure-tools
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

@@ -42,41 +42,34 @@ app.command("backtest")(backtest_cmd)
 app.add_typer(db_app, name="db")
 app.add_typer(post_trade_app, name="post-trade")
 
-#: The commands that are not `bench`: a process started for one of them does not import
-#: the benchmarks (QuickFIX and the OMS day generator among them), which would cost every
-#: process of a day, and every test that starts one, most of a second.
-_NOT_BENCH = frozenset({
+#: Commands whose modules are heavy to import, by group: the benchmarks (QuickFIX and the
+#: OMS day generator among them) and the operations commands (pydantic models,
+#: prometheus_client). A `tape X` process for a command X of no group, or of another
+#: group, does without them: each would cost every process of a day, and every test
+#: that starts one, up to a second.
+_BENCH = frozenset({"bench"})
+_OPS = frozenset({"archive", "deploy", "status", "metrics"})
+#: The commands registered above, always.
+_ALWAYS = frozenset({
     "journal", "sequencer", "inject", "driver", "messages", "app", "replay", "marketdata",
     "refdata", "oms", "gateway", "venue-sim", "backtest", "db", "demo", "post-trade",
-    "archive", "deploy", "status", "metrics",
 })
 
 
-def _bench_needed() -> bool:
-    """Imported by a `tape X` process for a command X other than bench: no benchmarks.
-    Imported anywhere else (tests, `tape --help`, `tape bench ...`): all of it."""
+def _needed(group: frozenset[str]) -> bool:
+    """Imported by a `tape X` process for a known command X outside `group`: not needed.
+    Imported anywhere else (tests, `tape --help`, a command of the group): needed."""
     started_as_tape = Path(sys.argv[0]).name in ("tape", "__main__.py")
-    return not (started_as_tape and sys.argv[1:2] and sys.argv[1] in _NOT_BENCH)
+    others = (_ALWAYS | _BENCH | _OPS) - group
+    return not (started_as_tape and sys.argv[1:2] and sys.argv[1] in others)
 
 
-if _bench_needed():
+if _needed(_BENCH):
     from deploy.bench import bench_app
 
     app.add_typer(bench_app, name="bench")
 
-#: The operations commands (archive, systemd units, status, metrics): their modules
-#: (pydantic models, prometheus_client) cost a day's processes half a second to import,
-#: so a `tape X` process for another command X does without them.
-_OPS = frozenset({"archive", "deploy", "status", "metrics"})
-
-
-def _ops_needed() -> bool:
-    started_as_tape = Path(sys.argv[0]).name in ("tape", "__main__.py")
-    other = (_NOT_BENCH - _OPS) | {"bench"}
-    return not (started_as_tape and sys.argv[1:2] and sys.argv[1] in other)
-
-
-if _ops_needed():
+if _needed(_OPS):
     from deploy.archive import archive_app
     from deploy.metrics import metrics_cmd
     from deploy.status import status_cmd

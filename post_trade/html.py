@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from html import escape
 
+from post_trade.report import px_str
+
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;
 color:#1d2430;max-width:1200px}
@@ -48,10 +50,8 @@ def num(x: int | float | None, digits: int = 0) -> str:
 
 
 def px(fixed: int) -> str:
-    """A fixed-point price (1/10,000) as dollars with 4 decimals."""
-    sign = "-" if fixed < 0 else ""
-    fixed = abs(fixed)
-    return f"{sign}{fixed // 10_000}.{fixed % 10_000:04d}"
+    """A fixed-point price (1/10,000) as dollars with 4 decimals, as the CSV files have it."""
+    return px_str(fixed)
 
 
 def money(dollars: float) -> str:

@@ -97,6 +97,7 @@ class AppRunner:
         self._hash_due = 0.0
         self.started_from = 0
         self.stopped_by_stream = False
+        self._status_failing = False  # the last status write failed (a full disk)
 
     # ---- outputs
 
@@ -234,8 +235,18 @@ class AppRunner:
             "updated_wall_ns": time.time_ns(),
         }
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(st))
-        tmp.replace(path)
+        try:
+            tmp.write_text(json.dumps(st))
+            tmp.replace(path)
+        except OSError as e:
+            # A full disk (the sequencer pauses the day then) must not take the app down:
+            # the status is a report, written again half a second later.
+            tmp.unlink(missing_ok=True)
+            if not self._status_failing:
+                log.warning("status_not_written", app=self.app.name, error=str(e))
+            self._status_failing = True
+        else:
+            self._status_failing = False
 
 
 def run_app(name: str, day: Path, *, snapshot_every: int = 100_000,
