@@ -10,6 +10,7 @@ import typer
 from deploy.backtest.cli import backtest_cmd
 from fix_gateways.cli import app as gateway_app
 from fix_gateways.cli import venue_sim_cmd
+from fix_gateways.client_sim import clients_cmd
 from marketdata.cli import marketdata_app
 from oms.cli import app as oms_app
 from post_trade.cli import app as post_trade_app
@@ -38,6 +39,7 @@ app.add_typer(refdata_app, name="refdata")
 app.add_typer(oms_app, name="oms")
 app.add_typer(gateway_app, name="gateway")
 app.command("venue-sim")(venue_sim_cmd)
+app.command("clients")(clients_cmd)
 app.command("backtest")(backtest_cmd)
 app.add_typer(db_app, name="db")
 app.add_typer(post_trade_app, name="post-trade")
@@ -48,11 +50,12 @@ app.add_typer(post_trade_app, name="post-trade")
 #: group, does without them: each would cost every process of a day, and every test
 #: that starts one, up to a second.
 _BENCH = frozenset({"bench"})
-_OPS = frozenset({"archive", "deploy", "status", "metrics"})
+_OPS = frozenset({"archive", "deploy", "status", "metrics", "day"})
 #: The commands registered above, always.
 _ALWAYS = frozenset({
     "journal", "sequencer", "inject", "driver", "messages", "app", "replay", "marketdata",
     "refdata", "oms", "gateway", "venue-sim", "backtest", "db", "demo", "post-trade",
+    "clients",
 })
 
 
@@ -71,12 +74,14 @@ if _needed(_BENCH):
 
 if _needed(_OPS):
     from deploy.archive import archive_app
+    from deploy.day import day_app
     from deploy.metrics import metrics_cmd
     from deploy.status import status_cmd
     from deploy.units import deploy_app
 
     app.add_typer(archive_app, name="archive")
     app.add_typer(deploy_app, name="deploy")
+    app.add_typer(day_app, name="day")
     app.command("status")(status_cmd)
     app.command("metrics")(metrics_cmd)
 
@@ -84,11 +89,15 @@ if _needed(_OPS):
 @app.command("demo")
 def demo(
     keep: bool = typer.Option(False, help="Keep the day folder instead of a temporary one."),
+    tour: bool = typer.Option(False, help="Then the walk through the parts one by one "
+                                          "(inject, a bad file refused, FIX, replay, "
+                                          "backtest)."),
 ) -> None:
-    """Run the demo day: sequencer, injected sample messages, stop, journal stats."""
+    """Run the demo: a whole unattended trading day (tape day run) with three clients over
+    FIX, then its summary; --tour adds the walk through the parts."""
     from deploy.demo import run_demo
 
-    raise typer.Exit(run_demo(keep=keep))
+    raise typer.Exit(run_demo(keep=keep, tour=tour))
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ works on a day that runs, stopped or crashed:
 - the sequencer's status: `tape_sequencer_back_pressured_total` (times input was
   back-pressured), `tape_sequencer_events_total{counter}` (every counter it keeps:
   fsyncs, duplicates, gaps, refused...), `tape_sequencer_unpublished_bytes`,
-  `tape_sequencer_disk_full`. It records how many fsyncs, not how long they took:
-  there is no fsync latency to export;
+  `tape_sequencer_disk_full`, and `tape_sequencer_fsync_seconds`, a histogram of the
+  journal's fsync latency (the sequencer times each fsync into fixed buckets);
 - the journal: `tape_journal_bytes` (the .seg files), `tape_journal_segments`;
 - the database writer (`db/writer*.status.json`): `tape_db_writer_lag_frames`,
   `tape_db_writer_lag_seconds`, `tape_db_writer_rows_total`,
@@ -269,8 +269,22 @@ class DayCollector(Collector):
         ev = CounterMetricFamily("tape_sequencer_events", "The sequencer's counters",
                                  labels=["counter"])
         for k, v in sorted(counters.items()):
-            ev.add_metric([k], float(v))
+            if not k.startswith("fsync_ns"):  # in the histogram below
+                ev.add_metric([k], float(v))
         yield ev
+        buckets = f.get("fsync_buckets") or []
+        if buckets:
+            from sequencer.service import FSYNC_BUCKETS_NS
+
+            h = HistogramMetricFamily("tape_sequencer_fsync_seconds",
+                                      "The journal's fsync latency")
+            running = 0
+            cum: list[tuple[str, float]] = []
+            for bound, n in zip((*FSYNC_BUCKETS_NS, None), buckets, strict=False):
+                running += int(n)
+                cum.append(("+Inf" if bound is None else f"{bound / 1e9:g}", float(running)))
+            h.add_metric([], cum, sum_value=counters.get("fsync_ns_total", 0) / 1e9)
+            yield h
         yield GaugeMetricFamily("tape_sequencer_unpublished_bytes",
                                 "Journaled bytes not yet published",
                                 value=float(f.get("unpublished_bytes", 0)))

@@ -13,11 +13,20 @@ Where each process is found:
   `app run <app>` whose `--day` is this day);
 - the database writer: `db/writer.status.json` (and `writer-<id>.status.json` for a
   PostgreSQL URL): pid, last seq, its own lag, outages, written every half second;
-- processes that write no status file (the ticker plant, the client and venue FIX
-  gateways, the venue simulator, the media driver): found by their log file
-  (`logs/<process>.log`) and by a `/proc` scan of command lines naming this day. Their
-  heartbeat is the log's mtime, which moves only on events, so it is shown and never
-  judged stale; a seq and a lag they do not have.
+- the edge processes: the ticker plant `marketdata/plant.status.json` (state, seq,
+  rows, published, the market time of its latest row, the symbols subscribed), the FIX
+  gateways `fix/client_gateway.status.json` and `fix/venue_gateway.status.json` (state,
+  each session logged on or not, seq, counts), the venue simulator
+  `fix/venue_sim.status.json` (state, sessions, orders working, fills, the seq of its
+  market data): pid and `updated_wall_ns`, written every half second, so their
+  heartbeat is judged as the others' are, and a seq and a lag where the file has a seq.
+  A process found running by the `/proc` scan wins over a dead pid in its file (a
+  restart that has not written its status yet);
+- processes that write no status file (the media driver; an edge process of a day run
+  before they wrote one): found by their log file (`logs/<process>.log`) and by a
+  `/proc` scan of command lines naming this day. Their heartbeat is the log's mtime,
+  which moves only on events, so it is shown and never judged stale; a seq and a lag
+  they do not have.
 
 Up, stale, down, done. A pid is up when `/proc/<pid>` exists, is not a zombie, and is
 the same process that wrote the status: its start time (from `/proc/<pid>/stat` and the
@@ -25,7 +34,8 @@ boot time) is not after the status was written (a pid reused by a later process 
 this). A process is "stale" when it is up but its status file is older than `stale_s`
 (hung, or stuck in a long call), "down" when it is not up, "done" when it is not up
 and the day is over (the sequencer says "stopped", or an app or the writer finished
-at the day's SystemStop): a finished day is healthy. The pid check is immediate, so a
+at the day's SystemStop, an edge process whose status says "done"): a finished day is
+healthy. The pid check is immediate, so a
 killed process shows down at the next look; an app (no pid of its own in the file)
 whose process is not found shows down once its half-second heartbeat is `stale_s` old.
 
@@ -62,13 +72,22 @@ from rich.table import Table
 
 SEQUENCER_STATUS = "sequencer.status.json"
 APP_STATUS_SUFFIX = ".status.json"
-#: Processes that write no status file, by their log's name, and how their command
-#: line names them (tokens that follow each other in argv).
+#: The edge processes' status files (relative to the day folder), by process name.
+EDGE_STATUS_FILES: dict[str, str] = {
+    "ticker_plant": "marketdata/plant.status.json",
+    "client_gateway": "fix/client_gateway.status.json",
+    "venue_gateway": "fix/venue_gateway.status.json",
+    "venue_sim": "fix/venue_sim.status.json",
+    "watch": "watch/status.json",
+}
+#: The edge processes, by their log's name, and how their command line names them
+#: (tokens that follow each other in argv).
 EDGE_PROCESSES: dict[str, tuple[str, ...]] = {
     "ticker_plant": ("marketdata", "run"),
     "client_gateway": ("gateway", "client"),
     "venue_gateway": ("gateway", "venue"),
     "venue_sim": ("venue-sim",),
+    "watch": ("day", "watch"),
 }
 #: Log files that are not a process's (appended by commands, not processes).
 NOT_PROCESS_LOGS = frozenset({"clock_checks"})
@@ -199,7 +218,7 @@ def scan_day_processes(day: Path) -> dict[str, list[int]]:
         argv = tuple(a for a in raw.decode(errors="replace").split("\0") if a)
         if not argv:
             continue
-        if aeron_dir and _has_run(argv, ("-m", "sequencer.driver")) >= 0:
+        if aeron_dir and _runs_driver(argv):
             at = _has_run(argv, ("--aeron-dir",))
             if 0 <= at < len(argv) and argv[at] == aeron_dir:
                 found.setdefault("driver", []).append(pid)
@@ -209,6 +228,17 @@ def scan_day_processes(day: Path) -> dict[str, list[int]]:
             continue
         found.setdefault(name, []).append(pid)
     return found
+
+
+def _runs_driver(argv: tuple[str, ...]) -> bool:
+    """A standalone media driver: the one a sequencer spawns (`-m sequencer.driver`) or
+    `tape driver` (the topology's `-m deploy driver`)."""
+    if _has_run(argv, ("-m", "sequencer.driver")) >= 0:
+        return True
+    if _has_run(argv, ("-m", "deploy", "driver")) >= 0:
+        return True
+    return any(Path(a).name == "tape" and argv[i + 1] == "driver"
+               for i, a in enumerate(argv[:-1]))
 
 
 def _aeron_dir(day: Path) -> str | None:
@@ -504,6 +534,32 @@ def day_status(day: Path, *, now_ns: int | None = None, stale_s: float = 2.0,
             p.healthy = False
             p.why = (p.why + "; " if p.why else "") + "database unavailable"
         p.restarts = restarts_of(day, "db_writer", "db_writer")
+        procs.append(p)
+
+    # The edge processes' status files.
+    for name, rel in EDGE_STATUS_FILES.items():
+        path = day / rel
+        st = _read_json(path)
+        if st is None:
+            continue
+        at = st.get("seq")
+        edge_seq = at if isinstance(at, int) and not isinstance(at, bool) else None
+        beat_ns = _heartbeat(path, st)
+        p = ProcessStatus(name, "edge", "unknown", False,
+                          pid=int(st.get("pid") or 0) or None, seq=edge_seq,
+                          lag_frames=lag(edge_seq), heartbeat_wall_ns=beat_ns,
+                          status_file=str(path), fields=st)
+        info = _same_process(p.pid, beat_ns)
+        pids = running.get(name, [])
+        if info is None and pids:
+            # Its pid is gone but the process runs: restarted, its status not written yet.
+            info = proc_info(pids[0])
+        _judge(p, info, now_ns=now, stale_s=stale_s,
+               finished=stopped or st.get("state") == "done", max_lag=max_lag_frames)
+        every = sorted({*pids, *([info.pid] if info is not None else [])})
+        if len(every) > 1:  # two of one process on one day: worth saying
+            p.why = (p.why + "; " if p.why else "") + f"{len(every)} processes: {every}"
+        p.restarts = restarts_of(day, name)
         procs.append(p)
 
     # Processes without a status file: by their log, or found running.

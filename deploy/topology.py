@@ -38,7 +38,15 @@ PLACEHOLDERS: dict[str, str] = {
     "day": "the day folder",
     "date": "the session date, YYYY-MM-DD",
     "aeron_dir": "the Aeron directory",
-    "config_dir": "the folder of the shipped configs (fix.toml)",
+    "config_dir": "the folder of the day's configs (fix.toml): the shipped one, or the "
+                  "copy `tape day prepare` puts in DAY/config",
+    "time_mode": "the sequencer's clock: wall (a live day) or sim (a recorded day, on "
+                 "the market's clock)",
+    "speed": "the ticker plant's pace: real (a live day) or fast (a recorded day in sim "
+             "time, as fast as it goes)",
+    "subscribe": "symbols the ticker plant subscribes itself to, comma separated (a "
+                 "recorded day's market, whole, for the clock and the monitor; empty: "
+                 "only what the day's apps ask for)",
 }
 
 DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "configs" / "day.toml"
@@ -48,7 +56,7 @@ DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "configs" / "day.toml"
 NAME_RE = r"^[a-z][a-z0-9_-]{0,47}$"
 
 Role = Literal["media_driver", "sequencer", "app", "marketdata", "venue_sim", "gateway",
-               "db"]
+               "db", "monitor"]
 Restart = Literal["always", "on-failure", "never"]
 Severity = Literal["info", "warning", "error", "critical"]
 Scalar = str | bool | int | float

@@ -6,8 +6,10 @@ that wants every process a day always runs: `systemctl start tape-day@2013-10-08
 starts the day in dependency order, `systemctl stop` stops it in reverse. An optional
 process (the venue simulator) is started by name on the days that run it.
 
-Readiness is `sd_notify` (`Type=notify`, `deploy.notify.ready()`), liveness its
-watchdog (`WatchdogSec=`, `deploy.notify.watchdog()`). The output is a function of the
+Readiness is `sd_notify` (`Type=notify`): every process of the day says READY=1 once
+it is up and caught up (`sequencer.notify`), the moment its health rule looks for;
+liveness is its watchdog (`WatchdogSec=`), pinged from the loop that does the work, and
+STOPPING=1 says a clean stop. The output is a function of the
 topology and the options only (no timestamps, fixed order), so a redeploy that changes
 nothing writes the same bytes.
 """
@@ -120,6 +122,10 @@ def render_units(
         "date": "%i",
         "aeron_dir": _exec_literal(aeron_dir),
         "config_dir": _exec_literal(str(config_dir)),
+        # Production hosts run live days: the wall clock, market data as it comes.
+        "time_mode": "wall",
+        "speed": "real",
+        "subscribe": "",
     }
     env = {"PYTHONUNBUFFERED": "1", **(environment or {})}
     for key in env:

@@ -18,6 +18,9 @@ of every fill to the drop-copy sessions; it also reads back its own requests
 (`NewOrder`, `CancelOrder`, `ReplaceOrder`) to know which ClOrdIDs the stream
 holds. On a restart the gateway reads the
 stream from the start and skips what each session's store shows it sent.
+
+Its status file (`DAY/fix/client_gateway.status.json`, written by `edge`) names each
+session's client and whether it is a drop copy, and carries the counts below.
 """
 
 # determinism: edge module, FIX sockets, wall clock and threads (QuickFIX's)
@@ -144,6 +147,21 @@ class ClientGatewayProcess(StreamGateway):
     def run(self, max_seconds: float | None = None) -> Counts:
         self.run_gateway(max_seconds)
         return self.counts
+
+    def session_info(self, name: str) -> dict[str, Any]:
+        s = self._by_name[name]
+        return {"client": s.client, "drop_copy": s.drop_copy}
+
+    def status_fields(self) -> dict[str, Any]:
+        c = self.counts
+        # QuickFIX's threads add to these as the main thread reads them: each figure is
+        # read once, and the dict is copied in one step (dict() of a dict, under the GIL).
+        return {"counts": {"received": c.received, "published": c.published,
+                           "refused": c.refused, "possdup_dropped": c.possdup_dropped,
+                           "reports_sent": c.reports_sent,
+                           "reports_skipped": c.reports_skipped,
+                           "drop_copies": c.drop_copies, "no_session": c.no_session,
+                           "by_client": dict(c.by_client)}}
 
     def create_sessions(self) -> bool:
         """One acceptor for the plain sessions and one for TLS, as the config needs. The

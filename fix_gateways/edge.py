@@ -16,6 +16,14 @@ are the sockets opened. A counterparty's first messages after a restart (a
 venue's fills sent while we were down, a client's resent request) thus meet
 the state the stream already holds: handled before the catch-up, a fill for a
 child not yet read back would be dropped as unknown.
+
+What it reports. Every half second the main loop (the catch-up included) writes
+`DAY/fix/<name>.status.json` (`client_gateway`, `venue_gateway`): pid, state
+("catching_up", "running", then "stopped" or "done" at the day's SystemStop), each
+session logged on or not, the seq the gateway has reached and its counts (`tape status`
+reads it). Under systemd (`sequencer.notify`) READY=1 goes with the `{"ready": ...}`
+line, WATCHDOG=1 from the same half-second point (and from a QuickFIX thread that waits
+for an absent sequencer), STOPPING=1 on a clean stop.
 """
 
 # determinism: edge module, FIX sockets, wall clock and threads (QuickFIX's)
@@ -30,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import quickfix as fix
 import structlog
 
 from fix_gateways.session import logout_all
@@ -38,6 +47,7 @@ from sequencer.config import TransportConfig
 from sequencer.frames import HEADER_SIZE, ROUTE
 from sequencer.messages import TYPE_ID, Message, encode
 from sequencer.messages.control import SystemStop
+from sequencer.notify import STATUS_EVERY_S, Notifier, StatusFile
 from sequencer.runtime.app import Consumer, handles
 from sequencer.runtime.runner import recorded_outputs
 from sequencer.transport import (
@@ -77,6 +87,9 @@ class StreamGateway(Consumer):
         # who published the frame being handled
         self.frame_source = sources.SEQUENCER
         self.frame_source_seq = 0
+        self.state = "starting"
+        self._status = StatusFile(self.day / "fix" / f"{self.name}.status.json", self.name)
+        self._sd = Notifier()  # systemd's readiness and watchdog (no-ops without it)
 
     def create_sessions(self) -> bool:
         """Make the QuickFIX engine(s), kept in `engines`, and list in `to_start` what
@@ -86,6 +99,15 @@ class StreamGateway(Consumer):
     def start_sessions(self) -> None:
         for thing in self.to_start:
             thing.start()
+
+    def session_info(self, name: str) -> dict[str, Any]:
+        """What the status file says of session `name` besides whether it is logged on
+        (its client, its destination)."""
+        return {}
+
+    def status_fields(self) -> dict[str, Any]:
+        """The gateway's own figures for its status file (its counts)."""
+        return {}
 
     @handles(SystemStop)
     def on_system_stop(self, m: SystemStop) -> None:
@@ -102,6 +124,13 @@ class StreamGateway(Consumer):
 
     def stop(self, *_: object) -> None:
         self._running = False
+
+    def _keep_waiting(self) -> bool:
+        """Go on waiting for the sequencer? A request waits in here while it is away
+        (on a QuickFIX thread, holding the lock the main loop then waits for): the
+        gateway is alive and doing what it should, so the watchdog hears so."""
+        self._sd.beat(lambda: f"{self.name}: waiting for the sequencer")
+        return self._running
 
     def _say(self, text: str) -> None:
         """What the gateway waits for, once, for people (stderr) and the log."""
@@ -122,34 +151,72 @@ class StreamGateway(Consumer):
             # The gateway outlives the sequencer: while it is away, a request waits for it
             # (said once) and goes in when it is back; a stop request ends the wait.
             self._pub = StreamPublisher(aeron, tcfg, self.source_id, self.published_before + 1,
-                                        wait=lambda: self._running, on_wait=self._say)
+                                        wait=self._keep_waiting, on_wait=self._say)
             sub = StreamSubscriber(aeron, tcfg, self.day / "journal", 1)
             idle = make_idle(tcfg)
             created = self.create_sessions()
+            self.state = "catching_up"
+            status_at = 0.0
             while not sub.caught_up and self._running and not self.stopped_by_stream:
                 self._step(sub, idle)  # the journal, before any socket opens
+                now = time.monotonic()
+                if now >= status_at:
+                    self._report(sub)
+                    status_at = now + STATUS_EVERY_S
             if created and self._running and not self.stopped_by_stream:
                 self.start_sessions()
                 started = True
+            self.state = "running"
+            self._report(sub)
             sys.stdout.write(json.dumps({"ready": self.name, "sessions": list(self.sid)})
                              + "\n")
             sys.stdout.flush()
+            self._sd.ready(lambda: f"{self.name}: {len(self.sid)} session(s) started, caught "
+                                   f"up at seq {sub.next_seq - 1}")
             self._loop(sub, idle, max_seconds)
+            self.state = "done" if self.stopped_by_stream else "stopped"
+            self._sd.stopping(lambda: f"{self.name}: {self.state} at seq {sub.next_seq - 1}")
+            self._report(sub)
         finally:
             if started:
                 logout_all(self.sid.values())
             with self.lock:
                 self._pub = None
             aeron.close()
+            self._sd.close()
 
     def _loop(self, sub: StreamSubscriber, idle: Any, max_seconds: float | None) -> None:
         end = None if max_seconds is None else time.monotonic() + max_seconds
         heap = HeapFreezer()
+        status_at = time.monotonic() + STATUS_EVERY_S  # written just before the loop
         while self._running and not self.stopped_by_stream:
             self._step(sub, idle)
             heap.tick()
-            if end is not None and time.monotonic() >= end:
+            now = time.monotonic()
+            if now >= status_at:
+                self._report(sub)
+                status_at = now + STATUS_EVERY_S
+            if end is not None and now >= end:
                 break
+
+    def _report(self, sub: StreamSubscriber) -> None:
+        """The status file and the watchdog, from the main loop every half second."""
+        sessions: dict[str, dict[str, Any]] = {}
+        for name, sid in self.sid.items():
+            # None before the engine that holds it is made.
+            s = fix.Session.lookupSession(sid)
+            sessions[name] = {"logged_on": bool(s is not None and s.isLoggedOn()),
+                              **self.session_info(name)}
+        pub = self._pub
+        seq = sub.next_seq - 1
+        self._status.write({
+            "gateway": self.name, "state": self.state, "seq": seq,
+            "caught_up": sub.caught_up, "sessions": sessions,
+            "waiting_for_sequencer": pub is not None and pub.waiting,
+            "stopped_by_stream": self.stopped_by_stream, **self.status_fields()})
+        up = sum(1 for s in sessions.values() if s["logged_on"])
+        self._sd.beat(lambda: f"{self.name}: {self.state}, {up}/{len(sessions)} session(s) "
+                              f"logged on, at seq {seq}")
 
     def _step(self, sub: StreamSubscriber, idle: Any) -> None:
         table = self._table

@@ -18,6 +18,9 @@ destination that is down.
 
 On a restart the gateway reads the stream from the start, before it opens its
 sockets (`edge`), and sends only what each session's store does not show as sent.
+
+Its status file (`DAY/fix/venue_gateway.status.json`, written by `edge`) names each
+session's destination and venue, and carries the counts below.
 """
 
 # determinism: edge module, FIX sockets, wall clock and threads (QuickFIX's)
@@ -140,6 +143,14 @@ class VenueGatewayProcess(StreamGateway):
     def run(self, max_seconds: float | None = None) -> VenueCounts:
         self.run_gateway(max_seconds)
         return self.counts
+
+    def session_info(self, name: str) -> dict[str, Any]:
+        s = self._by_name[name]
+        return {"destination": s.destination, "venue": s.venue}
+
+    def status_fields(self) -> dict[str, Any]:
+        # Plain ints, each read once (QuickFIX's threads count events as we read).
+        return {"counts": dict(vars(self.counts))}
 
     def create_sessions(self) -> bool:
         if not self.cfg.sessions:

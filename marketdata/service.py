@@ -17,6 +17,17 @@ A plant that stopped mid-day is started again with `resume=True`
 (`--resume`): it takes its subscriptions and its place in the feed back from
 the journal and goes on after its last message. Without it, a plant refuses
 a day whose journal already has its output, rather than publish the day twice.
+
+What it reports. Every half second (from `_follow`, which every part of the run calls:
+the catch-up, the wait for subscribers, the pump, the paced waits) the plant writes
+`DAY/marketdata/plant.status.json`: pid, state ("starting", "waiting_for_subscribers",
+"running", then "done" at the end of its feed or the day's SystemStop, or "stopped"),
+whether it has caught up with the journal, the seq it has reached, rows read and
+messages published, the market time of the latest row, the symbols subscribed (`tape
+status` reads it; `plant.json` is the report of a finished run). Under systemd
+(`sequencer.notify`): READY=1 once it has caught up with the journal, WATCHDOG=1 from
+the same half-second point (and while it waits for the sequencer), STOPPING=1 when it
+ends without a failure (with READY=1 first if a short feed ended before that).
 """
 
 # determinism: edge module, the plant process paces by the wall clock and does the I/O
@@ -43,6 +54,7 @@ from sequencer import sources
 from sequencer.config import TransportConfig
 from sequencer.inject import stream_position
 from sequencer.messages.marketdata import Subscribe
+from sequencer.notify import STATUS_EVERY_S, Notifier, StatusFile
 from sequencer.transport import StreamPublisher, StreamSubscriber, connect, make_idle
 
 log = structlog.get_logger("marketdata")
@@ -98,10 +110,21 @@ class TickerPlant:
         self._t_first: int | None = None  # pacing: the first row's exchange time
         self._deadline: float | None = None  # --max-seconds, in time.monotonic()
         self._wall0 = 0  # and when it went out
+        self.state = "starting"
+        self._status = StatusFile(self.day / "marketdata" / "plant.status.json",
+                                  "ticker_plant")
+        self._status_at = 0.0  # when the status is next due (time.monotonic())
+        self._sd = Notifier()  # systemd's readiness and watchdog (no-ops without it)
 
     def stop(self, *_: object) -> None:
         self._running = False
         self._stopped_by = "signal"
+
+    def _keep_waiting(self) -> bool:
+        """Go on waiting for the sequencer? The plant is alive while it waits: the
+        watchdog hears so."""
+        self._sd.beat("ticker plant: waiting for the sequencer")
+        return self._running
 
     def _say(self, text: str) -> None:
         """What the plant waits for, once, for people (stderr) and the log."""
@@ -127,6 +150,37 @@ class TickerPlant:
                 self._running = False
                 self._stopped_by = "system_stop"
                 break
+        # Called for every part of rows and every paced wait: one clock read each.
+        if time.monotonic() >= self._status_at:
+            self._report()
+
+    def _report(self) -> None:
+        """The status file and systemd: READY=1 once caught up with the journal, then
+        the watchdog."""
+        self._status_at = time.monotonic() + STATUS_EVERY_S
+        core, sub = self.core, self._sub
+        c = core.counters
+        caught_up = sub is not None and sub.caught_up
+        seq = sub.next_seq - 1 if sub is not None else 0
+        self._status.write({
+            "process": "ticker_plant", "state": self.state, "caught_up": caught_up,
+            "seq": seq, "rows": c.rows, "feed_rows": len(self.feed),
+            "published": c.published, "quotes": c.quotes, "trades": c.trades,
+            "snapshots": c.snapshots, "last_market_ns": core.now_ns,
+            "symbols_subscribed": sorted(core.refdata.symbol(sid).name
+                                         for sid in core.subscribers),
+            "waiting_for_sequencer": self._pub is not None and self._pub.waiting,
+            "stopped_by": self._stopped_by if self.state in ("done", "stopped") else "",
+        })
+        sd = self._sd
+        if not sd.on:
+            return
+        if caught_up and not sd.is_ready:
+            sd.ready(f"ticker plant: caught up at seq {seq}, {len(core.subscribers)} "
+                     "symbol(s) subscribed")
+        else:
+            sd.beat(lambda: f"ticker plant: {self.state}, {c.published} published, "
+                            f"{len(core.subscribers)} symbol(s) subscribed")
 
     # ---------------------------------------------------------------- the loop
 
@@ -148,7 +202,8 @@ class TickerPlant:
             # It outlives the sequencer: while it is away the plant waits for it (says so
             # once) and goes on when it is back; a stop request ends the wait.
             self._pub = StreamPublisher(aeron, cfg, self.source_id, published + 1,
-                                        wait=lambda: self._running, on_wait=self._say)
+                                        wait=self._keep_waiting, on_wait=self._say)
+            self._report()
             from_seq = 1
             if published:
                 from_seq = self._recover(last_seq)
@@ -157,16 +212,25 @@ class TickerPlant:
             for name in self.subscribe:
                 sym = self.core.refdata.by_name(name)
                 self._pub.publish(Subscribe(sym.id, "ticker_plant"))
+            if len(self.core.subscribers) < self.wait_subscribed:
+                self.state = "waiting_for_subscribers"
             self._wait_for_subscribers(t0, max_seconds)
+            self.state = "running"
             self._pump(t0, max_seconds)
             if self._running:
                 self.core.finish(self._emit)
             self._pub.flush()
             self._pub.check()
+            self.state = "done" if self._stopped_by in ("end_of_feed", "system_stop") else (
+                "stopped")
+            self._sd.stopping(f"ticker plant: {self.state} ({self._stopped_by}), "
+                              f"{self.core.counters.published} published")
+            self._report()
         finally:
             if self._sub is not None:
                 self._sub.close()
             aeron.close()
+            self._sd.close()
         c = self.core.counters
         return PlantResult(c.rows, c.published, c.snapshots, time.monotonic() - t0,
                            self._stopped_by, len(self.feed.bad), c.unknown_symbol_rows,
@@ -186,6 +250,8 @@ class TickerPlant:
         nothing: Callable[..., None] = lambda *_: None  # noqa: E731  # a silent emit
         with JournalReader(self.day / "journal", 1) as reader:
             while batch := reader.read_raw(65536):
+                if time.monotonic() >= self._status_at:
+                    self._report()  # a long journal: the heartbeat goes on meanwhile
                 for raw in batch:
                     seq, typ = _SEQ_TYPE.unpack_from(raw)
                     if seq > last_seq:

@@ -6,7 +6,7 @@ Inputs (all from the stream): client requests (`NewOrder`, `CancelOrder`,
 `VenueFill`, ..., `VenueTradeCanceled`, `VenueTradeCorrected`), quotes and
 trading status for the price collar and halts, and ops' commands
 (`SetRiskLimit`, `EngageKillSwitch`, `ReleaseKillSwitch`, `HaltTrading`,
-`ResumeTrading`, `SetParameter`).
+`ResumeTrading`, `SetParameter`, `EndOfDay`: the end-of-day cancel now).
 
 Outputs: `ExecutionReport` and `CancelReject` to clients (FIX 4.4 semantics),
 `ChildOrderSent` / `ChildRequestRejected` for the venue gateway and the algo
@@ -78,6 +78,7 @@ from oms.states import CHILD_LIVE, ChildEvent
 from refdata.model import local_midnight_ns
 from sequencer import sources
 from sequencer.messages.admin import (
+    EndOfDay,
     EngageKillSwitch,
     HaltTrading,
     ReleaseKillSwitch,
@@ -758,6 +759,14 @@ class Oms(StructApp[OmsState]):
                     f"order {p.order_id}: children did not fit the client's replace within "
                     f"{self.state.replace_timeout_ms} ms; the OMS is cancelling the misfits")
         self._progress(p)
+
+    @handles(EndOfDay)
+    def on_end_of_day(self, msg: EndOfDay) -> None:
+        """Ops' end-of-day cancel, now: the same as the `eod_time` timer (which it
+        disarms); a second one finds nothing open and says so."""
+        if self.state.eod_timer:
+            self.ctx.cancel_timer(self.state.eod_timer)
+        self._end_of_day()
 
     def _end_of_day(self) -> None:
         s = self.state

@@ -17,6 +17,10 @@ id in `<aeron dir>.driver`, so `stop_spawned` can end it (tests, the demo).
 
 Run as `python -m sequencer.driver --aeron-dir DIR [--linger S] [--log FILE]`
 (`tape driver` is the same for people).
+
+Under systemd (`sequencer.notify`) it says READY=1 once the driver is up, pings the
+watchdog from its loop and says STOPPING=1 when it ends. A driver the sequencer spawns
+is not the service's main process: it gets no notify socket.
 """
 
 # determinism: edge module, a process that runs the Aeron media driver
@@ -33,6 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sequencer.notify import Notifier
 from sequencer.ownership import owner_of_aeron_dir
 from sequencer.transport import DriverInUse, driver_active, start_driver, stop_driver
 
@@ -65,10 +70,13 @@ def run_driver(aeron_dir: str, linger_s: float | None = None,
     signal.signal(signal.SIGINT, _stop)
     say(f"media driver running on {aeron_dir} (pid {os.getpid()})"
         + (f", ending after {linger_s:g} s without a sequencer" if linger_s else ""))
+    sd = Notifier()
+    sd.ready(f"media driver running on {aeron_dir}")
     owned_at = time.monotonic()
     try:
         while running:
             time.sleep(0.2)
+            sd.beat()
             if linger_s is not None:
                 now = time.monotonic()
                 if owner_of_aeron_dir(aeron_dir) is not None:
@@ -76,7 +84,9 @@ def run_driver(aeron_dir: str, linger_s: float | None = None,
                 elif now - owned_at > linger_s:
                     say(f"no sequencer on {aeron_dir} for {linger_s:g} s: the driver ends")
                     break
+        sd.stopping("media driver stopping")
     finally:
+        sd.close()
         with contextlib.suppress(OSError):
             if pid_file(aeron_dir).read_text().strip() == str(os.getpid()):
                 pid_file(aeron_dir).unlink()
@@ -106,11 +116,16 @@ def spawn(aeron_dir: str, log: Path, linger_s: float = DEFAULT_LINGER_S,
     if other is not None:
         return other
     log.parent.mkdir(parents=True, exist_ok=True)
+    # The sequencer's systemd notify socket and watchdog are the sequencer's: a driver
+    # that inherited them would say READY=1 and ping for it.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sequencer.driver", "--aeron-dir", aeron_dir,
              "--linger", str(linger_s)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            env=env)
     deadline = time.monotonic() + timeout_s
     while not driver_active(aeron_dir):
         if proc.poll() is not None or time.monotonic() > deadline:

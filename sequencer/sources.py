@@ -41,6 +41,8 @@ VENUE_GATEWAY: Final = 70
 VENUE_SIM: Final = 71
 #: The database writer (`tape db run`), an edge consumer: its Alerts only.
 DB_WRITER: Final = 80
+#: The day's watcher (`tape day watch`), an edge process: the alert rules' Alerts.
+WATCH: Final = 90
 INJECT: Final = 900
 #: What a consumer that publishes nothing has as its source id (a publisher refuses it).
 NOBODY: Final = -1
@@ -101,6 +103,10 @@ SOURCES: Final[tuple[Source, ...]] = (
             _E.VenueTradeCorrected)),
     Source(DB_WRITER, "db_writer",
            "the database writer: its lag and the database's outages, as Alerts",
+           (_C.Alert,)),
+    Source(WATCH, "watch",
+           "the day's watcher: Alerts raised by the topology's alert rules on logs, "
+           "stream events and process restarts",
            (_C.Alert,)),
     Source(INJECT, "inject",
            "ops' `tape inject` (admin commands, notes, alerts; it may send any type but "

@@ -11,6 +11,10 @@ Processes run from the repository root with `sys.executable`, so
 `python -m deploy ...` is the `tape` command and `python -m
 tests.sequencer.workers ROLE ...` runs a worker. Their stderr goes to files
 under tmp_path/logs, quoted in failure messages.
+
+`Proc` and `Stack` are the shared process runner's (`deploy.procs`: `Proc`,
+`ProcGroup`) with the tests' habits: a failed wait is an AssertionError, and a
+stack stops its workers before its sequencers and its media driver last.
 """
 
 from __future__ import annotations
@@ -18,161 +22,41 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from deploy import procs
+from deploy.procs import REPO, child_env
+
+# What the tests import from here (REPO and child_env are the process runner's).
+__all__ = ["REPO", "STATUS_FILE", "Proc", "Stack", "child_env", "frozen"]
+
 STATUS_FILE = "sequencer.status.json"
 
 
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(extra or {})
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+class Proc(procs.Proc):
+    """A child process whose stdout JSON lines are collected by a reader thread
+    (`deploy.procs.Proc`), run from the repository root."""
 
-
-class Proc:
-    """A child process whose stdout JSON lines are collected by a reader thread."""
+    failure = AssertionError
 
     def __init__(
-        self, name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None
+        self, name: str, argv: Sequence[str], log_dir: Path, env: Mapping[str, str] | None = None
     ) -> None:
-        self.name = name
-        self.argv = argv
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.stderr_path = log_dir / f"{name}.stderr"
-        self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in close()
-        self.popen = subprocess.Popen(
-            argv, cwd=REPO, env=child_env(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._stderr,
-        )
-        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.history: list[dict[str, Any]] = []
-        self.pending: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                msg = {"text": line.decode(errors="replace").rstrip()}
-            if not isinstance(msg, dict):
-                msg = {"value": msg}
-            self.messages.put(msg)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stderr_text(self) -> str:
-        """Everything the process wrote to stderr so far."""
-        try:
-            return self.stderr_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def stderr_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.stderr_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def describe(self) -> str:
-        rc = self.popen.poll()
-        state = "running" if rc is None else f"exited {rc}"
-        tail = self.stderr_tail()
-        return f"{self.name} (pid {self.pid}, {state}); stderr:\n{tail}" if tail else (
-            f"{self.name} (pid {self.pid}, {state}), no stderr"
-        )
-
-    def expect(self, key: str, timeout: float = 30.0, keep: bool = False) -> dict[str, Any]:
-        """The next stdout message holding `key` (others are kept in `history`). With
-        `keep`, the others passed over are also set aside for later `expect`s, which
-        look there first (a report that overtook the acknowledgement of its request)."""
-        for i, msg in enumerate(self.pending):
-            if key in msg:
-                return self.pending.pop(i)
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no {key!r} from {self.describe()} within {timeout}s")
-            try:
-                msg = self.messages.get(timeout=min(left, 0.1))
-            except queue.Empty:
-                if not self.alive() and self.messages.empty():
-                    self._reader.join(1)
-                    if self.messages.empty():
-                        raise AssertionError(
-                            f"{self.describe()}\nended before saying {key!r}"
-                        ) from None
-                continue
-            self.history.append(msg)
-            if key in msg:
-                return msg
-            if keep:
-                self.pending.append(msg)
-
-    def send(self, line: str) -> None:
-        assert self.popen.stdin is not None
-        self.popen.stdin.write(line.encode() + b"\n")
-        self.popen.stdin.flush()
-
-    def signal(self, sig: int) -> None:
-        if self.alive():
-            self.popen.send_signal(sig)
-
-    def wait(self, timeout: float = 30.0) -> int:
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.describe()}\ndid not exit within {timeout}s") from None
-
-    def kill9(self) -> int:
-        """SIGKILL, and wait for it to be gone."""
-        if self.alive():
-            self.popen.send_signal(signal.SIGKILL)
-        return self.popen.wait(30)
+        super().__init__(name, argv, log_dir, env, cwd=REPO)
 
     def terminate(self, timeout: float = 20.0) -> int:
         """SIGTERM (after SIGCONT, in case it is frozen); SIGKILL if it lingers."""
-        if self.alive():
-            self.popen.send_signal(signal.SIGCONT)
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                return self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.send_signal(signal.SIGKILL)
-        return self.popen.wait(30)
-
-    def close(self) -> None:
-        if self.popen.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.popen.stdin.close()
-        self._stderr.close()
-        if self.popen.stdout is not None:
-            self._reader.join(2)
-            self.popen.stdout.close()
+        return self.stop(timeout)
 
 
 @contextlib.contextmanager
@@ -201,28 +85,27 @@ def frozen(proc: Proc) -> Iterator[None]:
         proc.signal(signal.SIGCONT)
 
 
-class Stack:
+class Stack(procs.ProcGroup):
     """The processes of one test, all stopped at teardown."""
 
     def __init__(self, tmp_path: Path, day: Path, aeron_dir: str) -> None:
+        super().__init__(tmp_path / "logs", cwd=REPO)
         self.tmp = tmp_path
         self.day = day
         self.aeron_dir = aeron_dir
-        self.logs = tmp_path / "logs"
-        self.procs: list[Proc] = []
-        self._names: dict[str, int] = {}
+        self.logs = self.log_dir
 
     # ---- processes
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
+    def unique_name(self, name: str) -> str:
+        # Numbered from the first (`sequencer-1`), so a restart's log sits beside it.
         n = self._names[name] = self._names.get(name, 0) + 1
-        p = Proc(f"{name}-{n}", argv, self.logs, env)
-        self.procs.append(p)
-        return p
+        return f"{name}-{n}"
 
-    @staticmethod
-    def tape_argv(*args: str) -> list[str]:
-        return [sys.executable, "-m", "deploy", *args]
+    def spawn(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> Proc:
+        return self.add(Proc(self.unique_name(name), argv, self.logs, env))
 
     def start_driver(self, timeout: float = 30.0, env: dict[str, str] | None = None) -> Proc:
         """A standalone media driver (`tape driver`) on the test's Aeron directory.
@@ -232,11 +115,7 @@ class Stack:
         from sequencer.transport import driver_active
 
         p = self.spawn("driver", self.tape_argv("driver", "--aeron-dir", self.aeron_dir), env)
-        deadline = time.monotonic() + timeout
-        while not driver_active(self.aeron_dir, 100):
-            if not p.alive() or time.monotonic() > deadline:
-                raise AssertionError(f"media driver did not come up: {p.describe()}")
-            time.sleep(0.02)
+        p.wait_until(lambda: driver_active(self.aeron_dir, 100), "the media driver up", timeout)
         return p
 
     def start_sequencer(
@@ -255,24 +134,17 @@ class Stack:
 
     def wait_up(self, p: Proc, timeout: float = 30.0) -> dict[str, Any]:
         """Wait for the sequencer's status file, written by this very process."""
-        deadline = time.monotonic() + timeout
-        while True:
-            st = self.status(missing_ok=True)
-            if st is not None and st.get("pid") == p.pid:
-                return st
-            if not p.alive():
-                raise AssertionError(f"sequencer did not start: {p.describe()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no status from the sequencer within {timeout}s: "
-                                     f"{p.describe()}")
-            time.sleep(0.01)
+        st: dict[str, Any] = p.wait_file(
+            self.day / STATUS_FILE, lambda st: st.get("pid") == p.pid, timeout,
+            "the sequencer's status", interval=0.01)
+        return st
 
     def stop_sequencer(self, p: Proc, timeout: float = 30.0) -> dict[str, Any]:
         """SIGTERM; the sequencer must exit 0 and leave a closed status."""
         p.signal(signal.SIGTERM)
         rc = p.wait(timeout)
         assert rc == 0, f"sequencer exited {rc} on SIGTERM: {p.describe()}"
-        st = self.status()
+        st: dict[str, Any] = self.status()
         assert st["pid"] == p.pid and st["state"] == "closed", st
         return st
 
@@ -282,10 +154,7 @@ class Stack:
 
     def tape(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run a `tape` command to completion."""
-        return subprocess.run(
-            self.tape_argv(*args), cwd=REPO, env=child_env(), capture_output=True, text=True,
-            timeout=timeout, check=False,
-        )
+        return procs.run(self.tape_argv(*args), timeout, cwd=REPO)
 
     # ---- state
 
@@ -317,19 +186,21 @@ class Stack:
 
     # ---- teardown
 
-    def close(self) -> None:
+    def stop_order(self) -> list[procs.Proc]:
         # Workers first, then sequencers, the standalone driver last.
-        def rank(p: Proc) -> int:
+        def rank(p: procs.Proc) -> int:
             return 2 if p.name.startswith("driver") else 1 if p.name.startswith("sequencer") else 0
 
-        for p in sorted(self.procs, key=rank):
-            try:
-                if p.name.startswith(("sequencer", "driver")):
-                    p.terminate()
-                else:
-                    p.kill9()
-            finally:
-                p.close()
+        return sorted(super().stop_order(), key=rank)
+
+    def stop_one(self, proc: procs.Proc) -> None:
+        # A worker has nothing to save: SIGKILL. A sequencer or a driver gets SIGTERM, as
+        # in production, so that it closes its journal and its Aeron directory before the
+        # fixture removes that directory.
+        if proc.name.startswith(("sequencer", "driver")):
+            proc.stop()
+        else:
+            proc.kill9()
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ the same run, because these machines vary from day to day.
 - `db`: the recorded day and the OMS bench's order day loaded into DuckDB and
   PostgreSQL, against a decode-only pass; the live writer's lag;
 - `post-trade`: every post-trade report of the same two days, against a
-  decode-only pass.
+  decode-only pass;
+- `day`: the demo's whole unattended day (`tape day run`), stage by stage, against one
+  `tape` process's start; `--kills N` runs it again under N kill -9s, checked.
 
 `bench_app` is the `tape bench` command group.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 import typer
 
 from deploy.bench.backtest import bench_backtest
+from deploy.bench.day import bench_day
 from deploy.bench.db import bench_db
 from deploy.bench.fix import bench_fix
 from deploy.bench.marketdata import bench_marketdata
@@ -46,5 +49,6 @@ bench_app.command("fix")(bench_fix)
 bench_app.command("backtest")(bench_backtest)
 bench_app.command("db")(bench_db)
 bench_app.command("post-trade")(bench_post_trade)
+bench_app.command("day")(bench_day)
 
 __all__ = ["bench_app"]

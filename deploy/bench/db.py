@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from deploy.procs import ProcGroup, remove_aeron_dir, tape_argv
 
 TARGETS = {"duckdb_rows_per_s": 300_000, "postgres_rows_per_s": 150_000,
            "live_lag_p99_ms": 500}
@@ -138,37 +139,29 @@ def live_lag(root: Path, rate: float, seconds: float, quiet: bool) -> dict[str, 
 
     day = root / "live"
     aeron_dir = f"/dev/shm/tape-bench-db-{os.getpid()}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    seq = subprocess.Popen([sys.executable, "-m", "deploy", "sequencer", "run", "--day",
-                            str(day), "--aeron-dir", aeron_dir, "--driver", "embedded"],
-                           env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while not (day / "sequencer.status.json").exists():
-            if time.monotonic() > deadline or seq.poll() is not None:
-                raise RuntimeError("the bench's sequencer did not start")
-            time.sleep(0.05)
-        count = int(rate * seconds)
-        _say(quiet, f"bench db: live, {count:,} messages at {rate:,.0f}/s with the writer "
-             "following")
-        pub = subprocess.Popen([sys.executable, "-m", "deploy.bench.db", "publish", str(day),
-                                str(count), str(rate)], env=env)
-        writer = DbWriter(day, None, WriterConfig(), keep_lag=True, quiet=True)
-        writer.run(max_seconds=seconds * 3 + 60)
-        pub.wait(60)
-        lag = np.array(writer.stats.lag_ns, dtype=np.float64) / 1e6
-        return {"live_frames": int(lag.size), "live_rate_per_s": rate,
-                "live_lag_p50_ms": round(float(np.percentile(lag, 50)), 2),
-                "live_lag_p99_ms": round(float(np.percentile(lag, 99)), 2),
-                "live_lag_max_ms": round(float(lag.max()), 2),
-                "live_commits": writer.stats.commits}
+        with ProcGroup(root / "logs", stop_timeout=30.0) as procs:
+            seq = procs.spawn("sequencer", tape_argv(
+                "sequencer", "run", "--day", str(day), "--aeron-dir", aeron_dir,
+                "--driver", "embedded"))
+            seq.wait_file(day / "sequencer.status.json", timeout=30,
+                          what="the bench's sequencer status")
+            count = int(rate * seconds)
+            _say(quiet, f"bench db: live, {count:,} messages at {rate:,.0f}/s with the writer "
+                 "following")
+            pub = procs.spawn("publisher", [sys.executable, "-m", "deploy.bench.db", "publish",
+                                            str(day), str(count), str(rate)])
+            writer = DbWriter(day, None, WriterConfig(), keep_lag=True, quiet=True)
+            writer.run(max_seconds=seconds * 3 + 60)
+            pub.wait(60)
     finally:
-        seq.terminate()
-        try:
-            seq.wait(30)
-        except subprocess.TimeoutExpired:
-            seq.kill()
-        shutil.rmtree(aeron_dir, ignore_errors=True)
+        remove_aeron_dir(aeron_dir)
+    lag = np.array(writer.stats.lag_ns, dtype=np.float64) / 1e6
+    return {"live_frames": int(lag.size), "live_rate_per_s": rate,
+            "live_lag_p50_ms": round(float(np.percentile(lag, 50)), 2),
+            "live_lag_p99_ms": round(float(np.percentile(lag, 99)), 2),
+            "live_lag_max_ms": round(float(lag.max()), 2),
+            "live_commits": writer.stats.commits}
 
 
 # ---------------------------------------------------------------- the command

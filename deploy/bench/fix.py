@@ -49,13 +49,10 @@ failure to start the day, or an order not answered, exits 1.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
-import queue
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -72,6 +69,7 @@ import quickfix as fix
 import typer
 
 from deploy.bench.fix_echo import BEGIN, CLIENT_ID, ECHO_ID, settings_text
+from deploy.procs import ProcError, ProcGroup, remove_aeron_dir, run, tape_argv
 from fix_gateways.fixmsg import SOH, compose, message
 from fix_gateways.session import Callbacks, write_settings
 from sequencer import sources
@@ -215,74 +213,6 @@ def percentiles_us(ns: list[int]) -> dict[str, float]:
 # ------------------------------------------------------------------ processes
 
 
-class Proc:
-    """A child process whose stdout JSON lines are read by a thread."""
-
-    def __init__(self, name: str, argv: list[str], logs: Path) -> None:
-        self.name = name
-        logs.mkdir(parents=True, exist_ok=True)
-        self.stderr_path = logs / f"{name}.stderr"
-        with open(self.stderr_path, "wb") as err:
-            self.popen = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=err, env=_child_env())
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            with contextlib.suppress(ValueError):
-                obj = json.loads(line)
-                if isinstance(obj, dict):
-                    self.lines.put(obj)
-
-    def expect(self, key: str, timeout_s: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                obj = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.popen.poll() is not None:
-                    break
-                continue
-            if key in obj:
-                return obj
-        raise BenchError(f"{self.name} did not say {key!r}: {self.tail()}")
-
-    def tail(self) -> str:
-        try:
-            lines = self.stderr_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        rc = self.popen.poll()
-        state = "running" if rc is None else f"exited {rc}"
-        return f"{state}; stderr: " + " | ".join(lines[-8:])
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self.popen.poll() is None:
-            with contextlib.suppress(OSError):
-                if self.popen.stdin is not None:
-                    self.popen.stdin.close()
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    repo = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _tape(*args: str) -> list[str]:
-    return [sys.executable, "-m", "deploy", *args]
-
-
 def _free_port() -> int:
     import socket
 
@@ -337,81 +267,60 @@ class Platform:
     fsync: str
     gateway_id: str
     sequencer_config: Path | None = None
-    procs: list[Proc] = field(default_factory=list)
+    procs: ProcGroup = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.procs = ProcGroup(self.root / "logs", stop_timeout=10.0)
 
     @property
     def day(self) -> Path:
         return self.root / "day"
 
-    def spawn(self, name: str, argv: list[str]) -> Proc:
-        p = Proc(name, argv, self.root / "logs")
-        self.procs.append(p)
-        return p
-
     def start(self, client_port: int, progress: Progress) -> None:
         day = self.day
         progress("building ref data", 0, 7)
-        r = subprocess.run(_tape("refdata", "build", "--date", DATE, "--out",
-                                 str(day / "refdata"), "--config",
-                                 str(_refdata_config(self.root))),
-                           check=False, capture_output=True, text=True, env=_child_env())
+        try:
+            r = run(tape_argv("refdata", "build", "--date", DATE, "--out", str(day / "refdata"),
+                              "--config", str(_refdata_config(self.root))), timeout=600)
+        except subprocess.TimeoutExpired:
+            raise BenchError("tape refdata build took more than 600 s") from None
         if r.returncode != 0:
             raise BenchError(f"tape refdata build failed: {r.stderr[-2000:]}")
         config = _fix_config(self.root / "fix.toml", self.gateway_id, client_port,
                              _free_port())
         progress("starting the sequencer", 1, 7)
-        seq = self.spawn("sequencer", _tape(
+        seq = self.procs.spawn("sequencer", tape_argv(
             "sequencer", "run", "--day", str(day), "--aeron-dir", self.aeron_dir,
             "--driver", "embedded", "--time-mode", "sim", "--session-date", DATE,
             "--fsync", self.fsync,
             *(["--config", str(self.sequencer_config)] if self.sequencer_config else [])))
-        status = day / "sequencer.status.json"
-        _wait(status.exists, seq, "the sequencer to start")
+        seq.wait_file(day / "sequencer.status.json", timeout=60, what="the sequencer's status")
         for i, app in enumerate(("oms", "algo")):
             progress(f"starting the {app} app", 2 + i, 7)
-            p = self.spawn(app, _tape("app", "run", app, "--day", str(day)))
-            _wait(lambda a=app: (day / "apps" / f"{a}.status.json").exists(),  # type: ignore[misc]
-                  p, f"the {app} app to start")
+            p = self.procs.spawn(app, tape_argv("app", "run", app, "--day", str(day)))
+            p.wait_file(day / "apps" / f"{app}.status.json", timeout=60,
+                        what=f"the {app} app's status")
         progress("starting the venue simulator", 4, 7)
-        self.spawn("venue_sim", _tape("venue-sim", "--config", str(config), "--root",
-                                      str(self.root / "venue-sim"))).expect("ready")
+        self.procs.spawn("venue_sim", tape_argv("venue-sim", "--config", str(config), "--root",
+                                                str(self.root / "venue-sim"))).wait_ready(60)
         progress("starting the venue gateway", 5, 7)
-        self.spawn("venue_gw", _tape("gateway", "venue", "--day", str(day), "--config",
-                                     str(config))).expect("ready")
+        self.procs.spawn("venue_gw", tape_argv("gateway", "venue", "--day", str(day),
+                                               "--config", str(config))).wait_ready(60)
         progress("starting the client gateway", 6, 7)
-        self.spawn("client_gw", _tape("gateway", "client", "--day", str(day), "--config",
-                                      str(config))).expect("ready")
+        self.procs.spawn("client_gw", tape_argv("gateway", "client", "--day", str(day),
+                                                "--config", str(config))).wait_ready(60)
 
     def cpu_s(self) -> dict[str, float]:
         """CPU seconds (user and system) each process has used so far."""
-        tick = os.sysconf("SC_CLK_TCK")
-        out: dict[str, float] = {}
-        for p in self.procs:
-            try:
-                fields = Path(f"/proc/{p.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            out[p.name] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        out = {p.name: s for p in self.procs.procs if (s := p.cpu_seconds()) is not None}
         out["bench_client"] = time.process_time()
         return out
 
-    def check_alive(self) -> None:
-        for p in self.procs:
-            if p.popen.poll() is not None:
-                raise BenchError(f"{p.name} died: {p.tail()}")
-
     def stop(self) -> None:
-        for p in reversed(self.procs):
-            p.stop()
-        shutil.rmtree(self.aeron_dir, ignore_errors=True)
-
-
-def _wait(ready: Callable[[], bool], proc: Proc, what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not ready():
-        if proc.popen.poll() is not None or time.monotonic() > deadline:
-            raise BenchError(f"waiting for {what}: {proc.tail()}")
-        time.sleep(0.02)
+        try:
+            self.procs.close()
+        finally:
+            remove_aeron_dir(self.aeron_dir)
 
 
 class VenueAcks:
@@ -506,20 +415,20 @@ def run_bench(rate: float, seconds: float, burst: int, window: int, policies: li
     """The baseline, then the platform once per fsync policy (the first is the headline)."""
     root = Path(tempfile.mkdtemp(prefix="tape-bench-fix-")) if keep is None else keep
     root.mkdir(parents=True, exist_ok=True)
-    echo: Proc | None = None
+    echo: ProcGroup | None = None
     platform: Platform | None = None
     runs: dict[str, dict[str, Any]] = {}
     try:
         # The baseline first, on a quiet machine, then the platform.
         port = _free_port()
-        echo = Proc("echo", [sys.executable, "-m", "deploy.bench.fix_echo", "--port",
-                             str(port), "--root", str(root / "echo")], root / "logs")
-        echo.expect("ready", 30)
+        echo = ProcGroup(root / "logs", stop_timeout=10.0)
+        echo.spawn("echo", [sys.executable, "-m", "deploy.bench.fix_echo", "--port", str(port),
+                            "--root", str(root / "echo")]).wait_ready(30)
         client, held = start_client(root / "client-echo", port, ECHO_ID)
         _KEEP_ALIVE.append(held)
         progress("baseline", 0, 1)
         base = measure(client, "B", rate, seconds, burst, window, progress)
-        echo.stop()
+        echo.close()
         for i, policy in enumerate(policies):
             # Each platform's gateway has its own CompID: the bench client's sessions
             # share QuickFIX's registry in this process.
@@ -539,19 +448,19 @@ def run_bench(rate: float, seconds: float, burst: int, window: int, policies: li
             client.record_walls = keep is not None
             acks = VenueAcks(platform.day)
             runs[policy] = measure(client, f"P{i}", rate, seconds, burst, window, progress,
-                                   between=platform.check_alive, acks=acks,
+                                   between=platform.procs.check_alive, acks=acks,
                                    cpu=platform.cpu_s)
             if client.record_walls:
                 with (root / f"fsync-{policy}" / "orders.csv").open("w") as f:
                     f.write("cl_ord_id,sent_wall_ns,new_wall_ns\n")
                     f.writelines(f"{cl},{','.join(map(str, w))}\n"
                                  for cl, w in client.walls.items())
-            platform.check_alive()
+            platform.procs.check_alive()
             platform.stop()
             platform = None
     finally:
         if echo is not None:
-            echo.stop()
+            echo.close()
         if platform is not None:
             platform.stop()
         if keep is None:
@@ -640,7 +549,7 @@ def bench_fix(
         try:
             res = run_bench(rate, seconds, orders, window, policies, progress, keep,
                             sequencer_config, idle)
-        except BenchError as e:
+        except (BenchError, ProcError) as e:
             prog.stop()
             err.print(f"[red]error:[/red] {e}")
             exit_now(1)

@@ -29,8 +29,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +36,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from deploy.procs import ProcGroup, remove_aeron_dir, tape_argv
 
 TARGETS = {"stream_rows_per_s": 300_000, "whole_day_s": 15}
 SYMBOLS = ("AIG", "BAC", "IBM", "SPY")
@@ -93,15 +93,6 @@ def role_subscriber(day: str, expect: int, symbol_ids: str) -> None:
 ROLES = {"subscriber": lambda a: role_subscriber(a[0], int(a[1]), a[2])}
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a live process has used so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
-
-
 def _parse_only(data_dir: Path, day: dt.date) -> tuple[int, float]:
     """The baseline: every file of the day read into typed columns, and nothing else."""
     from marketdata.clock import local_midnight_ns
@@ -139,45 +130,40 @@ def run_bench(data_dir: Path, day: dt.date, aeron_dir: str,
     res["parse_rows_per_s"] = rows / parse_s
 
     daydir = Path(tempfile.mkdtemp(prefix="tape-bench-md-"))
-    seq_proc = None
-    sub = None
     try:
-        step("ref data")
-        build(day, daydir / "refdata")
-        rd = load(daydir / "refdata")
-        ids = ",".join(str(rd.by_name(s).id) for s in SYMBOLS)
-        step("sequencer")
-        seq_proc = subprocess.Popen(
-            [sys.executable, "-m", "deploy", "sequencer", "run", "--day", str(daydir),
-             "--aeron-dir", aeron_dir, "--driver", "embedded", "--fsync", "group",
-             "--time-mode", "sim", "--session-date", day.isoformat()],
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while not (daydir / "sequencer.status.json").exists():
-            if seq_proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the sequencer did not start")
-            time.sleep(0.02)
-        sub = subprocess.Popen(
-            [sys.executable, "-m", "deploy.bench.marketdata", "subscriber", str(daydir),
-             str(rows), ids],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
-        )
-        assert sub.stdout is not None
-        if not json.loads(sub.stdout.readline()).get("ready"):
-            raise RuntimeError("the subscriber did not start")
-        step("stream the day")
-        t_start = time.time_ns()
-        cpu0 = time.process_time()
-        feed = load_day(data_dir, SYMBOLS, day)
-        t_loaded = time.time_ns()
-        plant = TickerPlant(daydir, feed, rd, local_midnight_ns(day, "America/New_York"),
-                            wait_subscribed=len(SYMBOLS))
-        pres = plant.run(max_seconds=600)
-        got = json.loads(sub.stdout.readline())
-        sub.wait(timeout=60)
+        # The logs go with the day: a failure quotes their tails before the folder goes.
+        with ProcGroup(daydir / "logs", stop_timeout=60.0) as procs:
+            step("ref data")
+            build(day, daydir / "refdata")
+            rd = load(daydir / "refdata")
+            ids = ",".join(str(rd.by_name(s).id) for s in SYMBOLS)
+            step("sequencer")
+            seq = procs.spawn("sequencer", tape_argv(
+                "sequencer", "run", "--day", str(daydir), "--aeron-dir", aeron_dir,
+                "--driver", "embedded", "--fsync", "group", "--time-mode", "sim",
+                "--session-date", day.isoformat()))
+            seq.wait_file(daydir / "sequencer.status.json", timeout=30,
+                          what="the sequencer's status")
+            sub = procs.spawn("subscriber", [
+                sys.executable, "-m", "deploy.bench.marketdata", "subscriber", str(daydir),
+                str(rows), ids])
+            sub.wait_ready(60)
+            step("stream the day")
+            t_start = time.time_ns()
+            cpu0 = time.process_time()
+            feed = load_day(data_dir, SYMBOLS, day)
+            t_loaded = time.time_ns()
+            plant = TickerPlant(daydir, feed, rd, local_midnight_ns(day, "America/New_York"),
+                                wait_subscribed=len(SYMBOLS))
+            pres = plant.run(max_seconds=600)
+            # The plant has published the whole day; the subscriber answers once it has
+            # seen every row (never, if some were lost): two minutes more is ample.
+            got = sub.expect("seen", timeout=120)
+            sub.wait(60)
+            seq_cpu = seq.cpu_seconds()
         res["cpu_s"] = {"plant": round(time.process_time() - cpu0, 2),
-                        "sequencer": _cpu_s(seq_proc.pid), "subscriber": got["cpu_s"]}
+                        "sequencer": float("nan") if seq_cpu is None else round(seq_cpu, 2),
+                        "subscriber": got["cpu_s"]}
         res["published"] = pres.published
         res["seen"] = got["seen"]
         res["lost"] = pres.published - got["seen"]
@@ -190,16 +176,8 @@ def run_bench(data_dir: Path, day: dt.date, aeron_dir: str,
         res["stream_ratio"] = res["stream_rows_per_s"] / res["parse_rows_per_s"]
         res["digest"] = got["digest"][:16]
     finally:
-        if sub is not None and sub.poll() is None:
-            sub.kill()
-        if seq_proc is not None:
-            seq_proc.send_signal(signal.SIGTERM)
-            try:
-                seq_proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                seq_proc.kill()
         shutil.rmtree(daydir, ignore_errors=True)
-        shutil.rmtree(aeron_dir, ignore_errors=True)
+        remove_aeron_dir(aeron_dir)
     return res
 
 

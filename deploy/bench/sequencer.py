@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ from typing import Annotated, Any
 
 import typer
 
+from deploy.procs import Proc, ProcGroup, remove_aeron_dir, tape_argv
 from sequencer import sources
 
 POLICIES = ("none", "group", "always")
@@ -299,84 +298,88 @@ ROLES = {
 # ---------------------------------------------------------------- orchestration
 
 
-class Worker:
-    def __init__(self, role: str, *args: object) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deploy.bench.sequencer", role, *map(str, args)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
+#: How long a worker may take to report: the subscriber gives up by itself after 300 s.
+RESULT_TIMEOUT_S = 600.0
 
-    def read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"bench worker {self.proc.args!r} died (exit {self.proc.wait()})")
-        result: dict[str, Any] = json.loads(line)
-        return result
 
-    def go(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
+def _worker(procs: ProcGroup, role: str, *args: object) -> Proc:
+    """A worker process (`python -m deploy.bench.sequencer ROLE ARGS`), once it is ready."""
+    p = procs.spawn(role, [sys.executable, "-m", "deploy.bench.sequencer", role,
+                           *map(str, args)])
+    p.wait_ready(60)
+    return p
 
-    def finish(self) -> dict[str, Any]:
-        r = self.read()
-        self.proc.wait(timeout=60)
-        return r
+
+def _finish(p: Proc, key: str) -> dict[str, Any]:
+    """The worker's report (the line holding `key`), once it has exited."""
+    r = p.expect(key, RESULT_TIMEOUT_S)
+    p.wait(60)
+    p.close()  # a run starts dozens of workers: their pipes go as they finish
+    return r
 
 
 class SequencerProc:
-    def __init__(self, policy: str, aeron_dir: str, *extra: str) -> None:
-        self.day = Path(tempfile.mkdtemp(prefix=f"tape-bench-{policy}-"))
+    """A sequencer on an embedded driver, with a day folder of its own under `root`."""
+
+    def __init__(self, procs: ProcGroup, root: Path, policy: str, aeron_dir: str,
+                 *extra: str) -> None:
+        self.day = root / f"day-{policy}"
         self.aeron_dir = aeron_dir
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deploy", "sequencer", "run", "--day", str(self.day),
-             "--aeron-dir", aeron_dir, "--driver", "embedded", "--fsync", policy, *extra],
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while not (self.day / "sequencer.status.json").exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("sequencer did not start")
-            time.sleep(0.02)
+        self.proc = procs.spawn(f"sequencer-{policy}", tape_argv(
+            "sequencer", "run", "--day", str(self.day), "--aeron-dir", aeron_dir,
+            "--driver", "embedded", "--fsync", policy, *extra))
+        self.proc.wait_file(self.day / "sequencer.status.json", timeout=30,
+                            what="the sequencer's status")
 
     def close(self) -> dict[str, Any]:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        status: dict[str, Any] = json.loads((self.day / "sequencer.status.json").read_text())
-        shutil.rmtree(self.day, ignore_errors=True)
-        shutil.rmtree(self.aeron_dir, ignore_errors=True)
+        """Stop it; its last status (counters)."""
+        try:
+            self.proc.stop(60)
+            status: dict[str, Any] = json.loads((self.day / "sequencer.status.json").read_text())
+        finally:
+            shutil.rmtree(self.day, ignore_errors=True)
+            remove_aeron_dir(self.aeron_dir)
         return status
 
 
-def _throughput(day: Path, n: int, publishers: int) -> dict[str, Any]:
+def _throughput(procs: ProcGroup, day: Path, n: int, publishers: int) -> dict[str, Any]:
     per = n // publishers
     total = per * publishers
-    sub = Worker("subscribe", day, total, sources.bench(0))
-    sub.read()
-    pubs = [Worker("publish", day, sources.bench(i), per) for i in range(publishers)]
+    sub = _worker(procs, "subscribe", day, total, sources.bench(0))
+    pubs = [_worker(procs, "publish", day, sources.bench(i), per) for i in range(publishers)]
     for p in pubs:
-        p.read()
+        p.send("go")
     for p in pubs:
-        p.go()
-    for p in pubs:
-        p.finish()
-    r = sub.finish()
+        _finish(p, "offered")
+    r = _finish(sub, "seen")
     r["msgs_per_s"] = r["seen"] / r["span_s"] if r["span_s"] > 0 else 0.0
     r["expected"] = total
     return r
 
 
-def _rtt(day: Path, n: int, rate: float, source: int) -> dict[str, Any]:
-    w = Worker("rtt", day, source, n, rate)
-    w.read()
-    w.go()
-    return w.finish()
+def _rtt(procs: ProcGroup, day: Path, n: int, rate: float, source: int) -> dict[str, Any]:
+    w = _worker(procs, "rtt", day, source, n, rate)
+    w.send("go")
+    return _finish(w, "samples")
 
 
 def run_bench(
     messages: int, always_messages: int, rtt_messages: int, rate: float, publishers: int,
     progress: Any = None, policies: tuple[str, ...] = POLICIES,
+) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="tape-bench-seq-"))
+    try:
+        # Every process's stderr in root/logs: a failure quotes the tail of its log.
+        with ProcGroup(root / "logs", stop_timeout=30.0) as procs:
+            return _run(procs, root, messages, always_messages, rtt_messages, rate,
+                        publishers, progress, policies)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(
+    procs: ProcGroup, root: Path, messages: int, always_messages: int, rtt_messages: int,
+    rate: float, publishers: int, progress: Any, policies: tuple[str, ...],
 ) -> dict[str, Any]:
     from sequencer.transport import start_driver, stop_driver
 
@@ -392,21 +395,17 @@ def run_bench(
     step("baseline")
     drv = start_driver(base_dir + "-raw")
     try:
-        sub = Worker("raw_sub", drv.dir, messages)
-        sub.read()
-        pub = Worker("raw_pub", drv.dir, messages)
-        pub.read()
-        pub.go()
-        pub.finish()
-        r = sub.finish()
+        sub = _worker(procs, "raw_sub", drv.dir, messages)
+        pub = _worker(procs, "raw_pub", drv.dir, messages)
+        pub.send("go")
+        _finish(pub, "offered")
+        r = _finish(sub, "seen")
         res["baseline_msgs_per_s"] = r["seen"] / r["span_s"]
-        echo = Worker("raw_echo", drv.dir)
-        echo.read()
-        ping = Worker("raw_ping", drv.dir, rtt_messages, rate)
-        ping.read()
-        ping.go()
-        r = ping.finish()
-        echo.proc.wait(timeout=30)
+        echo = _worker(procs, "raw_echo", drv.dir)
+        ping = _worker(procs, "raw_ping", drv.dir, rtt_messages, rate)
+        ping.send("go")
+        r = _finish(ping, "samples")
+        echo.wait(30)  # the ping's last message told it to stop
         res["baseline_rtt_p50_us"] = r["p50_us"]
         res["baseline_rtt_p99_us"] = r["p99_us"]
         res["baseline_rtt_p999_us"] = r["p999_us"]
@@ -415,21 +414,20 @@ def run_bench(
 
     for policy in policies:
         step(f"fsync {policy}")
-        aeron_dir = f"{base_dir}-{policy}"
-        seqp = SequencerProc(policy, aeron_dir)
+        seqp = SequencerProc(procs, root, policy, f"{base_dir}-{policy}")
         try:
             n = always_messages if policy == "always" else messages
-            t = _throughput(seqp.day, n, publishers)
+            t = _throughput(procs, seqp.day, n, publishers)
             res[f"{policy}_msgs_per_s"] = t["msgs_per_s"]
             res[f"{policy}_lost"] = t["expected"] - t["seen"]
             res[f"{policy}_gaps"] = t["gaps"] + t["out_of_order"]
             rn = rtt_messages if policy != "always" else min(rtt_messages, 2000)
             rrate = rate if policy != "always" else min(rate, 1000.0)
-            r = _rtt(seqp.day, rn, rrate, sources.bench(100))
+            r = _rtt(procs, seqp.day, rn, rrate, sources.bench(100))
             for k in ("p50", "p99", "p999"):
                 res[f"{policy}_rtt_{k}_us"] = r[f"{k}_us"]
             res[f"{policy}_rtt_rate_per_s"] = rrate
-            r = _rtt(seqp.day, rn, 0, sources.bench(101))
+            r = _rtt(procs, seqp.day, rn, 0, sources.bench(101))
             for k in ("p50", "p99", "p999"):
                 res[f"{policy}_sat_rtt_{k}_us"] = r[f"{k}_us"]
         finally:

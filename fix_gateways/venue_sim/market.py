@@ -379,6 +379,10 @@ class Venue:
         o = self._orders.get(order_id)
         return msgspec.structs.replace(o) if o is not None else None
 
+    def working(self) -> int:
+        """How many of our orders are live here."""
+        return len(self._orders)
+
     def open_orders(self, symbol: str | None = None) -> list[SimOrder]:
         """Copies of the live orders (of one symbol), in arrival order."""
         out = [msgspec.structs.replace(o) for o in self._orders.values()

@@ -49,6 +49,12 @@ corrected figures for a correct; CumQty, LeavesQty, AvgPx and OrdStatus are the
 order's after it (OrdStatus by precedence: a live order new or partially filled,
 a cancelled one cancelled, a done one filled if its fills still make its
 quantity, else done for day).
+
+With `--day` the loop writes `DAY/fix/venue_sim.status.json` every half second (pid,
+state, each session logged on or not, orders working, fills, the seq its market data
+has reached: `tape status` reads it). Under systemd (`sequencer.notify`) READY=1 goes
+with the `{"ready": ...}` line, WATCHDOG=1 from the same half-second point, STOPPING=1
+on a clean stop.
 """
 
 # determinism: edge module, a FIX server with its own threads and sockets
@@ -95,6 +101,7 @@ from sequencer.messages.control import SystemStart, SystemStop
 from sequencer.messages.executions import RestatementReason
 from sequencer.messages.marketdata import Quote, Trade
 from sequencer.messages.orders import ExecInst, Side
+from sequencer.notify import STATUS_EVERY_S, Notifier, StatusFile
 from sequencer.runtime.app import Consumer, handles
 from sequencer.transport import HeapFreezer
 
@@ -162,12 +169,14 @@ class VenueSimServer:
         self.counts = SimCounts()
         self.scripted = scripted_mode
         self.venues: dict[str, Any] = {}
+        self._cores: dict[str, market.Venue] = {}  # the fill models, scripted or not
         self._session_of_venue: dict[str, str] = {}
         self._venue_of_session: dict[str, str] = {}
         self._begin: dict[str, str] = {}
         self._sid: dict[str, Any] = {}
         for s in cfg.sessions:
             core = market.Venue(s.venue)
+            self._cores[s.venue] = core
             self.venues[s.venue] = scripted.ScriptedVenue(core) if scripted_mode else core
             sid = fix.SessionID(BEGIN_STRING[s.fix_version], s.target_comp_id,
                                 cfg.sender_comp_id)
@@ -180,6 +189,10 @@ class VenueSimServer:
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._running = False
         self._now = 0
+        self.state = "starting"
+        self._status = (StatusFile(day / "fix" / "venue_sim.status.json", "venue_sim")
+                        if day is not None else None)
+        self._sd = Notifier()  # systemd's readiness and watchdog (no-ops without it)
 
     # ------------------------------------------------------------ QuickFIX thread
 
@@ -209,11 +222,19 @@ class VenueSimServer:
         sys.stdout.flush()
         feed = MarketFeed(self.day) if self.day is not None else None
         self._running = True
+        self.state = "running"
+        self._report_status(feed)
+        self._sd.ready(lambda: f"venue simulator: {len(self.venues)} venue(s) listening")
         end = None if max_seconds is None else time.monotonic() + max_seconds
+        status_at = time.monotonic() + STATUS_EVERY_S
         heap = HeapFreezer()
         try:
             while self._running:
                 heap.tick()
+                now = time.monotonic()
+                if now >= status_at:
+                    self._report_status(feed)
+                    status_at = now + STATUS_EVERY_S
                 busy = False
                 try:
                     kind, item = self._inbox.get(timeout=0.0005)
@@ -230,15 +251,37 @@ class VenueSimServer:
                         self._on_market(ev)
                     if feed.stopped:
                         break  # the day's SystemStop: the venues close with it
-                if end is not None and time.monotonic() >= end:
+                if end is not None and now >= end:
                     break
                 if not busy:
                     time.sleep(0.0002)
+            self.state = "done" if feed is not None and feed.stopped else "stopped"
+            self._sd.stopping(lambda: f"venue simulator: {self.state}")
+            self._report_status(feed)
         finally:
             logout_all(self._sid.values())
             if feed is not None:
                 feed.close()
+            self._sd.close()
         return self.counts
+
+    def _report_status(self, feed: MarketFeed | None) -> None:
+        """The status file (with `--day`) and the watchdog, every half second."""
+        working = sum(v.working() for v in self._cores.values())
+        if self._status is not None:
+            sessions = {}
+            for name, sid in self._sid.items():
+                s = fix.Session.lookupSession(sid)
+                sessions[name] = {"venue": self._venue_of_session[name],
+                                  "logged_on": bool(s is not None and s.isLoggedOn())}
+            self._status.write({
+                "process": "venue_sim", "state": self.state, "sessions": sessions,
+                "orders_working": working, "fills": self.counts.fills,
+                "counts": dict(vars(self.counts)),
+                **({"seq": feed.seq, "caught_up": feed.caught_up} if feed is not None
+                   else {})})
+        self._sd.beat(lambda: f"venue simulator: {self.state}, {working} order(s) working, "
+                              f"{self.counts.fills} fill(s)")
 
     # ------------------------------------------------------------ our orders
 
@@ -607,6 +650,15 @@ class MarketFeed(Consumer):
     def on_trade(self, m: Trade) -> None:
         self._out.append(("trade", m.venue, self._names.get(m.symbol_id, ""),
                           (m.price, m.size, self._ts)))
+
+    @property
+    def seq(self) -> int:
+        """The last seq read (every frame counts, of the types followed or not)."""
+        return int(self._sub.next_seq) - 1
+
+    @property
+    def caught_up(self) -> bool:
+        return bool(self._sub.caught_up)
 
     def close(self) -> None:
         self._sub.close()

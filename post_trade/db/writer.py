@@ -31,6 +31,11 @@ stream, drops its uncommitted batch, and retries with back-off (to
 reads the journal from that frame on, and says so (`db_up`).
 
 At the day's `SystemStop` it commits, writes its status and exits 0.
+
+Under systemd (`sequencer.notify`): READY=1 once its status says "running" (the store
+is open and claimed: the writer's health rule), WATCHDOG=1 and a STATUS= line (seq,
+lag) from the loop's half-second status point and from the back-off while the database
+is away, STOPPING=1 when it stops cleanly (its SystemStop, a stop request).
 """
 
 # determinism: edge module, database and stream I/O
@@ -63,6 +68,7 @@ from post_trade.db.stores import (
 from sequencer import sources
 from sequencer.journal import JournalReader
 from sequencer.messages.control import Alert
+from sequencer.notify import Notifier
 
 log = structlog.get_logger("db_writer")
 
@@ -208,6 +214,7 @@ class DbWriter:
         self._pub: Any = None
         self._head = (0, 0)  # the sequencer's last seq and stream time, as last seen
         self._status_at = 0.0  # when the status file was last written (monotonic)
+        self._sd = Notifier()  # systemd's readiness and watchdog (no-ops without it)
 
     # ---- life cycle
 
@@ -249,6 +256,7 @@ class DbWriter:
         while self._running and time.monotonic() < end:
             time.sleep(min(0.05, seconds))
             self._write_status()
+            self._notify()  # alive: waiting for the database
 
     def _down(self, why: str) -> None:
         if not self.db_down:
@@ -280,6 +288,8 @@ class DbWriter:
                      f"{self.last_seq}): nothing to do")
             self.store.close()
             self._write_status()
+            self._sd.stopping(f"db writer: {self.date} is all in already")
+            self._sd.close()
             return 0
         self.say(f"writing {self.date} ({self.day}) into {self.where}, from seq "
                  f"{self.last_seq + 1}")
@@ -304,6 +314,7 @@ class DbWriter:
                     # does not, and frames just read are not in the database yet.
                     self._lag_check()
                     self._write_status()
+                    self._notify()
                     status_at = now + 0.5
                 due = bool(batch) and (
                     len(batch) >= self.cfg.batch_frames
@@ -343,6 +354,7 @@ class DbWriter:
                     server.serve()
                 if not raws:
                     time.sleep(0.0005)
+            self._sd.stopping(lambda: f"db writer: stopping at seq {self.last_seq}")
         finally:
             src.close()
             if self._pub is not None:
@@ -354,7 +366,21 @@ class DbWriter:
             self._write_status()
             if self.store is not None:
                 self.store.close()
+            self._sd.close()
         return 0
+
+    def _notify(self) -> None:
+        """systemd, from the status points: READY=1 once the status just written says
+        "running" (the writer's health rule), then the watchdog."""
+        sd = self._sd
+        if not sd.on:
+            return
+        if not sd.is_ready and not self.db_down and not self.stopped_by_stream:
+            sd.ready(f"db writer: writing into {self.where} from seq {self.last_seq + 1}")
+            return
+        frames, _secs = self.lag
+        sd.beat(lambda: ("db writer: database unavailable, retrying" if self.db_down else
+                         f"db writer: at seq {self.last_seq}, {frames} frames behind"))
 
     # ---- writing
 

@@ -80,3 +80,13 @@ class ReleaseKillSwitch(Message, tag=108, frozen=True):
     scope: str
     value: str = ""
     reason: str = ""
+
+
+class EndOfDay(Message, tag=109, frozen=True):
+    """The end-of-day cancel, now (ops' `tape day eod`, or the scheduler's job at the
+    close): the OMS cancels every open order back to its client (done for day for a
+    client so marked), the algo engine cancels each one's children at their venues.
+    The OMS does the same by itself at its `eod_time`; the second of the two finds
+    nothing left to take down."""
+
+    reason: str = ""

@@ -15,6 +15,11 @@ restart) an output waits for it, the app says so once on stderr and in its log,
 and carries on when it is back (`StreamPublisher`'s `wait`). At the day's
 `SystemStop` the app has done its work: it writes a last snapshot and status
 and exits.
+
+Under systemd the runner, never the app, speaks `sd_notify` (`sequencer.notify`):
+READY=1 once the status it has just written says `caught_up` (the app's health rule),
+WATCHDOG=1 and a STATUS= line (seq) from the loop's half-second status point and while
+it waits for the sequencer, STOPPING=1 at the day's SystemStop or a stop request.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from sequencer.config import TransportConfig
 from sequencer.inject import stream_position
 from sequencer.journal import JournalCorruption
 from sequencer.messages.control import Alert
+from sequencer.notify import Notifier
 from sequencer.runtime.context import Output
 from sequencer.runtime.engine import (
     AppEngine,
@@ -98,6 +104,7 @@ class AppRunner:
         self.started_from = 0
         self.stopped_by_stream = False
         self._status_failing = False  # the last status write failed (a full disk)
+        self._sd = Notifier()  # systemd's readiness and watchdog (no-ops without it)
 
     # ---- outputs
 
@@ -134,7 +141,7 @@ class AppRunner:
         self._running = True
         try:
             self._pub = StreamPublisher(aeron, cfg, self.engine.ctx.source_id,
-                                        wait=lambda: self._running, on_wait=self._say)
+                                        wait=self._keep_waiting, on_wait=self._say)
             # Outputs produced before the snapshot that never reached the stream.
             for out in sorted(self.engine.checker.pending.values(), key=lambda o: o.source_seq):
                 self._sink(out)
@@ -148,8 +155,16 @@ class AppRunner:
                 sub.close()
         finally:
             aeron.close()
+            self._sd.close()
         return RunResult(self.engine.frames, self.engine.outputs, self.published,
                          self.engine.ctx.seq, self.engine.state_hash(), self.started_from)
+
+    def _keep_waiting(self) -> bool:
+        """Go on waiting for the sequencer? While it is away an output waits in here, out
+        of the loop: the app is alive and doing what it should, so the watchdog hears so."""
+        self._sd.beat(lambda: f"{self.app.name}: waiting for the sequencer at seq "
+                              f"{self.engine.ctx.seq}")
+        return self._running
 
     def _say(self, text: str) -> None:
         """One line for people (stderr) and the log: what the app is waiting for."""
@@ -191,9 +206,26 @@ class AppRunner:
                                                     and now >= self._hash_due))
                 status_at = now + 0.5
                 heap.tick()
+                self._notify(sub)
             if end is not None and now >= end:
                 break
+        self._sd.stopping(lambda: f"{self.app.name}: stopping at seq {engine.ctx.seq}"
+                          + (" (the day's SystemStop)" if self.stopped_by_stream else ""))
         self._write_status(sub, fresh_hash=True)
+
+    def _notify(self, sub: StreamSubscriber) -> None:
+        """systemd, from the status point: READY=1 once the status just written says
+        caught up (what the app's health rule looks for), then the watchdog."""
+        sd = self._sd
+        if not sd.on:
+            return
+        seq = self.engine.ctx.seq
+        if not sd.is_ready and sub.caught_up:
+            sd.ready(f"{self.app.name}: caught up at seq {seq}")
+        elif sd.is_ready:
+            sd.beat(lambda: f"{self.app.name}: at seq {seq}")
+        else:
+            sd.beat(lambda: f"{self.app.name}: catching up from the journal, at seq {seq}")
 
     def _alert(self, aeron: Any, cfg: TransportConfig, err: DeterminismError) -> None:
         """Put the failure on the stream for everyone to see, from the runtime's own source

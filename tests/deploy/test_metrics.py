@@ -131,6 +131,16 @@ def test_scrape_processes_journal_orders_and_latency(
         # The sequencer's counters, the writer, the journal.
         assert one(got, "tape_sequencer_back_pressured_total") == 4
         assert one(got, "tape_sequencer_events_total", counter="fsyncs") == 12
+        # The fsync latency histogram, cumulative, from the sequencer's buckets.
+        assert one(got, "tape_sequencer_fsync_seconds_bucket", le="0.0001") == 0
+        assert one(got, "tape_sequencer_fsync_seconds_bucket", le="0.00025") == 5
+        assert one(got, "tape_sequencer_fsync_seconds_bucket", le="0.0005") == 9
+        assert one(got, "tape_sequencer_fsync_seconds_bucket", le="0.001") == 9
+        assert one(got, "tape_sequencer_fsync_seconds_bucket", le="0.0025") == 11
+        assert one(got, "tape_sequencer_fsync_seconds_bucket", le="0.025") == 12
+        assert one(got, "tape_sequencer_fsync_seconds_bucket", le="+Inf") == 12
+        assert one(got, "tape_sequencer_fsync_seconds_count") == 12
+        assert one(got, "tape_sequencer_fsync_seconds_sum") == 0.036
         assert one(got, "tape_db_writer_lag_frames", writer="db_writer") == 100
         assert one(got, "tape_db_writer_lag_seconds", writer="db_writer") == 0.25
         assert one(got, "tape_db_writer_outages_total", writer="db_writer") == 1

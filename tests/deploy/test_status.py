@@ -40,9 +40,12 @@ def write_day(day: Path, seq_pid: int, writer_pid: int, *, head: int = 1000,
         "unpublished_bytes": 240,
         "counters": {"inputs": head, "sequenced": head, "duplicates": 0, "gaps": 0,
                      "held": 0, "skips": 0, "refused": 1, "clock_ticks": 7, "fsyncs": 12,
+                     "fsync_ns_total": 36_000_000, "fsync_ns_max": 20_000_000,
                      "back_pressured": 4, "published_frames": head - 3,
                      "published_chunks": 50},
         "sources": {"0": 3}, "recovery": {"stopped": False}, "updated_wall_ns": now,
+        # 12 fsyncs: 5 within 0.25 ms, 4 more within 0.5 ms, 2 within 2.5 ms, 1 within 25 ms
+        "fsync_buckets": [0, 5, 4, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0],
     }, indent=2))
     (day / "apps").mkdir(exist_ok=True)
     (day / "apps" / "counter.status.json").write_text(json.dumps({
@@ -208,6 +211,55 @@ def test_processes_without_a_status_file_are_listed_from_their_logs(tmp_path: Pa
         _kill(gw)
     p = day_status(day).get("client_gateway")
     assert p is not None and (p.state, p.healthy) == ("down", False)
+
+
+def test_edge_processes_by_their_status_files(tmp_path: Path) -> None:
+    """The plant's, a gateway's and the simulator's status files: pid, heartbeat, seq and
+    lag as written; stale when the file stops moving; down at once when killed; done
+    when the file says so."""
+    day = tmp_path / "day"
+    write_day(day, 0, 0)
+    plant = _sleeper("marketdata", "run", "--day", str(day))
+    gw = _sleeper("gateway", "venue", "--day", str(day))
+    try:
+        time.sleep(0.05)
+        now = time.time_ns()
+        (day / "marketdata").mkdir()
+        (day / "marketdata" / "plant.status.json").write_text(json.dumps({
+            "pid": plant.pid, "process": "ticker_plant", "state": "running",
+            "caught_up": True, "seq": 960, "published": 900, "symbols_subscribed": ["IBM"],
+            "updated_wall_ns": now}))
+        (day / "fix").mkdir()
+        (day / "fix" / "venue_gateway.status.json").write_text(json.dumps({
+            "pid": gw.pid, "gateway": "venue_gateway", "state": "running", "seq": 1000,
+            "sessions": {"FIX.4.4:US->ARCX": {"logged_on": True}},
+            "updated_wall_ns": now}))
+        # The simulator's process is gone (not a day's SystemStop): the file says "done"
+        # only when the day's stream ended it.
+        (day / "fix" / "venue_sim.status.json").write_text(json.dumps({
+            "pid": 2 ** 22 + 12345, "process": "venue_sim", "state": "done",
+            "orders_working": 0, "fills": 3, "updated_wall_ns": now}))
+        st = day_status(day)
+        p, g, sim = (st.get(n) for n in ("ticker_plant", "venue_gateway", "venue_sim"))
+        assert p is not None and g is not None and sim is not None
+        assert (p.kind, p.state, p.pid, p.seq, p.lag_frames, p.healthy) == (
+            "edge", "up", plant.pid, 960, 40, True)
+        assert p.heartbeat_age_s is not None and p.heartbeat_age_s < 2.0
+        assert p.status_file == str(day / "marketdata" / "plant.status.json")
+        assert (g.state, g.pid, g.seq, g.lag_frames) == ("up", gw.pid, 1000, 0)
+        assert g.fields["sessions"] == {"FIX.4.4:US->ARCX": {"logged_on": True}}
+        assert (sim.state, sim.seq, sim.healthy) == ("done", None, True)
+        # Three seconds without a new status: the live plant is stale (hung).
+        p = day_status(day, now_ns=now + 3_000_000_000).get("ticker_plant")
+        assert p is not None and (p.state, p.healthy) == ("stale", False)
+        _kill(gw)
+        g = day_status(day).get("venue_gateway")
+        assert g is not None and (g.state, g.up, g.healthy) == ("down", False, False)
+        assert f"pid {gw.pid} gone" in g.why
+    finally:
+        for x in (plant, gw):
+            if x.poll() is None:
+                _kill(x)
 
 
 def _cli() -> typer.Typer:

@@ -23,7 +23,7 @@ from sequencer.messages.control import Alert
 from sequencer.messages.executions import ExecutionReport, VenueStatus
 
 START = ["driver", "sequencer", "oms", "algo", "market_monitor", "ticker_plant", "venue_sim",
-         "venue_gateway", "client_gateway", "db_writer"]
+         "venue_gateway", "client_gateway", "db_writer", "watch"]
 
 
 # ---------------------------------------------------------------- the shipped file
@@ -48,7 +48,8 @@ def test_the_shipped_processes_and_how_each_shows_it_is_up() -> None:
     assert roles == {
         "driver": "media_driver", "sequencer": "sequencer", "oms": "app", "algo": "app",
         "market_monitor": "app", "ticker_plant": "marketdata", "venue_sim": "venue_sim",
-        "venue_gateway": "gateway", "client_gateway": "gateway", "db_writer": "db"}
+        "venue_gateway": "gateway", "client_gateway": "gateway", "db_writer": "db",
+        "watch": "monitor"}
     health = {p.name: (p.health.kind, p.health.path) for p in topo.processes}
     assert health == {
         "driver": ("aeron_driver", None),
@@ -61,6 +62,7 @@ def test_the_shipped_processes_and_how_each_shows_it_is_up() -> None:
         "venue_gateway": ("ready_line", None),
         "client_gateway": ("ready_line", None),
         "db_writer": ("status_file", "db/writer.status.json"),
+        "watch": ("ready_line", None),
     }
     assert topo.process("oms").health.ready_when == {"caught_up": True}
     assert topo.process("sequencer").health.ready_when == {"state": "running"}
@@ -84,11 +86,14 @@ def test_a_sim_day_adds_the_venue_simulator_and_nothing_else_is_optional() -> No
 def test_argv_fills_the_placeholders() -> None:
     topo = load_topology()
     values = {"python": "/opt/tape/bin/python", "day": "/days/2013-10-08",
-              "date": "2013-10-08", "aeron_dir": "/dev/shm/a", "config_dir": "/etc/tape"}
+              "date": "2013-10-08", "aeron_dir": "/dev/shm/a", "config_dir": "/etc/tape",
+              "time_mode": "sim", "speed": "fast", "subscribe": "AIG,IBM"}
     assert topo.argv("sequencer", **values) == [
         "/opt/tape/bin/python", "-m", "deploy", "sequencer", "run", "--day",
         "/days/2013-10-08", "--aeron-dir", "/dev/shm/a", "--driver", "external",
-        "--session-date", "2013-10-08"]
+        "--session-date", "2013-10-08", "--time-mode", "sim"]
+    assert topo.argv("ticker_plant", **values)[-5:] == [
+        "--speed", "fast", "--subscribe", "AIG,IBM", "--resume"]
     assert topo.argv("client_gateway", **values) == [
         "/opt/tape/bin/python", "-m", "deploy", "gateway", "client", "--day",
         "/days/2013-10-08", "--config", "/etc/tape/fix.toml"]
@@ -219,8 +224,9 @@ def test_an_unknown_dependency_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
     text = _procs_toml("a").replace('"--day", "{day}"', '"--day", "{dya}"')
     msg = _refused(tmp_path, text)
-    assert "key 'process.0.command.4': expected a placeholder of {python}, {day}, {date}, " \
-           "{aeron_dir}, {config_dir}; got {dya} in '{dya}'" in msg, msg
+    assert ("key 'process.0.command.4': expected a placeholder of {python}, {day}, {date}, "
+            "{aeron_dir}, {config_dir}, {time_mode}, {speed}, {subscribe}; got {dya} in "
+            "'{dya}'") in msg, msg
 
 
 def test_unclosed_braces_and_format_specs_are_refused(tmp_path: Path) -> None:

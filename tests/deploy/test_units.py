@@ -17,16 +17,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from deploy import notify
 from deploy.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from deploy.units import deploy_app, render_units, unit_name, write_units
+from sequencer import notify
 
 REPO = Path(__file__).resolve().parents[2]
 DATE = "2013-10-08"
 # The venv's interpreter, not resolved: it exists, which systemd-analyze checks.
 PYTHON = Path(sys.executable)
 SERVICES = ["algo", "client_gateway", "db_writer", "driver", "market_monitor", "oms",
-            "sequencer", "ticker_plant", "venue_gateway", "venue_sim"]
+            "sequencer", "ticker_plant", "venue_gateway", "venue_sim", "watch"]
 
 
 def _units() -> dict[str, str]:
@@ -65,7 +65,7 @@ def test_the_sequencer_unit() -> None:
         "Type=notify",
         "NotifyAccess=main",
         f"ExecStart={PYTHON} -m deploy sequencer run --day /srv/tape/days/%i --aeron-dir "
-        "/dev/shm/tape-aeron --driver external --session-date %i",
+        "/dev/shm/tape-aeron --driver external --session-date %i --time-mode wall",
         "WorkingDirectory=/srv/tape/days",
         "User=tape",
         'Environment="PYTHONUNBUFFERED=1"',
@@ -99,8 +99,10 @@ def test_every_unit_follows_its_process() -> None:
         assert _lines(text, "BindsTo") == []
         argv = topo.argv(p.name, python=str(PYTHON), day="/srv/tape/days/%i", date="%i",
                          aeron_dir="/dev/shm/tape-aeron",
-                         config_dir=str(DEFAULT_TOPOLOGY.parent))
-        assert _lines(text, "ExecStart") == [" ".join(argv)]
+                         config_dir=str(DEFAULT_TOPOLOGY.parent), time_mode="wall",
+                         speed="real", subscribe="")
+        # systemd quotes an empty argument (the plant's --subscribe on a live day).
+        assert _lines(text, "ExecStart") == [" ".join(a or '""' for a in argv)]
     # The optional simulator orders the venue gateway when both start, never pulls it in.
     gw = units["tape-venue_gateway@.service"]
     assert "After=tape-venue_sim@%i.service" in gw.splitlines()
@@ -217,7 +219,7 @@ def test_the_units_command(tmp_path: Path) -> None:
                                    str(tmp_path / "days"), "--user", "ops",
                                    "--python", str(PYTHON)])
     assert r.exit_code == 0, r.output
-    assert r.stdout.strip() == (f"wrote 11 units to {out} (10 services and tape-day@.target); "
+    assert r.stdout.strip() == (f"wrote 12 units to {out} (11 services and tape-day@.target); "
                                 "start a day with: systemctl start tape-day@DATE.target")
     assert _lines((out / "tape-oms@.service").read_text(), "User") == ["ops"]
     bad = tmp_path / "bad.toml"
@@ -272,7 +274,7 @@ def test_the_abstract_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_another_process_reaches_the_socket(notify_socket: socket.socket) -> None:
     """What a process started by systemd does: NOTIFY_SOCKET in its environment."""
-    code = "from deploy import notify; assert notify.ready() and notify.watchdog()"
+    code = "from sequencer import notify; assert notify.ready() and notify.watchdog()"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60,
                    env={**os.environ, "PYTHONPATH": str(REPO)})
     assert notify_socket.recv(4096) == b"READY=1"

@@ -411,7 +411,7 @@ def test_exec_inst_reaches_the_venue_on_a_dma_order_and_is_refused_elsewhere() -
                                  symbol="IBM", side="buy", qty=900,
                                  exec_inst=("participate_dont_initiate",)))
     assert not of_type(outs, CancelReject) and oid in s.app.state.live
-    refusals = {
+    refusals: dict[str, tuple[dict[str, Any], str]] = {
         "V1": (dict(algo="vwap", exec_inst=("mid_peg",)), "applies to DMA orders only"),
         "V2": (dict(algo="dma", algo_params=(("venue", "XNYS"),),
                     exec_inst=("mid_peg", "primary_peg")), "one peg at a time"),

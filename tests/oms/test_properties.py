@@ -29,6 +29,9 @@ Checked after every step:
   Replaced or a CancelReject), as in FIX 4.4 Appendix D: a fill that completes
   the order while a cancel is pending reports Pending Cancel, and the
   CancelReject that follows reports Filled;
+- a cancel or replace still pending when the order ends is answered in the same
+  step: an order the client has been told is done has no request pending (the
+  fill that completes it is followed by the request's CancelReject, too late);
 - every report carries the order's one OrderID; fills while a request is
   pending carry the old ClOrdID and OrderQty;
 - every cancel, replace and status request is answered at once, and a pending
@@ -63,8 +66,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from oms.book import CHILD_LIVE, Parent, exposure, fill_key, tighter, within_limit
-from oms.states import ord_status_by_precedence
+from oms.book import Parent, exposure, fill_key, tighter, within_limit
+from oms.states import CHILD_LIVE, ord_status_by_precedence
 from sequencer.messages import Message
 from sequencer.messages.admin import EngageKillSwitch, ReleaseKillSwitch, SetParameter
 from sequencer.messages.executions import (
@@ -385,6 +388,8 @@ class OmsMachine(RuleBasedStateMachine):
             assert req.order_id == o.order_id and req.kind == cr.response_to, cr
             if o.pending and cr.cl_ord_id == o.pending_cl:
                 assert cr.orig_cl_ord_id == o.cl_ord_id, cr
+                if o.final == "filled":  # filled while pending: too late (FIX 4.4 D5)
+                    assert (cr.response_to, cr.reason) == (o.pending, "too_late"), cr
                 o.pending = ""
         assert cr.ord_status == expected_status(o), (
             f"OrdStatus {cr.ord_status}, FIX precedence gives {expected_status(o)}: {cr}")
@@ -963,6 +968,17 @@ class OmsMachine(RuleBasedStateMachine):
             raise AssertionError(
                 f"{o.order_id}: the client's replace {o.pending_cl} is still pending {waited} ms "
                 f"on (timeout {timeout // MS} ms), with every venue request answered")
+
+    @invariant()
+    def a_done_order_has_no_request_pending(self) -> None:
+        """A client's cancel or replace pending when its order ended was answered with
+        the end: after a fill completes the order (reported with the pending status's
+        precedence) comes the request's CancelReject (too late, OrdStatus Filled), so
+        the client is never left with a finished order still pending."""
+        for o in self.orders.values():
+            assert not (o.final and o.pending), (
+                f"{o.order_id} is {o.final} but the client's {o.pending} "
+                f"{o.pending_cl} was never answered")
 
     @invariant()
     def outputs_match_the_stream(self) -> None:

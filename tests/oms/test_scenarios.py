@@ -38,7 +38,7 @@ from sequencer.messages.orders import (
     ReplaceChild,
     ReplaceOrder,
 )
-from tests.oms.fixtures import HOUR, MS, Session, of_type
+from tests.oms.fixtures import HOUR, MS, SECOND, Session, of_type
 
 OID = "20131008-1"
 PX = 182_0000  # IBM limit 182.00
@@ -186,6 +186,129 @@ def test_d5_order_filled_before_the_cancel_can_complete() -> None:
     assert kinds(outs).index("ExecutionReport") < kinds(outs).index("CancelReject")
     # the venue's late cancel answer changes nothing
     assert s.venue(VenueCanceled(child_id="C1")) == []
+
+
+def answers(outs: list[Message]) -> list[tuple[Any, ...]]:
+    """What the client is told, in order: ExecutionReports (8: ExecType, OrdStatus,
+    ClOrdID, OrigClOrdID, CumQty, LeavesQty) and CancelRejects (9: CxlRejResponseTo,
+    OrdStatus, ClOrdID, OrigClOrdID, CxlRejReason)."""
+    return [("8", o.exec_type, o.ord_status, o.cl_ord_id, o.orig_cl_ord_id, o.cum_qty,
+             o.leaves_qty) if isinstance(o, ExecutionReport) else
+            ("9", o.response_to, o.ord_status, o.cl_ord_id, o.orig_cl_ord_id, o.reason)
+            for o in outs if isinstance(o, ExecutionReport | CancelReject)]
+
+
+def test_d5_a_part_filled_order_fills_completely_while_the_cancel_is_pending() -> None:
+    """FIX 4.4 Appendix D5 with two children: the OMS has accepted the cancel (Pending
+    Cancel) and asked the venues to cancel; their fills arrive first. Each fill is
+    reported with Pending Cancel's precedence; the one that completes the order is
+    followed by the cancel's reject (too late, OrdStatus Filled), so the client's last
+    word on the order is Filled, and nothing after it says otherwise."""
+    s = Session()
+    new(s)
+    child(s, "C1", 5_000)
+    child(s, "C2", 5_000)
+    fill(s, "C1", 1_000)
+    outs = cancel(s, "Y", "X")
+    assert [(o.action, o.child_id) for o in of_type(outs, ChildOrderSent)] == [
+        ("cancel", "C1"), ("cancel", "C2")]
+    assert answers(fill(s, "C1", 4_000)) == [
+        ("8", "trade", "pending_cancel", "X", "", 5_000, 5_000)]
+    outs = fill(s, "C2", 5_000)
+    assert kinds(outs) == ["ExecutionReport", "ParentDone", "CancelReject"]
+    assert answers(outs) == [
+        ("8", "trade", "pending_cancel", "X", "", 10_000, 0),
+        ("9", "cancel", "filled", "Y", "X", "too_late")]
+    assert of_type(outs, ParentDone) == [ParentDone(order_id=OID, ord_status="filled",
+                                                    cum_qty=10_000)]
+    assert of_type(outs, CancelReject)[0].text == "too late: the order is filled"
+    p = s.app.state.parents[OID]
+    assert (p.state, p.pend_cl_ord_id, p.cl_ord_id, p.live_children) == ("filled", "", "X", 0)
+    # The venues refuse our cancels (filled): nothing more for anyone.
+    for cid in ("C1", "C2"):
+        assert s.venue(VenueCancelRejected(child_id=cid, response_to="cancel",
+                                           reason="too late: filled")) == []
+    # The client asks: filled, under the ClOrdID in force (the rejected cancel's is not).
+    assert answers(s.client(OrderStatusRequest(client="ALPHA", cl_ord_id="Y", symbol="IBM",
+                                               side="buy"))) == [
+        ("8", "order_status", "filled", "X", "", 10_000, 0)]
+    assert answers(cancel(s, "Z", "X")) == [("9", "cancel", "filled", "Z", "X", "too_late")]
+    # The whole day as the client saw it.
+    assert answers(s.outputs) == [
+        ("8", "new", "new", "X", "", 0, 10_000),
+        ("8", "trade", "partially_filled", "X", "", 1_000, 9_000),
+        ("8", "pending_cancel", "pending_cancel", "Y", "X", 1_000, 9_000),
+        ("8", "trade", "pending_cancel", "X", "", 5_000, 5_000),
+        ("8", "trade", "pending_cancel", "X", "", 10_000, 0),
+        ("9", "cancel", "filled", "Y", "X", "too_late"),
+        ("8", "order_status", "filled", "X", "", 10_000, 0),
+        ("9", "cancel", "filled", "Z", "X", "too_late")]
+
+
+def test_a_part_filled_order_fills_while_the_cancel_is_pending_then_is_cancelled() -> None:
+    """FIX 4.4 Appendix D4, the normal path beside D5: fills while the cancel is pending
+    leave shares open, so the venues' cancels end the order Canceled under the cancel's
+    ClOrdID, and no CancelReject is sent."""
+    s = Session()
+    new(s)
+    child(s, "C1", 5_000)
+    child(s, "C2", 5_000)
+    cancel(s, "Y", "X")
+    assert answers(fill(s, "C1", 2_000)) == [
+        ("8", "trade", "pending_cancel", "X", "", 2_000, 8_000)]
+    assert answers(s.venue(VenueCanceled(child_id="C2"))) == []
+    assert answers(fill(s, "C1", 1_000)) == [
+        ("8", "trade", "pending_cancel", "X", "", 3_000, 7_000)]
+    outs = s.venue(VenueCanceled(child_id="C1"))
+    assert kinds(outs) == ["ExecutionReport", "ParentDone"]
+    assert of_type(outs, ParentDone)[0].ord_status == "canceled"
+    assert answers(s.outputs) == [
+        ("8", "new", "new", "X", "", 0, 10_000),
+        ("8", "pending_cancel", "pending_cancel", "Y", "X", 0, 10_000),
+        ("8", "trade", "pending_cancel", "X", "", 2_000, 8_000),
+        ("8", "trade", "pending_cancel", "X", "", 3_000, 7_000),
+        ("8", "canceled", "canceled", "Y", "X", 3_000, 0)]
+    assert answers(s.client(OrderStatusRequest(client="ALPHA", cl_ord_id="X", symbol="IBM",
+                                               side="buy"))) == [
+        ("8", "order_status", "canceled", "Y", "X", 3_000, 0)]
+
+
+def test_a_part_filled_order_fills_completely_while_a_replace_is_pending() -> None:
+    """As D5 for a replace (FIX 4.4 D7's pending replace, then the fill that completes
+    the order at its old terms): the fill is reported with Pending Replace's precedence
+    against the old ClOrdID and quantity, then the replace is rejected (too late,
+    OrdStatus Filled); the algo engine is not handed the new terms, and the replace's
+    timer, when it comes, does nothing."""
+    s = Session()
+    new(s)
+    child(s, "C1", 10_000)
+    fill(s, "C1", 2_000)
+    # Up to 12,000 at 181.98: the child at 181.99 does not fit, so the replace waits.
+    outs = replace(s, "Y", "X", qty=12_000, px=P1 - 100)
+    assert answers(outs) == [
+        ("8", "pending_replace", "pending_replace", "Y", "X", 2_000, 8_000)]
+    outs = fill(s, "C1", 8_000)
+    assert kinds(outs) == ["ExecutionReport", "ParentDone", "CancelReject"]
+    assert ers(outs) == [("trade", "pending_replace", "X", "", 10_000, 10_000, 0, 8_000, P1,
+                          AV1)]
+    assert answers(outs) == [
+        ("8", "trade", "pending_replace", "X", "", 10_000, 0),
+        ("9", "replace", "filled", "Y", "X", "too_late")]
+    p = s.app.state.parents[OID]
+    assert (p.state, p.qty, p.limit_px, p.pend_cl_ord_id, p.pend_timer) == (
+        "filled", 10_000, PX, "", 0)
+    outs = s.advance(5 * SECOND)  # past the replace timeout
+    assert answers(outs) == [] and not of_type(outs, ParentAmended)
+    assert answers(s.client(OrderStatusRequest(client="ALPHA", cl_ord_id="X", symbol="IBM",
+                                               side="buy"))) == [
+        ("8", "order_status", "filled", "X", "", 10_000, 0)]
+    assert answers(s.outputs) == [
+        ("8", "new", "new", "X", "", 0, 10_000),
+        ("8", "trade", "partially_filled", "X", "", 2_000, 8_000),
+        ("8", "pending_replace", "pending_replace", "Y", "X", 2_000, 8_000),
+        ("8", "trade", "pending_replace", "X", "", 10_000, 0),
+        ("9", "replace", "filled", "Y", "X", "too_late"),
+        ("8", "order_status", "filled", "X", "", 10_000, 0)]
 
 
 def test_cancel_of_a_filled_order_is_rejected_too_late() -> None:

@@ -10,6 +10,7 @@ import pytest
 from sequencer import sources
 from sequencer.messages import Message
 from sequencer.messages.admin import (
+    EndOfDay,
     EngageKillSwitch,
     ReleaseKillSwitch,
     SetParameter,
@@ -276,6 +277,26 @@ def test_end_of_day_cancels_every_open_order_and_child() -> None:
     assert of_type(outs, ParentDone)[0].ord_status == "canceled"
     assert reject(s.client(order(cl_ord_id="late")))[0] == "too_late_to_enter"
     assert s.app.state.live == {}
+
+
+def test_ops_end_of_day_cancels_now_and_disarms_the_timer() -> None:
+    s = Session()
+    a = _working(s, "A1")
+    s.client(order(cl_ord_id="A2"))
+    outs = s.ops(EndOfDay(reason="tape day eod"))  # at 09:30, long before eod_time
+    assert [(o.action, o.child_id) for o in of_type(outs, ChildOrderSent)] == [("cancel", "CA1")]
+    assert [(r.cl_ord_id, r.exec_type) for r in of_type(outs, ExecutionReport)] == [
+        ("A2", "canceled")]
+    assert [x.text for x in of_type(outs, Alert)] == ["end of day: 2 open orders taken down"]
+    outs = s.venue(VenueCanceled(child_id="CA1"))
+    assert [(r.order_id, r.exec_type) for r in of_type(outs, ExecutionReport)] == [
+        (a, "canceled")]
+    # The timer is disarmed: 16:05 passes with nothing more; a second EndOfDay finds
+    # nothing open, and a new order is too late.
+    assert of_type(s.advance(7 * HOUR), Alert) == []
+    assert [x.text for x in of_type(s.ops(EndOfDay()), Alert)] == [
+        "end of day: 0 open orders taken down"]
+    assert reject(s.client(order(cl_ord_id="late")))[0] == "too_late_to_enter"
 
 
 def test_the_close_time_is_a_parameter() -> None:
