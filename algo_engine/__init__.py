@@ -14,12 +14,13 @@
 - `strategy`: the `Strategy` base (a msgspec struct per order: its fields are
   its state) and `InvariantError`; `strategies`: the algos the container runs.
 - `orders`: the container's parent and child records (a child's fills by the
-  venue's exec id), and the child's life cycle as one table (held, sent, live,
-  done).
+  venue's exec id), the child's life cycle as one table (held, sent, live,
+  done), and what becomes of a replace in each state (`AMEND`: in place, sent,
+  or waiting for the venue's answer while the child is in flight).
 - `guard`: the invariants as pure checks; `market`: a subscribed symbol's book
   and its volume by bucket.
 - `dma`: DMA, one child on the venue the client names (for the order's
-  leaves).
+  leaves; a new one if an amendment leaves the order without it).
 - `vwap/`: VWAP: `schedule` (the curve, the volume model, catch-up targets,
   seeded intervals) and `strategy` (passive slices, re-pricing, the finish,
   auctions).

@@ -19,7 +19,15 @@ The container, whatever a strategy does:
 - respects a parent's cancel and amendment at once: nothing new while either is
   carried out; on an amendment the strategy is handed the new terms first, then
   the container amends in place (downstream replace) any child that still does
-  not fit, or cancels it where a replace cannot be sent;
+  not fit, or cancels it where nothing of it fits;
+- sends a child's replace only once the venue has the child (`VenueAck`, or a
+  fill or restatement, which say as much) and has answered our replace before
+  it: one asked for earlier (by the strategy, or by the fit of an amendment
+  that meets a child in flight) waits with the child (`orders.AMEND`) and goes
+  when the venue answers, fitted then to the order's terms (nothing grows while
+  the order is frozen, nor beyond what it has left); a cancel or the child's
+  end drops it. An amendment that meets a child in flight is no breach of an
+  invariant: the strategy goes on;
 - stops a strategy that raises (an Alert says why), cancels its children and
   leaves the parent with the OMS for ops to decide;
 - picks the destination of each child: the venue's destinations whose sessions
@@ -73,7 +81,7 @@ import msgspec
 from algo_engine import guard
 from algo_engine.context import OrderContext
 from algo_engine.market import Book
-from algo_engine.orders import Child, ChildEvent, Parent, Style, move_child
+from algo_engine.orders import REFUSED_BY_OMS, Child, ChildEvent, Parent, Style, move_child
 from algo_engine.strategies import STRATEGIES, AnyStrategy
 from algo_engine.strategy import InvariantError, Strategy
 from refdata.model import local_midnight_ns
@@ -135,6 +143,7 @@ class Counts(msgspec.Struct):
     ignored: int = 0  # parents of algos the container does not run
     reopened: int = 0  # parents started again after a bust or a correction
     held: int = 0  # children held through a halt
+    waited: int = 0  # replaces that met a child in flight and waited for the venue
     trade_amendments: int = 0  # venues' busts and corrections applied
 
 
@@ -595,14 +604,20 @@ class AlgoEngine(StructApp[AlgoState]):
     def _fit(self, p: Parent, refused: Child | None = None, request: str = "") -> None:
         """Make every live child fit the parent's terms now in force (an amendment the
         strategy did not carry out itself): reprice or shrink it in place, or cancel it
-        where a replace cannot be sent.
+        where nothing of it fits. A child in flight (the venue has not taken it yet, or
+        not answered a replace of ours) is amended once the venue answers: the replace
+        waits (`_amend`).
 
-        A child with a replace in flight keeps what it will have open once the replace is
-        carried out if that fits, else is cancelled; the others fit in what is left (a
-        child being cancelled takes no room). Once a request is answered, `_refit` looks
-        again; the child whose `request` was `refused` is not asked the same again (a
-        refused replace becomes a cancel, a refused cancel is left to the OMS's replace
-        timeout). The children of a stopped strategy are cancelled, never amended."""
+        Each child is taken at the terms it is to have (a replace waiting, else the one
+        in flight, else its own): those with a replace in flight first, keeping what they
+        will have open if that fits, then the others, in the order sent, in what is left
+        (a child being cancelled takes no room). Nothing grows while the order is frozen,
+        and a growth goes only into what the parent has left beside the others' exposure.
+        Once a request is answered, `_refit` looks again; the child whose `request` was
+        `refused` is not asked the same again (a refused replace becomes a cancel, unless
+        a newer replace waited behind it, which goes instead; a refused cancel is left to
+        the OMS's replace timeout). The children of a stopped strategy are cancelled,
+        never amended."""
         with self._news_after():
             self._fit_children(p, refused, request)
 
@@ -615,47 +630,73 @@ class AlgoEngine(StructApp[AlgoState]):
             return
         cap_px = p.cap_px()
         terms = self.terms(p)  # (its price limit is all the loop reads)
+        frozen = p.frozen != ""
         room = p.cap_qty() - p.cum_qty
-        for c in live:  # a replace in flight keeps its place if it fits, else is cancelled
-            if c.pending == "replace":
-                will_be = max(0, c.pend_qty - c.cum_qty)  # refused: _refit looks again
-                if will_be <= room:
-                    room -= will_be
-                else:
-                    self._send_cancel(p, c, "does not fit the amended order")
-        for c in live:
-            if c.pending:
-                continue
-            px = c.limit_px
+        for c in [c for c in live if c.pending == "replace"] + [
+                c for c in live if not c.pending]:
+            qty, px = c.target
             if c.ord_type == "limit" and p.ord_type == "limit" and guard.price_outside(
                     terms, c.ord_type, px):
                 px = cap_px
-            open_qty = c.open_qty
-            keep = min(open_qty, max(room, 0))
+            want = max(0, qty - c.cum_qty)
+            if frozen:  # nothing grows beyond what the venue has (or will have)
+                want = min(want, max(0, c.committed[0] - c.cum_qty))
+            keep = min(want, max(room, 0))
             room -= keep
-            if keep == open_qty and px == c.limit_px:
-                continue
+            new_qty = c.cum_qty + keep
+            if (new_qty, px) == c.target and not (c.want_qty and c.amend_now == "send"):
+                continue  # as it is to be, and nothing waits that could go now
             if c.status == "held":  # amended in the container
                 if keep <= 0:
                     self._end_held(p, c, "does not fit the amended order")
                 else:
-                    c.qty, c.limit_px = c.cum_qty + keep, px
+                    c.qty, c.limit_px = new_qty, px
                 continue
             if c is refused and request == "cancel":
                 continue
-            if keep <= 0 or c.status != "live" or (c is refused and request == "replace"):
+            if keep <= 0 or (c is refused and request == "replace" and not c.want_qty):
                 self._send_cancel(p, c, "does not fit the amended order")
-            else:
-                self._send_replace(p, c, c.cum_qty + keep, px)
+                continue
+            if new_qty > c.committed[0] and c.amend_now == "send":
+                # a growth: into what the parent has left beside the others' exposure
+                others = sum(o.exposure for o in live if o is not c)
+                new_qty = min(new_qty, max(c.committed[0],
+                                           c.cum_qty + p.cap_qty() - p.cum_qty - others))
+            self._amend(p, c, new_qty, px)
+
+    def _amend(self, p: Parent, c: Child, qty: int, px: int) -> None:
+        """Have a sent or live child become `qty` (its total) at `px`: the replace goes now
+        if the venue has the child and nothing of ours is in flight, else it waits for the
+        venue's answer (`orders.AMEND`, `_answered`); nothing goes (and nothing waits) if
+        the venue will have those terms anyway."""
+        px = px if c.ord_type == "limit" else 0
+        if (qty, px) == c.committed:
+            c.want_qty = c.want_px = 0
+        elif c.amend_now == "send":
+            c.want_qty = c.want_px = 0
+            self._send_replace(p, c, qty, px)
+        else:
+            if not c.want_qty:
+                self.state.counts.waited += 1
+            c.want_qty, c.want_px = qty, px
 
     def _refit(self, c: Child, p: Parent, refused: str = "") -> None:
-        """A request of the child was answered (`refused`: the request refused): end it
-        if it is filled, and fit the parent's children again in case an amendment came
-        while the request was in flight."""
+        """A request of the child was answered (`refused`: the request refused), or the
+        venue took a child a replace waits for: end it if it is filled, and fit the
+        parent's children again (an amendment may have come meanwhile; a replace that
+        waited goes now). An order being taken down drops what waited."""
         if c.cum_qty >= c.qty:
             self._end(c, p, "filled")
         elif c.live and not p.failed and p.frozen != "cancel":
             self._fit(p, c, refused)
+        elif c.live:
+            c.want_qty = c.want_px = 0
+
+    def _answered(self, c: Child, p: Parent) -> None:
+        """The venue said something of the child (it has it): a replace that waited for
+        that goes now."""
+        if c.want_qty and c.amend_now == "send":
+            self._refit(c, p)
 
     @handles(ParentCanceling)
     def on_parent_canceling(self, m: ParentCanceling) -> None:
@@ -663,6 +704,8 @@ class AlgoEngine(StructApp[AlgoState]):
         if p is None:
             return
         p.frozen = "cancel"
+        for c in self._live_children(p):  # the OMS cancels them: nothing waits to amend them
+            c.want_qty = c.want_px = 0
         self._call(p, "on_canceling")
         with self._news_after():  # nothing new goes now: a held child never will
             for c in self._live_children(p):
@@ -739,25 +782,28 @@ class AlgoEngine(StructApp[AlgoState]):
         return c
 
     def replace_child(self, p: Parent, child_id: str, qty: int, px: int) -> None:
+        """The strategy's replace: checked now against the terms the child is to have
+        (0 keeps them) and its exposure; amended in place if held, sent, or waiting for
+        the venue's answer while the child is in flight (`orders.AMEND`)."""
         c = self._own_child(p, child_id)
-        held = c.status == "held"
-        if not held and (c.status != "live" or c.pending):
+        now = c.amend_now
+        if now == "refuse":
             self._refuse(p, f"child {child_id} cannot be amended now ("
-                         + (f"a {c.pending} is in flight" if c.pending else c.status) + ")")
-        new_qty = qty or c.qty
-        new_px = px or c.limit_px
-        why = guard.check_replace(self.terms(p), c.open_qty, new_qty - c.cum_qty, c.ord_type,
-                                  new_px if c.ord_type == "limit" else 0)
+                         + ("a cancel is in flight" if c.pending == "cancel" else c.status)
+                         + ")")
+        to_qty, to_px = c.target
+        new_qty = qty or to_qty
+        new_px = (px or to_px) if c.ord_type == "limit" else 0
+        why = guard.check_replace(self.terms(p), c.exposure, new_qty - c.cum_qty, c.ord_type,
+                                  new_px)
         if not why and new_qty <= c.cum_qty:
             why = f"a child cannot be amended to {new_qty:,}, at or below its filled quantity"
         if why:
             self._refuse(p, f"replace of {child_id}: {why}")
-        if new_qty == c.qty and new_px == c.limit_px:
+        if now == "in_place":  # held: nothing published yet
+            c.qty, c.limit_px = new_qty, new_px
             return
-        if held:  # nothing published yet: amended in place
-            c.qty, c.limit_px = new_qty, new_px if c.ord_type == "limit" else 0
-            return
-        self._send_replace(p, c, new_qty, new_px)
+        self._amend(p, c, new_qty, new_px)
 
     def _send_replace(self, p: Parent, c: Child, qty: int, px: int) -> None:
         move_child(c, "replace_sent")
@@ -804,7 +850,7 @@ class AlgoEngine(StructApp[AlgoState]):
 
     @handles(ChildOrderSent)
     def on_child_sent(self, m: ChildOrderSent) -> None:
-        if m.action == "new":
+        if m.action == "new":  # on its way: the child stays sent until the venue has it
             self._child_moves(m.child_id, "sent")
 
     @handles(ChildRequestRejected)
@@ -818,14 +864,17 @@ class AlgoEngine(StructApp[AlgoState]):
                    f"the OMS refused the {m.request} of {p.algo.upper()} child {m.child_id}: "
                    f"{m.reason}")
         if m.request == "new":
-            self._end(c, p, f"refused by the OMS: {m.reason}")
+            self._end(c, p, f"{REFUSED_BY_OMS}: {m.reason}")
         else:
             move_child(c, "refused")
             self._refit(c, p, m.request)
 
     @handles(VenueAck)
     def on_venue_ack(self, m: VenueAck) -> None:
-        self._child_moves(m.child_id, "ack")
+        got = self._child_event(m.child_id)
+        if got is not None:
+            move_child(got[0], "ack")
+            self._answered(*got)
 
     @handles(VenueFill)
     def on_venue_fill(self, m: VenueFill) -> None:
@@ -848,6 +897,8 @@ class AlgoEngine(StructApp[AlgoState]):
         filled = c.cum_qty >= c.qty and c.pending != "replace" and c.status != "done"
         if filled:
             self._mark_done(c, "filled")
+        else:
+            self._answered(c, p)
         self._call(p, "on_fill", c, m.qty, m.px, m.liquidity)
         if filled:
             self._call(p, "on_child_done", c)
@@ -937,8 +988,11 @@ class AlgoEngine(StructApp[AlgoState]):
             return
         c, p = got
         c.qty, c.limit_px = m.qty, m.limit_px
+        move_child(c, "restated")
         if c.cum_qty >= c.qty:
             self._end(c, p, f"restated to done: {m.reason}")
+        else:
+            self._answered(c, p)
 
     @handles(VenueCancelRejected)
     def on_venue_cancel_rejected(self, m: VenueCancelRejected) -> None:
@@ -978,6 +1032,7 @@ class AlgoEngine(StructApp[AlgoState]):
                         for oid, p in s.parents.items()},
             "live_children": sum(1 for c in s.children.values() if c.live),
             "held_children": sum(1 for c in s.children.values() if c.status == "held"),
+            "waiting_replaces": sum(1 for c in s.children.values() if c.want_qty),
             "halts": dict(s.halts),
             "deferred_timers": len(s.deferred),
             "books": {sid: {"bid": b.bid, "ask": b.ask, "volume": b.volume,

@@ -109,7 +109,8 @@ class OrderContext:
         return c
 
     def open_qty(self) -> int:
-        """The most the live children can still fill (in-flight replaces counted)."""
+        """The most the live children can still fill (replaces in flight or waiting
+        counted)."""
         return sum(c.exposure for c in self.children())
 
     def venue_up(self, venue: str) -> bool:
@@ -129,8 +130,11 @@ class OrderContext:
         return self._c.new_child(self.parent, venue, style, qty, px)
 
     def replace(self, child_id: str, qty: int = 0, px: int = 0) -> None:
-        """Amend a live child in place: `qty` its new total (filled included), `px` its
-        new limit (0 leaves either unchanged). A held child is amended in the container."""
+        """Amend a child in place: `qty` its new total (filled included), `px` its new
+        limit (0 leaves either as the child is to be: `Child.target`). A held child is
+        amended in the container; one in flight (not yet taken by the venue, or a
+        replace unanswered) once the venue answers (`orders.AMEND`). Raises
+        `InvariantError` for a child being cancelled or done."""
         self._c.replace_child(self.parent, child_id, qty, px)
 
     def cancel(self, child_id: str, reason: str = "") -> None:

@@ -38,7 +38,11 @@ Everything with an effect goes through the context: children (`send`,
 `replace`, `cancel`), timers, subscriptions, decisions for the record, ref
 data. The container checks every child request against its invariants
 (`algo_engine.guard`); one that would break them raises `InvariantError` and
-alerts ops, and nothing is sent.
+alerts ops, and nothing is sent. A `replace` of a child in flight (the venue has
+not taken it yet, or not answered a replace before) is no breach: it waits with
+the child (`want_qty`, `want_px`; `target` is what the child is to be) and goes
+once the venue answers, fitted to the order's terms then. Only a child being
+cancelled or done cannot be amended.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ that are not its own; and plain exceptions. It catches `InvariantError`
 sometimes and lets it escape other times (which stops it). Hypothesis
 interleaves its actions (run by its timers and by every event it is handed)
 with what the stream brings: the OMS's answers (`ChildOrderSent`,
-`ChildRequestRejected`), venue events (fills, cancels, replaces, refusals),
-the parent's amendments (pending, then in force or refused), its cancel (and a
+`ChildRequestRejected`), venue events (acknowledgements, fills, cancels,
+replaces, refusals), the parent's amendments (pending, then in force or
+refused; before or after the venue has taken the children), its cancel (and a
 refused cancel), venue sessions going down and up, and ops' halts and resumes
 (of everything, the symbol, the client or a venue: children asked for then are
 held, and sent at the resume).
@@ -29,6 +30,11 @@ the strategy did:
   on with no destination, for the OMS to refuse); no `NewChild` and no growing
   `ReplaceChild` while the parent is frozen (being cancelled, or an amendment
   pending);
+- no `ReplaceChild` before the venue has taken the child (`VenueAck` or a fill),
+  nor while a request of ours for it is unanswered; a replace asked for then is
+  no refusal (only a child being cancelled or done cannot be amended): it waits
+  with the child, and only while it must (a child the venue has, with nothing in
+  flight, has nothing waiting after any frame);
 - every refused request raised `InvariantError` in the strategy, published
   exactly one Alert "algo_invariant" and nothing else; every other request
   published exactly the one message it asked for (or nothing; a new child asked
@@ -36,9 +42,10 @@ the strategy did:
 - a strategy that let an exception escape is stopped (one Alert
   "strategy_failed"), each of its children then live gets a `CancelChild`,
   and nothing new or amended is ever sent for it again;
-- after an amendment (and the strategy's `on_amend`) the children the container
-  can act on are inside the new limit or being repriced, and their sizes fit
-  the new quantity (shrunk in place or cancelled);
+- after an amendment (and the strategy's `on_amend`) every child, at the terms
+  it is to have (a replace waiting, else the one in flight, else its own), is
+  inside the new limit, and their sizes fit the new quantity (shrunk in place,
+  now or once the venue answers, or cancelled);
 - the strategy hears of each child's end once (`on_child_done`).
 
 Example tests pin down the single cases: a child beyond the leaves, a venue
@@ -51,7 +58,6 @@ property test found (now fixed).
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
 import re
 from collections import deque
@@ -75,6 +81,7 @@ from sequencer.messages import Message
 from sequencer.messages.admin import HaltTrading, ResumeTrading
 from sequencer.messages.control import Alert, ClockTick
 from sequencer.messages.executions import (
+    VenueAck,
     VenueCanceled,
     VenueCancelRejected,
     VenueFill,
@@ -167,7 +174,7 @@ class Req:
     after: int = -1
     outcome: str = ""  # ok, refused, error
     child_id: str = ""  # what `send` returned
-    error: str = ""
+    error: str = ""  # the exception's text (refused or error)
 
 
 @dataclass
@@ -269,8 +276,8 @@ class Chaos(Strategy, tag="chaos"):
                     return
                 c.cancel(cid, "chaos")
             req.outcome = "ok"
-        except InvariantError:
-            req.outcome = "refused"
+        except InvariantError as e:
+            req.outcome, req.error = "refused", str(e)
             if w.careless and not act.catch:
                 raise
         except Exception as e:
@@ -353,11 +360,15 @@ class Rig(StreamKit):
     def venue(self, msg: Message) -> list[Message]:
         return self.feed(msg, VENUE_GW)
 
-    def sent(self, child_id: str) -> list[Message]:
-        """The OMS sent the child on (it is live)."""
+    def routed(self, child_id: str) -> list[Message]:
+        """The OMS sent the child on (the venue has yet to take it)."""
         c = self.app.state.children[child_id]
         return self.feed(ChildOrderSent("new", c.parent_id, child_id, c.venue, c.destination,
                                         "IBM", "buy", c.qty, c.ord_type, c.limit_px, c.tif))
+
+    def sent(self, child_id: str) -> list[Message]:
+        """The OMS sent the child on and the venue took it (it is live)."""
+        return self.routed(child_id) + self.venue(VenueAck(child_id, f"V-{child_id}"))
 
 
 def of[T](msgs: list[Message], t: type[T]) -> list[T]:
@@ -391,7 +402,7 @@ class MChild:
     qty: int
     px: int
     filled: int = 0
-    status: str = "sent"  # sent, live, done
+    status: str = "sent"  # sent (asked of the OMS), routed (sent on), live (at the venue), done
     pend: str = ""  # "", cancel, replace
     pend_qty: int = 0
     pend_px: int = 0
@@ -460,6 +471,7 @@ class Model:
         self.invariant_alerts = 0
         self.failed_alerts: dict[str, int] = {}
         self.fit_checks = 0
+        self.met_in_flight = 0  # amendments that met a child the venue had not taken
         self.halts: list[str] = []  # ops' halts in force (scopes)
         self.ever_halted = False
 
@@ -499,7 +511,10 @@ class Model:
                 self.halts.remove(msg.scope)
         elif isinstance(msg, ChildOrderSent):
             c = self.children[msg.child_id]
-            c.status = "live" if c.status == "sent" else c.status
+            c.status = "routed" if c.status == "sent" else c.status
+        elif isinstance(msg, VenueAck):
+            c = self.children[msg.child_id]
+            c.status = "live" if c.status in ("sent", "routed") else c.status
         elif isinstance(msg, VenueFill):
             c = self.children[msg.child_id]
             c.filled += msg.qty
@@ -585,7 +600,7 @@ class Model:
         c = self.children[m.child_id]
         assert c.parent == p.oid
         assert not p.failed, f"a replace of {c.child_id} after {p.oid}'s strategy stopped"
-        assert c.status == "live" and not c.pend, (
+        assert c.status == "live" and not c.pend, (  # the venue has it, and nothing in flight
             f"a replace of {c.child_id} ({c.status}, {c.pend or 'nothing'} in flight)")
         assert m.qty > c.filled, f"a replace of {c.child_id} to {m.qty}, filled {c.filled}"
         px = m.limit_px or c.px
@@ -607,6 +622,10 @@ class Model:
                 assert made == []
             elif r.outcome == "refused":
                 self.refused += 1
+                # a child in flight is no reason to refuse a replace: only one being
+                # cancelled or done
+                assert "(sent)" not in r.error and "replace is in flight" not in r.error, (
+                    r.error)
                 assert [(type(m), getattr(m, "code", "")) for m in made] == [
                     (Alert, "algo_invariant")], made
             elif r.kind == "send" and self.halts and made == []:
@@ -638,37 +657,39 @@ class Model:
                        if c.done and not c.pend and c.child_id not in told]
             assert not missing, f"the strategy of {oid} never heard {missing} ended"
 
-    def amended(self, oid: str, in_flight: dict[str, MChild]) -> None:
+    def amended(self, oid: str, app: AlgoEngine) -> None:
         """After an amendment (and the strategy's on_amend) the container made the children
-        fit the terms now in force. It cannot replace a child whose request is in flight
-        (`in_flight`, before the amendment; it may cancel it); each other child is inside
-        the limit or being repriced or cancelled, and their sizes, as they will be once the
-        requests in flight are carried out, fit in the room that the children in flight
-        before leave (the strategy's own replaces from on_amend count in full)."""
+        fit the terms now in force: each child not being cancelled, at the terms it is to
+        have (a replace waiting in the container, else the one in flight, else its own), is
+        inside the limit, and their sizes fit in what the parent has left."""
         p = self.parents[oid]
         if p.canceling:
             return  # the OMS is cancelling every child
         self.fit_checks += 1
-        flight = total = 0
+        total = 0
         for c in self.kids(oid):
-            if c.done:
+            if c.done or c.pend == "cancel":
                 continue
-            if c.child_id in in_flight:  # what it will be once its request is carried out
-                flight += max(0, c.pend_qty - c.filled) if c.pend == "replace" else 0
-            elif c.pend == "cancel":
-                pass
-            elif c.pend == "replace":
-                total += max(0, c.pend_qty - c.filled)
-                assert p.priced_inside(c.ord_type, c.pend_px), (
-                    f"{c.child_id} replaced to {c.pend_px}, limit {p.cap_px()}")
-            else:
-                total += max(0, c.qty - c.filled)
-                assert p.priced_inside(c.ord_type, c.px), (
-                    f"{oid} amended to limit {p.cap_px()}: {c.child_id} left at {c.px}")
-        room = max(0, p.cap_qty() - p.cum - flight)
+            ch = app.state.children[c.child_id]
+            qty, px = ((ch.want_qty, ch.want_px) if ch.want_qty else
+                       (c.pend_qty, c.pend_px) if c.pend == "replace" else (c.qty, c.px))
+            total += max(0, qty - c.filled)
+            assert p.priced_inside(c.ord_type, px), (
+                f"{oid} amended to limit {p.cap_px()}: {c.child_id} to be at {px}")
+        room = max(0, p.cap_qty() - p.cum)
         assert total <= room, (
-            f"{oid} amended to {p.cap_qty()} (filled {p.cum}, {flight} in flight): the "
-            f"children the container could amend will have {total} open: {self.kids(oid)}")
+            f"{oid} amended to {p.cap_qty()} (filled {p.cum}): the children will have "
+            f"{total} open: {self.kids(oid)}")
+
+    @staticmethod
+    def waiting(app: AlgoEngine) -> None:
+        """A replace waits only while it must: the venue has not taken the child, or a
+        replace of ours before it is unanswered."""
+        for c in app.state.children.values():
+            if c.want_qty:
+                assert c.live and c.amend_now == "wait", (
+                    f"{c.child_id} ({c.status}, {c.pending or 'nothing'} in flight) holds a "
+                    f"replace to {c.want_qty} at {c.want_px}")
 
 
 # ====================================================================== hypothesis
@@ -701,8 +722,8 @@ _burst = st.lists(_act, max_size=4)
 
 #: what the stream brings: (kind, which parent or child, a number, a flag)
 _event = st.tuples(
-    st.sampled_from(["tick"] * 10 + ["sent"] * 4 + ["fill"] * 5 + ["replaced"] * 4 + [
-        "amend"] * 3 + ["amend_done"] * 2 + ["cancel_refused"] * 2 + [
+    st.sampled_from(["tick"] * 10 + ["sent"] * 4 + ["ack"] * 4 + ["fill"] * 5 + [
+        "replaced"] * 4 + ["amend"] * 3 + ["amend_done"] * 2 + ["cancel_refused"] * 2 + [
         "cxl", "oms_rej", "venue_rej", "new_rej", "amend_refused", "canceling", "venue"] + [
         "halt"] * 2 + ["resume"] * 3),
     st.integers(0, 50), st.integers(-2_000, 2_000), st.booleans())
@@ -723,13 +744,16 @@ class Driver:
         self.execs = 0
 
     def feed(self, msg: Message, source: int = OMS, after_ns: int = MS) -> None:
-        in_flight = {cid: copy.copy(c) for cid, c in self.model.children.items()
-                     if c.pend and not c.done}
+        if isinstance(msg, ParentAmended) and any(
+                c.status in ("sent", "routed") or c.pend for c in self.model.kids(msg.order_id)
+                if not c.done):
+            self.model.met_in_flight += 1
         self.model.fed(msg)
         self.rig.feed(msg, source, after_ns)
         self.model.check()
+        self.model.waiting(self.rig.app)
         if isinstance(msg, ParentAmended):
-            self.model.amended(msg.order_id, in_flight)
+            self.model.amended(msg.order_id, self.rig.app)
 
     def _child(self, i: int, ok: Callable[[MChild], bool]) -> MChild | None:
         cands = [c for c in self.model.children.values() if ok(c)]
@@ -758,8 +782,12 @@ class Driver:
             c = self._child(i, lambda c: c.status == "sent" and not c.pend)
             if c:
                 self._sent(c)
-        elif kind == "fill":
-            c = self._child(i, lambda c: c.status == "live")
+        elif kind == "ack":
+            c = self._child(i, lambda c: c.status == "routed")
+            if c:
+                self.feed(VenueAck(c.child_id, f"V-{c.child_id}"), VENUE_GW)
+        elif kind == "fill":  # (a fill of a child the venue had not acknowledged: it has it)
+            c = self._child(i, lambda c: c.status in ("routed", "live"))
             if c:
                 self.execs += 1
                 left = c.qty - c.filled
@@ -767,7 +795,8 @@ class Driver:
                 self.feed(VenueFill(c.child_id, f"E{self.execs}", qty, c.px or REF),
                           VENUE_GW)
         elif kind == "cxl":
-            c = self._child(i, lambda c: c.status == "live")
+            c = self._child(i, lambda c: c.status in ("routed", "live") or (
+                c.status == "sent" and c.pend == "cancel"))
             if c:
                 self.feed(VenueCanceled(c.child_id, unsolicited=c.pend != "cancel"), VENUE_GW)
         elif kind == "replaced":
@@ -786,10 +815,10 @@ class Driver:
                 self.feed(VenueCancelRejected(c.child_id,
                                               "cancel" if c.pend == "cancel" else "replace",
                                               "too late"), VENUE_GW)
-        elif kind == "new_rej":
-            c = self._child(i, lambda c: c.status == "sent" and not c.pend)
+        elif kind == "new_rej":  # the OMS refuses what it has not sent on, the venue the rest
+            c = self._child(i, lambda c: c.status in ("sent", "routed") and not c.pend)
             if c:
-                if flag:
+                if c.status == "sent":
                     self.feed(ChildRequestRejected(c.parent, c.child_id, "new", "chaos"))
                 else:
                     self.feed(VenueReject(c.child_id, "chaos"), VENUE_GW)
@@ -846,6 +875,8 @@ def test_whatever_the_strategy_does_the_order_stays_safe(
     event(f"requests refused: {min(model.refused, 5)}")
     event(f"strategies stopped: {sum(model.failed_alerts.values())}")
     event(f"amendments checked: {min(model.fit_checks, 3)}")
+    event(f"amendments that met a child in flight: {min(model.met_in_flight, 3)}")
+    event(f"replaces that waited for the venue: {min(rig.app.state.counts.waited, 3)}")
     event(f"children held through a halt: {min(rig.app.state.counts.held, 3)}")
     # the strategies are part of the container's state: its snapshot holds them
     state = msgspec.msgpack.decode(rig.app.snapshot())
@@ -1031,7 +1062,7 @@ def test_an_uncaught_refusal_stops_the_strategy_too() -> None:
 def test_a_pending_amendment_shrinks_the_children_in_place() -> None:
     """The strategy does nothing: a pending amendment to fewer shares makes the container
     shrink the children in place (downstream replace), the newest last; a child that no
-    longer has room (not yet sent on: it cannot be replaced) is cancelled."""
+    longer has room is cancelled."""
 
     def hook(event: str, c: OrderContext) -> None:
         if event == "start":

@@ -38,8 +38,8 @@ class Both(Session):
     requests, each sequenced after what caused it."""
 
     def __init__(self) -> None:
-        self.algo = AlgoEngine()
-        super().__init__(others=[self.algo])
+        self.container = AlgoEngine()
+        super().__init__(others=[self.container])
 
     def alerts(self) -> list[str]:
         """The container's alerts so far, by code."""
@@ -61,7 +61,7 @@ def test_a_dma_order_is_one_child_on_the_named_venue_and_fills_through() -> None
     outs = b.venue(VenueFill(child_id="20131008-1.1", exec_id="F1", qty=1_000, px=PX))
     ers = of_type(outs, ExecutionReport)
     assert [(e.exec_type, e.ord_status, e.cum_qty) for e in ers] == [("trade", "filled", 1_000)]
-    assert b.algo.state.parents == {}
+    assert b.container.state.parents == {}
     assert b.alerts() == []  # nothing refused, no strategy stopped
 
 
@@ -89,7 +89,7 @@ def test_other_algos_wait_with_an_alert(monkeypatch: pytest.MonkeyPatch) -> None
     b.client(NewOrder(client="ALPHA", cl_ord_id="V1", symbol="IBM", side="buy", qty=1_000,
                       ord_type="limit", limit_px=PX, algo="vwap"))
     assert b.alerts() == ["algo_not_running"]
-    assert b.algo.state.counts.ignored == 1
+    assert b.container.state.counts.ignored == 1
 
 
 CHILD = "20131008-1.1"
@@ -153,7 +153,7 @@ def test_a_client_cancel_and_a_venue_cancel_end_the_dma_order() -> None:
     outs = b.venue(VenueCanceled(child_id=CHILD))
     assert [(e.exec_type, e.cl_ord_id, e.orig_cl_ord_id)
             for e in of_type(outs, ExecutionReport)] == [("canceled", "D2", "D1")]
-    assert b.algo.state.parents == {}
+    assert b.container.state.parents == {}
     # a second order, cancelled by the venue on its own
     b.client(NewOrder(client="ALPHA", cl_ord_id="E1", symbol="IBM", side="buy",
                                     qty=500, ord_type="limit", limit_px=PX, algo="DMA",
@@ -163,7 +163,7 @@ def test_a_client_cancel_and_a_venue_cancel_end_the_dma_order() -> None:
     assert [(e.exec_type, e.ord_status, e.cl_ord_id, e.text)
             for e in of_type(outs, ExecutionReport)] == [
         ("canceled", "canceled", "E1", "ARCX cancelled the order: symbol halted")]
-    assert b.algo.state.parents == {}
+    assert b.container.state.parents == {}
     assert b.alerts() == []  # nothing refused, no strategy stopped
 
 
@@ -175,7 +175,7 @@ def test_a_bust_of_a_filled_dma_order_reopens_it_and_a_child_goes_for_the_rest()
     b.venue(VenueAck(child_id=CHILD, venue_order_id="A1"))
     b.venue(VenueFill(child_id=CHILD, exec_id="F1", qty=600, px=PX))
     b.venue(VenueFill(child_id=CHILD, exec_id="F2", qty=400, px=PX))
-    assert b.algo.state.parents == {}
+    assert b.container.state.parents == {}
     outs = b.venue(VenueTradeCanceled(CHILD, "X1", "F2"))
     [reopened] = of_type(outs, ParentReopened)
     assert (reopened.qty, reopened.cum_qty) == (1_000, 600)
