@@ -96,6 +96,11 @@ def run_day(root: Path, orders: Path, *, kills: int, seed: int, quiet: bool
             killer.join(timeout=5)
     wall = time.perf_counter() - t0
     if p.returncode:
+        # A failed stage leaves the day running for ops to look at (as a scheduler's job
+        # would); a benchmark's day is stopped here, its processes with it.
+        from deploy.supervise import Supervisor
+
+        Supervisor(root / DATE).shutdown(timeout_s=60)
         tail = (root / "run.err").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"tape day run failed (exit {p.returncode}):\n{tail}")
     day = root / DATE
