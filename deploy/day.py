@@ -362,17 +362,13 @@ def _start_all(sv: Supervisor, topo: Topology, names: list[str], plan: Plan) -> 
         time.sleep(0.05)
 
 
-def _start_one(sv: Supervisor, topo: Topology, name: str, plan: Plan) -> None:
-    _start_all(sv, topo, [name], plan)
-
-
 def open_market(day: Path) -> None:
     """Start the ticker plant (held back by `start(market=False)`)."""
     plan = load_plan(day)
     topo = topology_of(plan)
     for name in topo.selected(plan.optional()):
         if topo.process(name).role == "marketdata":
-            _start_one(Supervisor(day), topo, name, plan)
+            _start_all(Supervisor(day), topo, [name], plan)
 
 
 # ---------------------------------------------------------------- eod

@@ -7,7 +7,7 @@ well-kept process manager many trading desks run on one box; systemd is the othe
     sv = Supervisor(day)
     sv.write_config(topology, names, values)   # DAY/supervisor/supervisord.conf
     sv.launch()                                # supervisord daemonises; returns when it answers
-    sv.start(name)                             # one program; then `wait_healthy`
+    sv.start(name)                             # one program; then `health` until ok
     sv.info(name)                              # supervisord's state, pid, exit status
     sv.stop(name); sv.shutdown()
 
@@ -53,9 +53,6 @@ _SUN_PATH_MAX = 90
 
 #: supervisord's policy for each of the topology's.
 AUTORESTART = {"always": "true", "on-failure": "unexpected", "never": "false"}
-
-#: supervisord states of a program that is not running and will not run by itself.
-DOWN_STATES = frozenset({"STOPPED", "EXITED", "FATAL", "UNKNOWN"})
 
 
 class SupervisorError(Exception):
@@ -260,20 +257,21 @@ class Supervisor:
     def start(self, name: str) -> None:
         """Start program `name` without waiting for it (the caller waits for its health:
         supervisord's own wait is only `startsecs`)."""
-        try:
-            self.rpc.supervisor.startProcess(name, False)
-        except xmlrpc.client.Fault as e:
-            if "ALREADY_STARTED" not in e.faultString:
-                raise SupervisorError(f"supervisord could not start {name}: "
-                                      f"{e.faultString}") from None
+        self._control("start", name, self.rpc.supervisor.startProcess, "ALREADY_STARTED")
 
     def stop(self, name: str) -> None:
         """Stop program `name` (SIGTERM, then SIGKILL after its stop timeout); waits."""
+        self._control("stop", name, self.rpc.supervisor.stopProcess, "NOT_RUNNING")
+
+    @staticmethod
+    def _control(what: str, name: str, call: Any, done_already: str) -> None:
+        """`call(name, wait)` (start: no wait, stop: wait); a fault that says it is so
+        already is no fault."""
         try:
-            self.rpc.supervisor.stopProcess(name, True)
+            call(name, what == "stop")
         except xmlrpc.client.Fault as e:
-            if "NOT_RUNNING" not in e.faultString:
-                raise SupervisorError(f"supervisord could not stop {name}: "
+            if done_already not in e.faultString:
+                raise SupervisorError(f"supervisord could not {what} {name}: "
                                       f"{e.faultString}") from None
 
     def out_offset(self, name: str) -> int:
@@ -302,22 +300,6 @@ class Supervisor:
             return False, f"{info.state.lower()} ({info.description})"
         return check_health(p.health, self.day, self.logs / f"{p.name}.out", out_from,
                             aeron_dir)
-
-    def wait_healthy(self, p: Process, out_from: int, aeron_dir: str,
-                     timeout_s: float | None = None) -> tuple[bool, str]:
-        """Wait until process `p` is healthy (its rule's timeout unless given); (ok, why
-        not)."""
-        deadline = time.monotonic() + (p.health.timeout_s if timeout_s is None else timeout_s)
-        ok, why = self.health(p, out_from, aeron_dir)
-        while not ok and time.monotonic() < deadline:
-            try:
-                if self.info(p.name).state == "FATAL":
-                    break  # supervisord gave up restarting it: it will not come up
-            except (SupervisorError, OSError):
-                break
-            time.sleep(0.1)
-            ok, why = self.health(p, out_from, aeron_dir)
-        return ok, why
 
 
 def _program_info(d: Mapping[str, Any]) -> ProgramInfo:

@@ -4,7 +4,6 @@ moved to free ports (so that tests and a running demo never meet)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -60,17 +59,11 @@ class DayRoot:
         """Stop whatever still runs (a failed test) and lift the archive's immutability so
         that pytest can remove the folder."""
         from deploy.supervise import Supervisor
+        from tests.deploy.test_archive import _lift
 
         if self.day.exists():
             Supervisor(self.day).shutdown(timeout_s=30)
-        subprocess.run(["chattr", "-R", "-i", str(self.archive)], capture_output=True,
-                       check=False)
-        for p in (self.archive, self.root):
-            if p.exists():
-                for sub in [p, *p.rglob("*")]:
-                    if not sub.is_symlink():
-                        with contextlib.suppress(OSError):
-                            sub.chmod(0o700 if sub.is_dir() else 0o600)
+        _lift(self.archive)  # only the archive is write-once
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
