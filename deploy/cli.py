@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from blotter.cli import app as blotter_app
 from deploy.backtest.cli import backtest_cmd
 from fix_gateways.cli import app as gateway_app
 from fix_gateways.cli import venue_sim_cmd
@@ -43,6 +44,7 @@ app.command("clients")(clients_cmd)
 app.command("backtest")(backtest_cmd)
 app.add_typer(db_app, name="db")
 app.add_typer(post_trade_app, name="post-trade")
+app.add_typer(blotter_app, name="blotter")
 
 #: Commands whose modules are heavy to import, by group: the benchmarks (QuickFIX and the
 #: OMS day generator among them) and the operations commands (pydantic models,
@@ -55,7 +57,7 @@ _OPS = frozenset({"archive", "deploy", "status", "metrics", "day"})
 _ALWAYS = frozenset({
     "journal", "sequencer", "inject", "driver", "messages", "app", "replay", "marketdata",
     "refdata", "oms", "gateway", "venue-sim", "backtest", "db", "demo", "post-trade",
-    "clients",
+    "clients", "blotter",
 })
 
 

@@ -877,11 +877,33 @@ def _check_mode(mode: str, years: int, json_: bool, day: Path) -> None:
 
 @day_app.command("start")
 def start_cmd(date: DateOpt = None, day: DayDirOpt = None, root: RootOpt = None,
+              hold_market: Annotated[bool, typer.Option(
+                  "--hold-market", help="A sim day: leave the ticker plant stopped (and "
+                  "with it the day's clock), so that clients, blotters and ops are in "
+                  "place before the recorded market plays; `tape day open-market` starts "
+                  "it.")] = False,
               json_: JsonOpt = False) -> None:
     """Bring up the day's topology under supervisord in dependency order; wait until every
     process is healthy and caught up. Fails naming the process that did not come up."""
     d, _ = _resolve(date, day, root, json_, "start")
-    _finish("start", lambda: start(d), json_, d)
+    _finish("start", lambda: start(d, market=not hold_market), json_, d)
+
+
+@day_app.command("open-market")
+def open_market_cmd(date: DateOpt = None, day: DayDirOpt = None, root: RootOpt = None,
+                    json_: JsonOpt = False) -> None:
+    """Start the ticker plant of a day started with `--hold-market`."""
+    d, _ = _resolve(date, day, root, json_, "open-market")
+
+    def go() -> str:
+        if done(d, "start") is None:
+            raise JobError("open-market refused: the day has not started (run start)", 2)
+        if Supervisor(d).pid() is None:
+            raise JobError(f"open-market refused: {d.name} is not running", 2)
+        open_market(d)
+        return "the ticker plant is up: the recorded market plays"
+
+    _finish("open-market", go, json_, d)
 
 
 @day_app.command("eod")

@@ -340,4 +340,6 @@ def day_summary(day: Path) -> list[str]:
     lines.append(f"charts     {day / 'post_trade' / 'quality' / 'quality.html'}")
     lines.append(f"archive    {jobs['archive'].get('store', '')}")
     lines.append(f"logs       {day / 'logs'} (one JSON log per process)")
+    lines.append(f"blotter    tape blotter --day {day} (with `tape demo --keep`: the day in a "
+                 "browser, its slider replays it)")
     return lines

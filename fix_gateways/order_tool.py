@@ -220,13 +220,13 @@ def _follow(client: _Client, begin: str, version: str, symbol: str, side: str, q
             break
         elif kind == "message" and sid is not None and _is_our_reject(value, cl):
             if json_:
-                out.print(json.dumps(value))
+                print(json.dumps(value), flush=True)  # whole lines: rich would wrap them
             err.print(f"[red]error:[/red] {escape(describe_reject(value))}")
             return 1
         elif kind == "message" and value.get("35") in ("8", "9") and value.get("11") == cl:
             status = value.get("39", "")
             if json_:
-                out.print(json.dumps(value))
+                print(json.dumps(value), flush=True)  # whole lines: rich would wrap them
             else:
                 fill = (f", filled {value.get('32')} @ {value.get('31')}"
                         if value.get("32") not in (None, "0") else "")
@@ -299,7 +299,7 @@ def drop_copy_cmd(
         elif kind == "message" and value.get("35") == "8":
             copies += 1
             if json_:
-                out.print(json.dumps(value))
+                print(json.dumps(value), flush=True)  # whole lines: rich would wrap them
             else:
                 what = {"F": "fill", "H": "trade cancel", "G": "trade correct",
                         "1": "fill", "2": "fill"}.get(value.get("150", ""), "report")

@@ -78,6 +78,7 @@ from oms.states import CHILD_LIVE, ChildEvent
 from refdata.model import local_midnight_ns
 from sequencer import sources
 from sequencer.messages.admin import (
+    CancelParent,
     EndOfDay,
     EngageKillSwitch,
     HaltTrading,
@@ -219,8 +220,9 @@ class Oms(StructApp[OmsState]):
             return
         old = getattr(limits, msg.limit)
         setattr(limits, msg.limit, value)
+        by = f" by {msg.user}" if msg.user else ""
         self._alert("info", "risk_limit",
-                    f"risk limit {msg.limit} of {msg.scope} changed from {old} to {value}"
+                    f"risk limit {msg.limit} of {msg.scope} changed from {old} to {value}{by}"
                     + (f": {msg.reason}" if msg.reason else ""))
 
     # ================================================================ market data
@@ -596,7 +598,7 @@ class Oms(StructApp[OmsState]):
         """Cancel every live child of the parent and tell the algo engine to stop.
         `restatement`: the ExecRestatementReason of the unsolicited cancel that ends it
         (the broker's own decision unless a venue's)."""
-        if p.state == "pending_replace" and why in ("kill", "eod", "venue"):
+        if p.state == "pending_replace" and why in ("kill", "eod", "venue", "ops"):
             # The broker takes the order down: the client's replace cannot be carried out.
             pend_cl = p.pend_cl_ord_id
             if p.pend_timer:
@@ -646,7 +648,7 @@ class Oms(StructApp[OmsState]):
             return
         if st == "pending_cancel":
             self._finish(p, "cancel_done", cl_ord_id=p.pend_cl_ord_id, orig=p.cl_ord_id)
-        elif st == "working" and p.closing in ("kill", "eod", "venue", "halt"):
+        elif st == "working" and p.closing in ("kill", "eod", "venue", "halt", "ops"):
             client = self.state.clients.get(p.client)
             if p.closing == "eod" and client is not None and client.done_for_day:
                 self._finish(p, "done_for_day", text=p.closing_text)
@@ -783,6 +785,28 @@ class Oms(StructApp[OmsState]):
                                 else "cancelled at the close")
         self._alert("info", "end_of_day", f"end of day: {n} open orders taken down")
 
+    @handles(CancelParent)
+    def on_cancel_parent(self, m: CancelParent) -> None:
+        """Ops cancel one order (the blotter's cancel button): taken down as the broker's
+        decision, like the kill switch but for this order alone."""
+        s = self.state
+        who = f" by {m.user}" if m.user else ""
+        p = s.parents.get(m.order_id)
+        if p is None or m.order_id not in s.live:
+            self._alert("warning", "bad_cancel",
+                        f"cancel{who}: order {m.order_id!r} is not open"
+                        + ("" if p is None else f" ({p.state})"))
+            return
+        if p.closing or p.state not in ("working", "pending_replace"):
+            self._alert("warning", "bad_cancel",
+                        f"cancel{who}: order {m.order_id} is already being cancelled")
+            return
+        text = "cancelled by the broker" + (f": {m.reason}" if m.reason else "")
+        self._take_down(p, "ops", text)
+        self._alert("warning", "ops_cancel", f"order {p.order_id} ({p.client} {p.side} "
+                    f"{p.qty} {p.symbol}) cancelled{who}"
+                    + (f": {m.reason}" if m.reason else ""))
+
     # ================================================================ kill switch
 
     @handles(EngageKillSwitch)
@@ -813,8 +837,9 @@ class Oms(StructApp[OmsState]):
                 continue
             self._take_down(p, "kill", text)
         scope = "everything" if m.scope == "all" else f"{m.scope} {m.value}"
+        by = f" by {m.user}" if m.user else ""
         self._alert("critical", "kill_switch",
-                    f"kill switch engaged for {scope}: {n} orders being cancelled"
+                    f"kill switch engaged for {scope}{by}: {n} orders being cancelled"
                     + (f" ({m.reason})" if m.reason else ""))
 
     @handles(ReleaseKillSwitch)
@@ -827,7 +852,8 @@ class Oms(StructApp[OmsState]):
         if len(s.kills) == before:
             self._alert("warning", "bad_kill_switch", f"no kill switch engaged for {scope}")
             return
-        self._alert("warning", "kill_switch_released", f"kill switch released for {scope}"
+        by = f" by {m.user}" if m.user else ""
+        self._alert("warning", "kill_switch_released", f"kill switch released for {scope}{by}"
                     + (f" ({m.reason})" if m.reason else ""))
 
     # ================================================================ child requests

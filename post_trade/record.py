@@ -270,7 +270,7 @@ class Market:
 class Incident:
     seq: int
     ts_ns: int
-    kind: str  # alert | kill_switch | release | halt | resume | risk_limit | parameter
+    kind: str  # alert | kill_switch | release | halt | resume | risk_limit | parameter | ops_cancel
     severity: str
     source: str
     code: str
@@ -344,7 +344,7 @@ _WANT: dict[int, type[Any]] = {
     _T[t]: t for t in (
         control.SystemStart, control.SystemStop, control.Alert,
         adm.EngageKillSwitch, adm.ReleaseKillSwitch, adm.HaltTrading, adm.ResumeTrading,
-        adm.SetRiskLimit, adm.SetParameter,
+        adm.SetRiskLimit, adm.SetParameter, adm.CancelParent,
         md.Quote, md.Trade, md.MarketSnapshot,
         od.NewOrder, od.CancelOrder, od.ReplaceOrder, od.ChildOrderSent,
         od.ChildRequestRejected, od.ParentAccepted, od.ParentCanceling, od.ParentDone,
@@ -401,6 +401,11 @@ def read_day(day: Path, config: Config | None = None, *, refdata: RefData | None
             raise
         raise PostTradeError(f"{jdir}: the journal cannot be read: {e}") from None
     return r.finish()
+
+
+def _by(user: str) -> str:
+    """Who took an admin command, when the command names them (the blotter's do)."""
+    return f" (by {user})" if user else ""
 
 
 class _Reader:
@@ -498,7 +503,8 @@ class _Reader:
             control.Alert: self._alert, adm.EngageKillSwitch: self._kill,
             adm.ReleaseKillSwitch: self._kill, adm.HaltTrading: self._halt,
             adm.ResumeTrading: self._halt, adm.SetRiskLimit: self._risk_limit,
-            adm.SetParameter: self._ignore, control.SystemStop: self._stop,
+            adm.SetParameter: self._ignore, adm.CancelParent: self._ops_cancel,
+            control.SystemStop: self._stop,
             control.SystemStart: self._ignore,
         }
         self.handlers.clear()
@@ -588,7 +594,7 @@ class _Reader:
         self.r.incidents.append(Incident(
             seq, ts, "kill_switch" if engage else "release",
             "critical" if engage else "warning", self.r.source_name(src), m.scope,
-            f"{m.scope} {m.value} {m.reason}".strip()))
+            f"{m.scope} {m.value} {m.reason}".strip() + _by(m.user)))
 
     def _halt(self, seq: int, ts: int, src: int,
               m: adm.HaltTrading | adm.ResumeTrading) -> None:
@@ -600,7 +606,12 @@ class _Reader:
     def _risk_limit(self, seq: int, ts: int, src: int, m: adm.SetRiskLimit) -> None:
         self.r.incidents.append(Incident(
             seq, ts, "risk_limit", "info", self.r.source_name(src), m.limit,
-            f"{m.scope} {m.value} {m.limit} {m.reason}".strip()))
+            f"{m.scope} {m.value} {m.limit} {m.reason}".strip() + _by(m.user)))
+
+    def _ops_cancel(self, seq: int, ts: int, src: int, m: adm.CancelParent) -> None:
+        self.r.incidents.append(Incident(
+            seq, ts, "ops_cancel", "warning", self.r.source_name(src), m.order_id,
+            f"{m.order_id} {m.reason}".strip() + _by(m.user)))
 
     def _stop(self, seq: int, ts: int, src: int, m: control.SystemStop) -> None:
         self.r.complete, self.r.stop_reason = True, m.reason

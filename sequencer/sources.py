@@ -43,6 +43,8 @@ VENUE_SIM: Final = 71
 DB_WRITER: Final = 80
 #: The day's watcher (`tape day watch`), an edge process: the alert rules' Alerts.
 WATCH: Final = 90
+#: The web blotter (`tape blotter`): the admin commands its operators take.
+BLOTTER: Final = 95
 INJECT: Final = 900
 #: What a consumer that publishes nothing has as its source id (a publisher refuses it).
 NOBODY: Final = -1
@@ -67,7 +69,7 @@ class Source:
     publishes: tuple[type[Message], ...]
 
 
-_O, _E, _M, _C = orders, executions, marketdata, control
+_O, _E, _M, _C, _A = orders, executions, marketdata, control, admin
 
 SOURCES: Final[tuple[Source, ...]] = (
     Source(SEQUENCER, "sequencer",
@@ -108,6 +110,10 @@ SOURCES: Final[tuple[Source, ...]] = (
            "the day's watcher: Alerts raised by the topology's alert rules on logs, "
            "stream events and process restarts",
            (_C.Alert,)),
+    Source(BLOTTER, "blotter",
+           "the web blotter (`tape blotter`): ops' actions, each naming its user",
+           (_A.CancelParent, _A.EngageKillSwitch, _A.ReleaseKillSwitch, _A.SetRiskLimit,
+            _A.OperatorNote)),
     Source(INJECT, "inject",
            "ops' `tape inject` (admin commands, notes, alerts; it may send any type but "
            "SystemStart and ClockTick)",

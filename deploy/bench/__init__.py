@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import typer
 
+from blotter.bench import bench_blotter
 from deploy.bench.backtest import bench_backtest
 from deploy.bench.day import bench_day
 from deploy.bench.db import bench_db
@@ -50,5 +51,6 @@ bench_app.command("backtest")(bench_backtest)
 bench_app.command("db")(bench_db)
 bench_app.command("post-trade")(bench_post_trade)
 bench_app.command("day")(bench_day)
+bench_app.command("blotter")(bench_blotter)
 
 __all__ = ["bench_app"]

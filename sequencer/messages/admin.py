@@ -63,6 +63,7 @@ class SetRiskLimit(Message, tag=106, frozen=True):
     limit: str
     value: str
     reason: str = ""
+    user: str = ""  # who took it (the blotter's signed-in user; "" from a file)
 
 
 class EngageKillSwitch(Message, tag=107, frozen=True):
@@ -72,6 +73,7 @@ class EngageKillSwitch(Message, tag=107, frozen=True):
     scope: str
     value: str = ""
     reason: str = ""
+    user: str = ""  # who took it (the blotter's signed-in user; "" from a file)
 
 
 class ReleaseKillSwitch(Message, tag=108, frozen=True):
@@ -80,6 +82,7 @@ class ReleaseKillSwitch(Message, tag=108, frozen=True):
     scope: str
     value: str = ""
     reason: str = ""
+    user: str = ""  # who took it (the blotter's signed-in user; "" from a file)
 
 
 class EndOfDay(Message, tag=109, frozen=True):
@@ -90,3 +93,14 @@ class EndOfDay(Message, tag=109, frozen=True):
     nothing left to take down."""
 
     reason: str = ""
+
+
+class CancelParent(Message, tag=110, frozen=True):
+    """Ops cancel one client order (`order_id`, the OMS's OrderID): the OMS takes it
+    down as the broker's own decision (the client gets an unsolicited cancel, the
+    algo engine cancels its children at their venues). An order already done or
+    being cancelled is left alone, with an Alert saying so."""
+
+    order_id: str
+    reason: str = ""
+    user: str = ""  # who took it (the blotter's signed-in user; "" from a file)
