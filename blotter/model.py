@@ -243,7 +243,7 @@ class Model:
         #: seq), and the Alerts the apps raised about them (by the action's seq).
         self.own_source: int | None = None
         self.own_seen: dict[int, int] = {}
-        self.watch_causes: set[int] = set()
+        self.own_seqs: set[int] = set()
         self.caused: dict[int, list[tuple[str, str, str]]] = {}
 
     # ------------------------------------------------------------ frames in
@@ -259,7 +259,7 @@ class Model:
             self.seq, self.ts = seq, ts
             if src == own:
                 self.own_seen[ss] = seq
-                self.watch_causes.add(seq)
+                self.own_seqs.add(seq)
             h = handlers.get(tid)
             if h is not None:
                 self._src, self._cause = src, cause
@@ -267,7 +267,7 @@ class Model:
         self.frames += n
 
     def apply(self, seq: int, ts: int, msg: Message, src: int = 0) -> None:
-        """Apply one decoded message (tests and the server's own checks)."""
+        """Apply one decoded message (tests that need no journal)."""
         self.seq, self.ts, self._src = seq, ts, src
         self.frames += 1
         h = self._handlers.get(TYPE_ID[type(msg)])
@@ -385,7 +385,7 @@ class Model:
 
     def _alert(self, m: control.Alert) -> None:
         self._add_alert(m.severity.upper(), m.source, m.code, m.text)
-        if self._cause in self.watch_causes:
+        if self._cause in self.own_seqs:
             self.caused.setdefault(self._cause, []).append((m.severity, m.code, m.text))
 
     def _admin(self, m: Message) -> None:
@@ -458,7 +458,7 @@ class Model:
                             f"Order Rejected: {what}: {m.reject_reason or m.text}".rstrip(": "))
         if p is None:
             return
-        if m.exec_type in ("order_status",):
+        if m.exec_type == "order_status":
             return
         p.cl_ord_id = m.cl_ord_id or p.cl_ord_id
         p.qty = m.order_qty or p.qty

@@ -220,7 +220,6 @@ class Blotter:
         self._lock_fd: int | None = None
         self._waiting: dict[int, asyncio.Future[int]] = {}  # source seq -> its frame's seq
         self._stop = False
-        self.updates_sent = 0
         self.audit = self.day / "blotter" / "actions.jsonl"
 
     # ------------------------------------------------------------ the feed
@@ -277,14 +276,12 @@ class Blotter:
         live = [p for p in self.pages if p.own is None and p.ready]
         if live:
             text = self._update(model, changes)
-            rows = sum(len(v) for v in changes.values())
             for p in live:
                 if p.resync and p.queue.empty():
                     p.resync = False
                     self._picture(p, model)
                     continue
                 p.send(text)
-                self.updates_sent += rows
                 if p.chart is not None and self._chart_moved(model, p.chart):
                     p.send(self._chart(model, p.chart))
         for p in self.pages:  # pages looking at the past still see where live is
@@ -313,8 +310,7 @@ class Blotter:
             for i in range(0, len(rows), CHUNK_ROWS):
                 page.queue.put_nowait(_encode({"t": "rows", "table": t,
                                                "rows": rows[i:i + CHUNK_ROWS]}))
-        page.queue.put_nowait(_encode({"t": "update", "seq": model.seq, "ts": model.ts,
-                                       "last_seq": self.live.model.seq, "tables": {}}))
+        page.queue.put_nowait(self._update(model, {}))  # the picture's end
         if page.chart is not None:
             page.send(self._chart(model, page.chart))
         page.ready = True

@@ -132,6 +132,11 @@ _KILL_SCOPES = ("all", "client", "symbol")
 ChildRequest = Literal["new", "cancel", "replace"]
 
 
+def _by(user: str) -> str:
+    """Who took an admin command, for its alert (the blotter's commands name them)."""
+    return f" by {user}" if user else ""
+
+
 class Oms(StructApp[OmsState]):
     name = NAME
     source_id = sources.OMS
@@ -220,9 +225,9 @@ class Oms(StructApp[OmsState]):
             return
         old = getattr(limits, msg.limit)
         setattr(limits, msg.limit, value)
-        by = f" by {msg.user}" if msg.user else ""
         self._alert("info", "risk_limit",
-                    f"risk limit {msg.limit} of {msg.scope} changed from {old} to {value}{by}"
+                    f"risk limit {msg.limit} of {msg.scope} changed from {old} to {value}"
+                    f"{_by(msg.user)}"
                     + (f": {msg.reason}" if msg.reason else ""))
 
     # ================================================================ market data
@@ -790,7 +795,7 @@ class Oms(StructApp[OmsState]):
         """Ops cancel one order (the blotter's cancel button): taken down as the broker's
         decision, like the kill switch but for this order alone."""
         s = self.state
-        who = f" by {m.user}" if m.user else ""
+        who = _by(m.user)
         p = s.parents.get(m.order_id)
         if p is None or m.order_id not in s.live:
             self._alert("warning", "bad_cancel",
@@ -837,9 +842,8 @@ class Oms(StructApp[OmsState]):
                 continue
             self._take_down(p, "kill", text)
         scope = "everything" if m.scope == "all" else f"{m.scope} {m.value}"
-        by = f" by {m.user}" if m.user else ""
         self._alert("critical", "kill_switch",
-                    f"kill switch engaged for {scope}{by}: {n} orders being cancelled"
+                    f"kill switch engaged for {scope}{_by(m.user)}: {n} orders being cancelled"
                     + (f" ({m.reason})" if m.reason else ""))
 
     @handles(ReleaseKillSwitch)
@@ -852,8 +856,8 @@ class Oms(StructApp[OmsState]):
         if len(s.kills) == before:
             self._alert("warning", "bad_kill_switch", f"no kill switch engaged for {scope}")
             return
-        by = f" by {m.user}" if m.user else ""
-        self._alert("warning", "kill_switch_released", f"kill switch released for {scope}{by}"
+        self._alert("warning", "kill_switch_released",
+                    f"kill switch released for {scope}{_by(m.user)}"
                     + (f" ({m.reason})" if m.reason else ""))
 
     # ================================================================ child requests

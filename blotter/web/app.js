@@ -45,7 +45,6 @@ const S = {
   ws: null,
   backoff: 500,
   started: false,    // panels built (on the first hello)
-  mode: 'connecting',
   viewMode: null,    // live / replay / finished: what the picture is
   seq: 0, ts: 0, lastSeq: 0,
   stores: Object.fromEntries(VIEWS.map(v => [v, new Map()])),
@@ -861,7 +860,6 @@ function renderStale() {
 // ---------------------------------------------------------------- header, position, slider
 
 function setConn(mode) {
-  S.mode = mode;
   const el = $('#conn-status');
   el.textContent = mode;
   el.className = `conn conn-${mode}`;
