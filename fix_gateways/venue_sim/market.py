@@ -21,8 +21,12 @@ Continuous trading:
    price, then walks the depth model beyond it: each further tick level k = 1..N
    offers `depth[k-1]` percent of the touch's displayed size (rounded down); the
    default `depth = (100, 100, 100, 100)` is the touch size at each of 4 further
-   ticks. A limit order stops at its limit. What our orders take is gone until
-   the next quote replaces the market state (the recording does not know us).
+   ticks. A limit order stops at its limit. What our orders take from a side is
+   gone until the venue's quote on that side changes (price or size): a quote
+   row that repeats the side, or moves only the other side, does not give the
+   liquidity back (the recording does not know us, so only a change on that
+   side is evidence of fresh liquidity). Rule 4's crossing fills draw on the
+   same budget.
    Then: a market or IOC remainder is cancelled; a FOK order that cannot fill in
    full is cancelled without any fill; a day (or GTC) limit remainder rests at
    its limit.
@@ -33,6 +37,9 @@ Continuous trading:
    new quote, an order at the touch has its queue cut to the displayed size if
    that is smaller (cancellations count as ahead of us), and an order better
    than the quote's price on its side (the level ahead of it emptied) goes to 0.
+   A quote with no price or size on a side says nothing about that side's
+   queues: they stay as they were (trades still consume them, rule 3) and the
+   rule applies again when the side comes back.
 3. Trades. A recorded trade of S shares at price T fills our resting orders as
    makers ("added"), at OUR limit price, from a budget of S shares shared by our
    orders on each side, best price first, then time: a buy resting above T (the
@@ -661,8 +668,14 @@ class Venue:
         """A new quote: replaces the market state, updates queues (rule 2) and fills
         resting orders it crosses (rule 4)."""
         s = self._sym(symbol)
+        old = s.quote
         s.quote = Quote(bid_px, bid_size, ask_px, ask_size, ts_ns)
-        s.taken = {"buy": {}, "sell": {}}
+        # What we took stays taken until the venue's quote on that side changes (rule 1):
+        # a row that changes only the other side says nothing new about this one.
+        if (ask_px, ask_size) != (old.ask_px, old.ask_size):
+            s.taken["buy"] = {}
+        if (bid_px, bid_size) != (old.bid_px, old.bid_size):
+            s.taken["sell"] = {}
         events: list[VenueEvent] = []
         if s.phase != "continuous":
             return events
@@ -670,11 +683,15 @@ class Venue:
             other: BookSide = "sell" if side == "buy" else "buy"
             levels = s.levels[side]
             touch_px, size = s.at_touch(side)
-            for key in list(levels.irange(maximum=_key(side, touch_px) if size else None)):
-                for o in levels[key].values():
-                    o.queue_ahead = min(o.queue_ahead, size) if abs(key) == touch_px else 0
-            cross_px, budget = s.at_touch(other)
-            if budget == 0:
+            # A side gone from the quote tells nothing about the queues on it: they stay
+            # as they were until it comes back (rule 2).
+            if size:
+                for key in list(levels.irange(maximum=_key(side, touch_px))):
+                    for o in levels[key].values():
+                        o.queue_ahead = min(o.queue_ahead, size) if abs(key) == touch_px else 0
+            cross_px, size = s.at_touch(other)
+            budget = size - s.taken[side].get(cross_px, 0) if size else 0
+            if budget <= 0:
                 continue
             for key in list(levels.irange(maximum=_key(side, cross_px))):
                 for o in list(levels[key].values()):

@@ -66,7 +66,7 @@ def test_a_marketable_order_walks_the_depth_model_and_the_rest_rests() -> None:
     assert o is not None and (o.leaves, o.px, o.queue_ahead) == (100, px("10.03"), 0)
 
 
-def test_what_we_take_is_gone_until_the_next_quote() -> None:
+def test_what_we_take_is_gone_until_that_side_of_the_quote_changes() -> None:
     v = venue()
     v.new_order("b1", "IBM", "buy", 300, px=px("10.02"))  # 200 @ 10.01, 100 @ 10.02
     # touch 10.01 and 4 further ticks of 200 each: 10.02 has 100 left, 10.05 is the last
@@ -74,9 +74,29 @@ def test_what_we_take_is_gone_until_the_next_quote() -> None:
     assert fills(ev) == [("m1", 100, px("10.02"), "removed"), ("m1", 200, px("10.03"), "removed"),
                          ("m1", 200, px("10.04"), "removed"), ("m1", 200, px("10.05"), "removed")]
     assert ev[-1] == Cancelled("XT", "m1", "XT-9", 300, "no liquidity", True, 0)
-    v.on_quote("IBM", px("10.00"), 500, px("10.01"), 200, 2)  # the recording knows nothing of us
-    assert fills(v.new_order("m2", "IBM", "buy", 100, ord_type="market")) == [
-        ("m2", 100, px("10.01"), "removed")]
+    # the same ask again, and a row that moves only the bid: still taken
+    v.on_quote("IBM", px("10.00"), 500, px("10.01"), 200, 2)
+    v.on_quote("IBM", px("9.99"), 700, px("10.01"), 200, 3)
+    assert fills(v.new_order("m2", "IBM", "buy", 100, ord_type="market")) == []
+    # the ask changes: the venue shows liquidity anew
+    v.on_quote("IBM", px("9.99"), 700, px("10.01"), 300, 4)
+    assert fills(v.new_order("m3", "IBM", "buy", 100, ord_type="market")) == [
+        ("m3", 100, px("10.01"), "removed")]
+
+
+def test_a_side_that_leaves_the_quote_keeps_the_queues_on_it() -> None:
+    v = venue()
+    v.new_order("b1", "IBM", "buy", 100, px=px("10.00"))  # joins the bid: 500 ahead
+    v.new_order("b2", "IBM", "buy", 100, px=px("9.99"))  # behind the touch: 500 ahead
+    assert [v.order(i).queue_ahead for i in ("b1", "b2")] == [500, 500]  # type: ignore[union-attr]
+    v.on_quote("IBM", 0, 0, px("10.01"), 200, 2)  # the venue's bid leaves the quote
+    assert [v.order(i).queue_ahead for i in ("b1", "b2")] == [500, 500]  # type: ignore[union-attr]
+    # nothing trades us through while the side is away but a print that consumes the queue
+    assert fills(v.on_trade("IBM", px("10.00"), 300, 3)) == []
+    v.on_quote("IBM", px("10.00"), 400, px("10.01"), 200, 4)  # back, smaller: cut to 400
+    assert [v.order(i).queue_ahead for i in ("b1", "b2")] == [200, 500]  # type: ignore[union-attr]
+    v.on_quote("IBM", px("9.99"), 800, px("10.01"), 200, 5)  # back lower: 10.00 emptied
+    assert [v.order(i).queue_ahead for i in ("b1", "b2")] == [0, 500]  # type: ignore[union-attr]
 
 
 def test_a_depth_profile_and_an_ioc_remainder() -> None:
