@@ -21,7 +21,10 @@ order with an algo (`ParentAccepted.algo`, VWAP and DMA alike):
   CLOSING_PRINT belongs to its auction and counts only when the order takes that
   auction (the schedule's text says ", opening auction" / ", closing auction"; a DMA
   order's time in force is opg / cls), the closing print also when it comes after
-  the window's end, as it does. The interval VWAP and volume are those prints';
+  the window's end, as it does. Prints whose sale condition VWAP practice leaves out
+  (`NOT_IN_VWAP`: cash, next day and seller's option settlement, derivatively priced,
+  stock-option and average-price trades: their price was not the market's at the
+  time) are not counted. The interval VWAP and volume are the counted prints';
 - slippage against the interval VWAP, in basis points, signed as a cost so that
   positive is worse than the market: a buy (avg - vwap) / vwap, a sell or short sale
   (vwap - avg) / vwap, times 10,000. None without fills or without market volume;
@@ -63,6 +66,7 @@ from sequencer.messages.control import SystemStart
 from sequencer.messages.executions import VenueFill
 from sequencer.messages.marketdata import (
     CLOSING_PRINT,
+    NOT_IN_VWAP,
     OPENING_PRINT,
     PRICE_SCALE,
     REGULAR_WAY,
@@ -193,6 +197,7 @@ class Prints:
     px: I64
     size: I64
     flags: I64
+    cond: I64  # the vendor's sale-condition bits
 
 
 @dataclass(frozen=True)
@@ -290,10 +295,11 @@ class _PrintColumns:
         self.px = array("q")
         self.size = array("q")
         self.flags = array("q")
+        self.cond = array("q")
 
     def freeze(self) -> Prints:
         return Prints(*(np.frombuffer(a, dtype=np.int64) if len(a) else np.zeros(0, np.int64)
-                        for a in (self.ts, self.px, self.size, self.flags)))
+                        for a in (self.ts, self.px, self.size, self.flags, self.cond)))
 
 
 def _frames(day: Path, types: frozenset[int]) -> Iterator[tuple[int, int, bytes]]:
@@ -339,6 +345,7 @@ def _add_print(cols: dict[int, _PrintColumns], ts: int, payload: bytes,
     c.px.append(t.price)
     c.size.append(t.size)
     c.flags.append(t.flags)
+    c.cond.append(_condition_bits(t.conditions))
 
 
 #: The frames the report reads (`build_report`'s `frames`, when another pass keeps them).
@@ -458,6 +465,14 @@ def _window(o: _Order, end_ns: int) -> tuple[int, int, bool, bool]:
     return o.accepted_ns, o.done_ns or end_ns, tif == "opg", tif == "cls"
 
 
+def _condition_bits(text: str) -> int:
+    """The vendor's sale condition (hex text of flag bits) as an int; 0 if not hex."""
+    try:
+        return int(text, 16) & 0x7FFF_FFFF_FFFF_FFFF if text else 0
+    except ValueError:
+        return 0
+
+
 def _counted(p: Prints, start: int, end: int, opening: bool,
              closing: bool) -> npt.NDArray[np.bool_]:
     """Which of `p` the window counts (see the module's docstring)."""
@@ -470,7 +485,7 @@ def _counted(p: Prints, start: int, end: int, opening: bool,
         mask |= inside & auction_open
     if closing:
         mask |= (ts >= start) & auction_close
-    return mask
+    return mask & ((p.cond & NOT_IN_VWAP) == 0)
 
 
 def _result(o: _Order, symbol_id: int, p: Prints, end_ns: int) -> OrderResult:

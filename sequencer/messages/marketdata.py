@@ -26,6 +26,17 @@ COND_OPENING_PRINT = 1 << 6
 COND_CLOSING_PRINT = 1 << 7
 COND_REOPENING_PRINT = 1 << 8
 COND_ODD_LOT = 1 << 31
+# Prints that VWAP practice leaves out of a benchmark: their price was not set by the
+# market at the time of the print (settlement other than regular way, an average or
+# derived price, or a leg of an option trade). They still count as volume.
+COND_CASH = 1 << 1
+COND_NEXT_DAY = 1 << 2
+COND_SELLERS_OPTION = 1 << 3
+COND_DERIVATIVELY_PRICED = 1 << 9
+COND_STOCK_OPTION = 1 << 18
+COND_AVERAGE_PRICE = 1 << 20
+NOT_IN_VWAP = (COND_CASH | COND_NEXT_DAY | COND_SELLERS_OPTION | COND_DERIVATIVELY_PRICED
+               | COND_STOCK_OPTION | COND_AVERAGE_PRICE)
 
 Status = Literal["pre_open", "opening_auction", "trading", "halted", "closing_auction", "closed"]
 

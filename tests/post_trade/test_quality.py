@@ -68,9 +68,9 @@ def px(dollars: str) -> int:
     return int(whole) * PRICE_SCALE + int((frac + "0000")[:4])
 
 
-def trade(sym: int, price: str, size: int, flags: int) -> Trade:
+def trade(sym: int, price: str, size: int, flags: int, conditions: str = "") -> Trade:
     return Trade(symbol_id=sym, venue="XNYS", price=px(price), size=size,
-                 exch_time_ns=0, flags=flags)
+                 exch_time_ns=0, flags=flags, conditions=conditions)
 
 
 def accepted(oid: str, side: Side, qty: int, algo: str = "vwap",
@@ -123,6 +123,10 @@ def the_day() -> list[tuple[int, Message]]:
         (T0 + 3 * MIN, trade(AAA, "10.00", 1000, REGULAR_WAY)),
         (T0 + 4 * MIN, trade(BBB, "50.00", 1000, REGULAR_WAY)),
         (T0 + 5 * MIN, trade(AAA, "20.00", 5000, SUSPICIOUS)),
+        # Regular way, but of the sale conditions VWAP practice leaves out (a stock-option
+        # trade, an average-price one): in no benchmark, or every VWAP below moves.
+        (T0 + 6 * MIN, trade(AAA, "30.00", 2000, REGULAR_WAY, conditions="40000")),
+        (T0 + 7 * MIN, trade(AAA, "5.00", 2000, REGULAR_WAY, conditions="100001")),
         (T0 + 9 * MIN, trade(AAA, "10.20", 1000, REGULAR_WAY)),
         (T0 + 10 * MIN + 5 * S, trade(AAA, "10.50", 3000, REGULAR_WAY | CLOSING_PRINT)),
         (T0 + 11 * MIN, trade(AAA, "11.00", 1000, REGULAR_WAY)),
