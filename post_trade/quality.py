@@ -485,7 +485,8 @@ def _counted(p: Prints, start: int, end: int, opening: bool,
         mask |= inside & auction_open
     if closing:
         mask |= (ts >= start) & auction_close
-    return mask & ((p.cond & NOT_IN_VWAP) == 0)
+    priced: npt.NDArray[np.bool_] = (p.cond & NOT_IN_VWAP) == 0
+    return mask & priced
 
 
 def _result(o: _Order, symbol_id: int, p: Prints, end_ns: int) -> OrderResult:
