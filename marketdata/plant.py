@@ -28,12 +28,18 @@ What it decides:
   (`TradingStatus` when the data's clock crosses the open and the close);
 - the session volume and VWAP per symbol (regular-way prints inside the
   session window), for the day's record and the README check.
+
+A backtest with market impact sets `reprice` (`fix_gateways.venue_sim.impact.
+MarketMover`): the quotes and prints it publishes of the symbols in
+`reprice.moving` go out with the prices our trading moved; what the plant keeps
+(and its snapshots, which the backtest's driver moves itself) stays as recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import msgspec
 
@@ -61,6 +67,32 @@ from sequencer.runtime.app import Consumer, handles
 Emit = Callable[[int, bytes, int, int], object]
 
 _QUOTE = TYPE_ID[Quote]
+
+
+class Reprice(Protocol):
+    """Moves the prices of what the plant publishes (a backtest's market impact)."""
+
+    @property
+    def moving(self) -> Mapping[int, object]:
+        """The symbols whose prices move (the others go out as recorded)."""
+        ...
+
+    def quote(self, q: Quote, t_ns: int) -> Quote: ...
+
+    def trade(self, tr: Trade, t_ns: int) -> Trade: ...
+
+
+class _AsRecorded:
+    moving: Mapping[int, object] = {}
+
+    def quote(self, q: Quote, t_ns: int) -> Quote:
+        return q
+
+    def trade(self, tr: Trade, t_ns: int) -> Trade:
+        return tr
+
+
+AS_RECORDED: Reprice = _AsRecorded()
 
 
 def _nowhere(type_id: int, payload: bytes, event_ns: int, cause_seq: int) -> None:
@@ -127,6 +159,7 @@ class PlantCore(Consumer):
         self.trades: dict[int, dict[str, Trade]] = {}
         self.session: dict[int, SessionVolume] = {}
         self.counters = PlantCounters()
+        self.reprice: Reprice = AS_RECORDED
         self.now_ns = 0  # the feed's clock: exchange time of the latest row
         # Session phases: (boundary ns, status), from the primary venues' hours.
         self._open_ms = min((v.open_ms for v in rd.venues if v.routable), default=34_200_000)
@@ -266,6 +299,8 @@ class PlantCore(Consumer):
         end_ms = self.rules.session_end_ms
         phase_at = self._phases[0][0] if self._phases else 1 << 62
         c = self.counters
+        reprice = self.reprice
+        moving = reprice.moving
         n_quotes = n_trades = published = 0
         t = self.now_ns
         for kind, t, sym, ex, p, s, ap, asz, cond, susp, _line in zip(*chunk, strict=True):
@@ -318,7 +353,7 @@ class PlantCore(Consumer):
                     vq = quotes[sid] = {}
                 vq[venue] = q
                 if sid in subscribed:
-                    emit(_QUOTE, encode(q), t, 0)
+                    emit(_QUOTE, encode(reprice.quote(q, t) if sid in moving else q), t, 0)
                     published += 1
             else:
                 n_trades += 1
@@ -339,7 +374,7 @@ class PlantCore(Consumer):
                         fig.volume += s
                         fig.notional += p * s
                 if sid in subscribed:
-                    emit(_TRADE, encode(tr), t, 0)
+                    emit(_TRADE, encode(reprice.trade(tr, t) if sid in moving else tr), t, 0)
                     published += 1
         self.now_ns = t
         c.rows += len(chunk[0])

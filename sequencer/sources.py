@@ -73,8 +73,9 @@ _O, _E, _M, _C, _A = orders, executions, marketdata, control, admin
 
 SOURCES: Final[tuple[Source, ...]] = (
     Source(SEQUENCER, "sequencer",
-           "the sequencer itself: the day's start and stop, idle clock ticks, gap alerts",
-           (_C.SystemStart, _C.SystemStop, _C.ClockTick, _C.Alert)),
+           "the sequencer itself: the day's start and stop, idle clock ticks, gap alerts, "
+           "a backtest's simulated market settings",
+           (_C.SystemStart, _C.SimMarket, _C.SystemStop, _C.ClockTick, _C.Alert)),
     Source(COUNTER, "counter", "sample app (sequencer.runtime.samples)",
            (_C.Echo, _C.Heartbeat)),
     Source(NOOP, "noop", "sample app that publishes nothing (the runtime bench)", ()),

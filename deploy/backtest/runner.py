@@ -13,6 +13,16 @@ after run; the journal is a day's journal like any other (`tape replay DAY
 --app oms --app algo --app venue_sim --verify` checks it).
 
 Sequencing rules:
+- the day opens with `SystemStart` and, for a realistic market, one `SimMarket`
+  (how the venue simulator's market answers us: impact, latencies, interval
+  cap), both at local midnight, before any subscription; a plain-market day has
+  no `SimMarket` (its journal is byte for byte what it was before there was one);
+- with the impact model on (`SimMarket.impact`), every quote, print and snapshot
+  of a symbol we have traded is moved by our impact before it is sequenced
+  (`fix_gateways.venue_sim.impact.MarketMover`: the plant's `reprice` as it makes
+  quotes and prints, here for its snapshots): the journal holds the market our
+  trading made, which the algo engine, the venues and the report all see; our fills
+  count from the moment their `VenueFill` is sequenced;
 - stream time is the latest event time: a market data row's exchange time, a
   client order's time from the orders file; apps' outputs take the time of the
   frame they answer;
@@ -31,22 +41,28 @@ Sequencing rules:
 from __future__ import annotations
 
 import datetime as dt
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from deploy.backtest.orders import ClientRequest
+from fix_gateways.venue_sim.impact import ImpactBook, ImpactParams, MarketMover, stats_of
 from marketdata.feed import FeedBatch
 from marketdata.plant import PlantCore
 from refdata.model import RefData, local_midnight_ns
 from sequencer import sources
+from sequencer.frames import HEADER_SIZE
 from sequencer.kit import StreamKit
 from sequencer.messages import TYPE_ID, encode
-from sequencer.messages.control import ClockTick, SystemStart, SystemStop
-from sequencer.messages.marketdata import Subscribe, Unsubscribe
+from sequencer.messages.control import ClockTick, SimMarket, SystemStart, SystemStop
+from sequencer.messages.executions import VenueFill
+from sequencer.messages.marketdata import MarketSnapshot, Subscribe, Unsubscribe
+from sequencer.messages.orders import ChildOrderSent
 from sequencer.runtime.app import App
 from sequencer.runtime.context import NEVER
 
@@ -55,6 +71,10 @@ CHUNK_ROWS = 512
 FLUSH_BYTES = 8 << 20
 _CLOCK_TICK = TYPE_ID[ClockTick]
 _TICK_PAYLOAD = encode(ClockTick())
+_TS = struct.Struct("<16xq")  # a frame's stream time
+_SNAPSHOT = TYPE_ID[MarketSnapshot]
+_CHILD_DECODER = msgspec.msgpack.Decoder(ChildOrderSent)
+_FILL_DECODER = msgspec.msgpack.Decoder(VenueFill)
 
 
 @dataclass
@@ -82,8 +102,16 @@ class DayRun:
     def __init__(self, day: Path, date: dt.date, rd: RefData, feed: FeedBatch,
                  apps: list[App], requests: list[ClientRequest], *, seed: int,
                  end_ns: int, subscribe: list[str] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None,
+                 market: SimMarket | None = None) -> None:
         self.day = day
+        self.market = market  # None: the plain fill model (no SimMarket frame)
+        self.mover: MarketMover | None = None
+        if market is not None and market.impact:
+            params = ImpactParams(market.impact_y, market.impact_permanent,
+                                  market.impact_decay_s)
+            self.mover = MarketMover(ImpactBook(params, stats_of(rd)),
+                                     {s.name: s.id for s in rd.symbols})
         self.date = date
         self.rd = rd
         self.feed = feed
@@ -93,6 +121,8 @@ class DayRun:
         self.subscribe = subscribe or []
         self.midnight = local_midnight_ns(date, TZ)
         self.core = PlantCore(rd, feed, self.midnight)
+        if self.mover is not None:
+            self.core.reprice = self.mover
         self.apps = apps
         self.requests = sorted(requests, key=lambda r: (r.at_ns, r.line))
         self._next_req = 0
@@ -125,6 +155,9 @@ class DayRun:
     def _emit(self, type_id: int, payload: bytes, event_ns: int, cause: int) -> None:
         assert self.kit is not None
         self._catch_up(self.kit, event_ns)
+        if self.mover is not None and type_id == _SNAPSHOT:
+            # (quotes and prints the plant moves itself as it makes them: `reprice`)
+            payload = self.mover.payload(type_id, payload, max(event_ns, self.kit.now))
         self.kit.input(sources.TICKER_PLANT, type_id, payload, event_ns=event_ns,
                        cause_seq=cause)
 
@@ -144,11 +177,29 @@ class DayRun:
                                    keep=False)
         kit.watch(Subscribe, self._command)
         kit.watch(Unsubscribe, self._command)
+        if self.mover is not None:
+            mover = self.mover
+
+            def child(_seq: int, frame: bytes) -> None:
+                mover.on_child(_CHILD_DECODER.decode(frame[HEADER_SIZE:]))
+
+            def fill(_seq: int, frame: bytes) -> None:
+                mover.on_fill(_TS.unpack_from(frame)[0], _FILL_DECODER.decode(
+                    frame[HEADER_SIZE:]))
+
+            kit.watch(ChildOrderSent, child)
+            kit.watch(VenueFill, fill)
         start = SystemStart(session_date=self.date, seed=self.seed,
                             config_digest="backtest", time_mode="sim",
                             refdata_digest=self.rd.digest)
         kit.input(sources.SEQUENCER, TYPE_ID[SystemStart], encode(start),
                   event_ns=self.midnight)
+        if self.market is not None:
+            # Before the subscriptions, so that the venue simulator knows its market
+            # before the first quote reaches it; at midnight, like SystemStart: it is
+            # part of how the day starts, not an event of the session.
+            kit.input(sources.SEQUENCER, TYPE_ID[SimMarket], encode(self.market),
+                      event_ns=self.midnight)
         for name in self.subscribe:
             sym = self.rd.by_name(name)
             kit.input(sources.TICKER_PLANT, TYPE_ID[Subscribe],

@@ -1,5 +1,11 @@
 """`tape bench backtest`: a recorded day of four symbols with twenty VWAP orders end to
-end in sim time, against the ticker-plant-only run of the same day."""
+end in sim time, in the plain market and in the realistic one (`SimMarket`: impact,
+latencies, interval cap, `tape backtest`'s defaults), against the ticker-plant-only run
+of the same day.
+
+The figures: `day_wall_s` and its neighbours are the plain market's (no `SimMarket`
+frame, comparable with earlier runs); `impact_*` the realistic market's, whose target
+is at most 1.3 times the plain day's wall time."""
 
 # determinism: edge module, benchmark tooling: wall-clock timing and temporary files
 
@@ -19,6 +25,8 @@ from rich.console import Console
 from deploy.backtest.cli import _data_dir, _date, _fail
 
 BENCH_SYMBOLS = ("AIG", "BAC", "IBM", "SPY")
+#: The realistic market may cost this much more wall time than the plain one, at most.
+IMPACT_TARGET_RATIO = 1.3
 
 
 def bench_orders(date: dt.date, rd: Any, symbols: list[str], n: int = 20) -> list[Any]:
@@ -54,10 +62,12 @@ def bench_backtest(
     json_: Annotated[bool, typer.Option("--json", help="One JSON object on one line.")] = False,
 ) -> None:
     """A recorded day of four symbols (AIG, BAC, IBM, SPY) with twenty VWAP orders, end to
-    end in sim time (plant, sequencing, journal, OMS, algo engine, fill model), next to
-    the ticker-plant-only run of the same day (plant, sequencing, journal) in the same
-    invocation. Target: the full day in under 60 s."""
-    from deploy.backtest.day import run_day
+    end in sim time (plant, sequencing, journal, OMS, algo engine, fill model), in the
+    plain market and again in the realistic one (impact, latencies, interval cap: tape
+    backtest's defaults), next to the ticker-plant-only run of the same day (plant,
+    sequencing, journal) in the same invocation. Targets: the plain day in under 60 s,
+    the realistic day in at most 1.3 times the plain day's time."""
+    from deploy.backtest.day import REALISTIC_MARKET, run_day
     from refdata.build import build
     from refdata.load import load
 
@@ -78,6 +88,8 @@ def bench_backtest(
     ticker = run_day(root / "ticker_only", session, [], data_dir=d,
                      symbols=names, ticker_only=True, replace=True)
     full = run_day(root / "day", session, orders, data_dir=d, symbols=names, replace=True)
+    impact = run_day(root / "impact_day", session, orders, data_dir=d, symbols=names,
+                     replace=True, market=REALISTIC_MARKET)
     total_s = time.perf_counter() - t0
     figures = {
         "date": session.isoformat(),
@@ -95,6 +107,13 @@ def bench_backtest(
         "bench_total_s": round(total_s, 3),
         "target_day_wall_s": 60.0,
         "target_met": full.run.wall_s < 60.0,
+        "impact_day_wall_s": round(impact.run.wall_s, 3),
+        "impact_day_frames": impact.run.frames,
+        "impact_to_day_ratio": round(impact.run.wall_s / full.run.wall_s, 3)
+        if full.run.wall_s else None,
+        "impact_target_ratio": IMPACT_TARGET_RATIO,
+        "impact_target_met": full.run.wall_s > 0
+        and impact.run.wall_s / full.run.wall_s <= IMPACT_TARGET_RATIO,
     }
     if keep is None:
         import shutil
@@ -106,7 +125,7 @@ def bench_backtest(
     from rich.table import Table
 
     t = Table(title=f"tape bench backtest: {session} ({', '.join(names)}; {len(orders)} VWAP "
-              "orders)")
+              "orders; plain market, then realistic: impact_*)")
     t.add_column("figure")
     t.add_column("value", justify="right")
     for k, v in figures.items():

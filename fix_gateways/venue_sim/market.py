@@ -73,6 +73,14 @@ Continuous trading:
    for it (it never takes). Before the open it is held out of the opening
    auction and rests from the open; it takes no part in the closing auction
    and expires at the close like the other day orders left.
+7. The interval cap (`VenueConfig(interval_ns=...)`, off by default; the backtest's
+   realistic market sets one minute). In each interval of stream time, our orders
+   on one side of a symbol at a venue get no more, across rules 1, 3 and 4, than
+   the most the venue's other side displayed at its touch in the interval plus the
+   shares the venue printed in it so far (auctions apart). So whatever the quotes
+   do, our fills in any interval never exceed what the market printed and showed
+   us there; a fill the cap stops is not made (a taking remainder goes on as rule 1
+   says, a resting order keeps resting).
 
 Auctions. With `VenueConfig(pre_open=True)` each symbol starts collecting for
 its opening auction: every order is held (IOC, FOK and post-only orders are
@@ -135,6 +143,7 @@ class VenueConfig(msgspec.Struct, frozen=True):
     auction_share_bp: int = 10_000  # our share of the printed auction volume, per side
     close_cutoff_ns: int = 0  # CLS orders locked from this stream time on (0: never)
     pre_open: bool = False  # symbols start collecting for the opening auction
+    interval_ns: int = 0  # rule 7's interval (0: no interval cap)
 
 
 class Quote(msgspec.Struct, frozen=True):
@@ -358,6 +367,12 @@ class _Symbol:
         self.opening: dict[str, SimOrder] = {}
         self.closing: dict[str, SimOrder] = {}
         self.pegs: dict[str, SimOrder] = {}  # pegged orders in the continuous book
+        # Rule 7, by our side: the interval, the most the other side showed in it, what
+        # the venue printed in it, and what our orders on the side got in it.
+        self.interval = -1
+        self.shown: dict[BookSide, int] = {"buy": 0, "sell": 0}
+        self.printed = 0
+        self.used: dict[BookSide, int] = {"buy": 0, "sell": 0}
 
     def at_touch(self, side: BookSide) -> tuple[int, int]:
         """(price, displayed size) of the quote on `side` ((0, 0): none)."""
@@ -415,8 +430,33 @@ class Venue:
         self._execs += 1
         return f"{self.code}-{self._execs}"
 
+    def _roll(self, s: _Symbol, ts_ns: int) -> None:
+        """Start rule 7's interval that `ts_ns` falls in, if it is a new one."""
+        k = ts_ns // self.config.interval_ns
+        if k != s.interval:
+            s.interval = k
+            s.shown = {"buy": s.at_touch("sell")[1], "sell": s.at_touch("buy")[1]}
+            s.printed = 0
+            s.used = {"buy": 0, "sell": 0}
+
+    def _room(self, s: _Symbol, side: BookSide, ts_ns: int) -> int:
+        """What our orders on `side` may still get in this interval (rule 7)."""
+        if not self.config.interval_ns:
+            return 1 << 62
+        self._roll(s, ts_ns)
+        return max(0, s.shown[side] + s.printed - s.used[side])
+
+    def note_print(self, symbol: str, size: int, ts_ns: int) -> None:
+        """A print at this venue while none of our orders rests here: rule 7 counts it."""
+        if self.config.interval_ns and size > 0:
+            s = self._sym(symbol)
+            self._roll(s, ts_ns)
+            s.printed += size
+
     def _fill(self, o: SimOrder, qty: int, px: int, liquidity: Liquidity, ts_ns: int,
               events: list[VenueEvent]) -> None:
+        if self.config.interval_ns and liquidity != "auction":
+            self._sym(o.symbol).used[o.book_side] += qty
         o.cum_qty += qty
         exec_id = self._exec_id()
         o.fills[exec_id] = (qty, px)
@@ -510,13 +550,16 @@ class Venue:
         side = o.book_side
         ladder = [(p, n) for p, n in self._ladder(s, side)
                   if n > 0 and (o.ord_type == "market" or _reaches(side, o.px, p))]
-        if o.tif == "fok" and sum(n for _p, n in ladder) < o.leaves:
+        if o.tif == "fok" and min(sum(n for _p, n in ladder),
+                                  self._room(s, side, ts_ns)) < o.leaves:
             return
         taken = s.taken[side]
+        room = self._room(s, side, ts_ns)
         for p, n in ladder:
-            if o.leaves == 0:
+            if o.leaves == 0 or room == 0:
                 break
-            qty = min(o.leaves, n)
+            qty = min(o.leaves, n, room)
+            room -= qty
             taken[p] = taken.get(p, 0) + qty
             self._fill(o, qty, p, "removed", ts_ns, events)
 
@@ -676,6 +719,15 @@ class Venue:
             s.taken["buy"] = {}
         if (bid_px, bid_size) != (old.bid_px, old.bid_size):
             s.taken["sell"] = {}
+        interval = self.config.interval_ns
+        if interval:
+            if ts_ns // interval != s.interval:
+                self._roll(s, ts_ns)
+            shown = s.shown
+            if ask_px > 0 and ask_size > shown["buy"]:
+                shown["buy"] = ask_size
+            if bid_px > 0 and bid_size > shown["sell"]:
+                shown["sell"] = bid_size
         events: list[VenueEvent] = []
         if s.phase != "continuous":
             return events
@@ -691,6 +743,8 @@ class Venue:
                         o.queue_ahead = min(o.queue_ahead, size) if abs(key) == touch_px else 0
             cross_px, size = s.at_touch(other)
             budget = size - s.taken[side].get(cross_px, 0) if size else 0
+            if budget > 0 and levels:
+                budget = min(budget, self._room(s, side, ts_ns))
             if budget <= 0:
                 continue
             for key in list(levels.irange(maximum=_key(side, cross_px))):
@@ -735,17 +789,22 @@ class Venue:
         events: list[VenueEvent] = []
         if s.phase != "continuous" or size <= 0:
             return events
+        if self.config.interval_ns:
+            self._roll(s, ts_ns)
+            s.printed += size
         for side in SIDES:
             levels = s.levels[side]
             budget = size
+            room = self._room(s, side, ts_ns) if levels else 0  # rule 7: ours only
             for key in list(levels.irange(maximum=_key(side, px))):
                 orders = list(levels[key].values())
                 if abs(key) != px:  # traded through: nothing is ahead of us any more
                     for o in orders:
                         o.queue_ahead = 0
-                        qty = min(o.leaves, budget)
+                        qty = min(o.leaves, budget, room)
                         if qty:
                             budget -= qty
+                            room -= qty
                             self._fill(o, qty, o.px, "added", ts_ns, events)
                     continue
                 market_done = 0  # shares of the market's queue this trade consumed
@@ -755,9 +814,10 @@ class Venue:
                     budget -= consumed
                     market_done += consumed
                     o.queue_ahead = max(0, o.queue_ahead - market_done)
-                    if o.queue_ahead == 0 and budget:
-                        qty = min(o.leaves, budget)
+                    if o.queue_ahead == 0 and budget and room:
+                        qty = min(o.leaves, budget, room)
                         budget -= qty
+                        room -= qty
                         self._fill(o, qty, o.px, "added", ts_ns, events)
         return events
 

@@ -4,15 +4,20 @@ The day: symbol AAA (id 7) trades, in stream time,
 
     T0 - 1 min   400 @  9.80   regular way          before every window
     T0           500 @  9.90   opening print        counts only for an opening-auction window
-    T0 + 3 min  1000 @ 10.00   regular way
+    T0 + 3 min   600 @ 10.00   regular way
     T0 + 5 min  5000 @ 20.00   suspicious           never counts (not regular way)
-    T0 + 9 min  1000 @ 10.20   regular way
+    T0 + 9 min   600 @ 10.20   regular way
     T0 + 10m5s  3000 @ 10.50   closing print        after the windows' end; closing windows only
     T0 + 11 min 1000 @ 11.00   regular way          after every window
 
 and symbol BBB (id 8) prints 1000 @ 50.00 at T0 + 4 min (another symbol: never counts).
+Our own fills are prints too (every order's, as a real tape shows them): 800 shares in
+AAA between T0 + 3 min 1 s and T0 + 9 min 1 s, for 8,080.00 (an average of 10.10).
 The VWAP orders' window is [T0, T0 + 10 min): so the plain window's prints are the two
-regular ones, 2,000 shares at a VWAP of (10,000 + 10,200) / 2,000 = 10.10.
+regular ones and ours, 2,000 shares at a VWAP of (6,000 + 6,120 + 8,080) / 2,000 = 10.10.
+(Since our prints count, the market's regular prints are 600 shares each, not 1,000 as
+before, and the care order fills at 10.20: so every figure the table test in
+tests/test_tables.py reads stayed what it was.)
 """
 
 from __future__ import annotations
@@ -120,14 +125,14 @@ def the_day() -> list[tuple[int, Message]]:
         # The market.
         (T0 - 1 * MIN, trade(AAA, "9.80", 400, REGULAR_WAY)),
         (T0, trade(AAA, "9.90", 500, REGULAR_WAY | OPENING_PRINT)),
-        (T0 + 3 * MIN, trade(AAA, "10.00", 1000, REGULAR_WAY)),
+        (T0 + 3 * MIN, trade(AAA, "10.00", 600, REGULAR_WAY)),
         (T0 + 4 * MIN, trade(BBB, "50.00", 1000, REGULAR_WAY)),
         (T0 + 5 * MIN, trade(AAA, "20.00", 5000, SUSPICIOUS)),
         # Regular way, but of the sale conditions VWAP practice leaves out (a stock-option
         # trade, an average-price one): in no benchmark, or every VWAP below moves.
         (T0 + 6 * MIN, trade(AAA, "30.00", 2000, REGULAR_WAY, conditions="40000")),
         (T0 + 7 * MIN, trade(AAA, "5.00", 2000, REGULAR_WAY, conditions="100001")),
-        (T0 + 9 * MIN, trade(AAA, "10.20", 1000, REGULAR_WAY)),
+        (T0 + 9 * MIN, trade(AAA, "10.20", 600, REGULAR_WAY)),
         (T0 + 10 * MIN + 5 * S, trade(AAA, "10.50", 3000, REGULAR_WAY | CLOSING_PRINT)),
         (T0 + 11 * MIN, trade(AAA, "11.00", 1000, REGULAR_WAY)),
         # O1, a VWAP buy of 300. Re-planned once: the window is the first schedule's
@@ -161,10 +166,10 @@ def the_day() -> list[tuple[int, Message]]:
         # O5 arrives mid-minute, after the 10.00 print; its plan starts at the minute.
         (T0 + 3 * MIN + S // 2, accepted("O5", "buy", 100)),
         (T0 + 3 * MIN + S // 2, schedule("O5", T0 + 3 * MIN, T0 + 10 * MIN, 100)),
-        # A care order (no algo): not in the report, nor its fills.
+        # A care order (no algo): not in the report; its fill is one of our prints.
         (T0 - 10 * MIN, accepted("CARE", "buy", 100, "")),
         (T0 + 1 * MIN, child("CARE", "C9", "buy", 100)),
-        (T0 + 3 * MIN + S, fill("C9", "E9", 100, "10.00", "added")),
+        (T0 + 3 * MIN + S, fill("C9", "E9", 100, "10.20", "added")),
         # A fill for a child nobody sent: ignored.
         (T0 + 3 * MIN + S, fill("C404", "E404", 100, "10.00", "added")),
     ]
@@ -184,13 +189,16 @@ def test_a_buy_against_its_interval_vwap(report: BacktestReport) -> None:
     # avg = (100 x 10.00 + 200 x 10.10) / 300 = 3,020 / 300 = 10.0667
     assert r.avg_px == pytest.approx(3020 / 300)
     # The opening print (no opening auction), the suspicious print, the prints outside
-    # the window and BBB's are all left out: 2,000 shares at 10.10.
-    assert r.market_volume == 2000
+    # the window and BBB's are all left out; the two regular prints (1,200 shares) and
+    # our 800 count: 2,000 shares at 10.10.
+    assert r.market_volume == 2000 and r.own_volume == 800
     assert r.market_vwap == pytest.approx(10.10)
     # (avg - vwap) / vwap = (3,020/300 - 10.1) / 10.1 = -(1/30) / 10.1 = -1/303,
     # x 10,000 = -33.0033 bps: bought better than the market, a negative cost.
     assert r.slippage_bps == pytest.approx(-10_000 / 303, rel=1e-12)
-    assert r.participation == pytest.approx(0.15)  # 300 / 2,000
+    # 300 / (1,200 + 800): our own volume is in the denominator (it was not before;
+    # the market's prints were made smaller so that the figure stays 15%).
+    assert r.participation == pytest.approx(0.15)
     assert r.passive_share == pytest.approx(1 / 3)  # 100 of 300 added liquidity
     assert r.auction_share == 0
     assert r.decisions == {"interval": 2, "schedule": 2}
@@ -219,8 +227,8 @@ def test_an_order_without_fills_has_no_slippage_and_counts_its_auctions(
     assert not r.must_complete and not r.complete and r.final_status == "working"
     assert r.opening_auction and r.closing_auction
     # The opening print (at the window's start) and the closing print (after its end)
-    # join the two regular ones: 500 + 2,000 + 3,000 = 5,500 shares,
-    # (4,950 + 10,000 + 10,200 + 31,500) / 5,500 = 56,650 / 5,500 = 10.30.
+    # join the two regular ones and ours: 500 + 1,200 + 800 + 3,000 = 5,500 shares,
+    # (4,950 + 6,000 + 6,120 + 8,080 + 31,500) / 5,500 = 56,650 / 5,500 = 10.30.
     assert r.market_volume == 5500
     assert r.market_vwap == pytest.approx(10.30)
     assert r.participation == 0
@@ -241,7 +249,9 @@ def test_a_dma_order_is_measured_from_acceptance_to_its_end(report: BacktestRepo
 def test_the_window_starts_no_earlier_than_the_order(report: BacktestReport) -> None:
     r = {x.order_id: x for x in report.results}["O5"]
     assert (r.window_start_ns, r.window_end_ns) == (T0 + 3 * MIN + S // 2, T0 + 10 * MIN)
-    assert r.market_volume == 1000 and r.market_vwap == pytest.approx(10.20)
+    # The 10.00 print is before it; the 10.20 one and all 800 of our shares are in:
+    # (6,120 + 8,080) / 1,400. (Without our prints it was 1,000 @ 10.20.)
+    assert r.market_volume == 1400 and r.market_vwap == pytest.approx(14_200 / 1400)
     assert not r.complete and r.final_status == "working" and r.slippage_bps is None
 
 
@@ -318,5 +328,11 @@ def test_symbols_are_named_by_the_days_ref_data(tmp_path: Path) -> None:
         (T0 + 2 * MIN + S, fill("C1", "E1", 100, "10.05", "removed")),
     ], refdata_digest=digest)
     (r,) = build_report(day).results
-    assert r.symbol_id == 1 and r.market_volume == 400
-    assert r.slippage_bps == pytest.approx(50.0)  # bought at 10.05 against 10.00
+    # The market's 400 @ 10.00 and our own 100 @ 10.05: 5,005 / 500 = 10.01.
+    assert r.symbol_id == 1 and r.market_volume == 500
+    assert r.slippage_bps == pytest.approx(10_000 * 0.04 / 10.01)
+    # Without our prints: bought at 10.05 against 10.00. Participation counts ours
+    # in its denominator either way: 100 / 500.
+    (x,) = build_report(day, own_prints=False).results
+    assert x.market_volume == 400 and x.slippage_bps == pytest.approx(50.0)
+    assert r.participation == x.participation == pytest.approx(0.2)

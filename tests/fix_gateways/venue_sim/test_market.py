@@ -84,6 +84,58 @@ def test_what_we_take_is_gone_until_that_side_of_the_quote_changes() -> None:
         ("m3", 100, px("10.01"), "removed")]
 
 
+# ---------------------------------------------------------------- rule 7: the interval cap
+
+MINUTE = 60_000_000_000
+
+
+def test_a_flickering_quote_gives_no_more_than_it_showed_in_the_interval() -> None:
+    """Every size change on the ask gives the liquidity back (rule 1); within one
+    interval the cap holds our takes to the most the ask showed (no prints)."""
+    flicker = [(200 if i % 2 == 0 else 250) for i in range(20)]
+
+    def takes(config: VenueConfig) -> int:
+        v = venue(config)
+        done = 0
+        for i, size in enumerate(flicker):
+            v.on_quote("IBM", px("10.00"), 500, px("10.01"), size, 10 + i)
+            done += sum(q for _o, q, _p, _l in fills(
+                v.new_order(f"t{i}", "IBM", "buy", 1000, px=px("10.01"), tif="ioc",
+                            ts_ns=10 + i)))
+        return done
+
+    assert takes(VenueConfig()) == sum(flicker)  # without the cap: 4,500 shares taken
+    assert takes(VenueConfig(interval_ns=MINUTE)) == 250  # the most the ask showed
+
+
+def test_the_venues_prints_add_to_what_the_interval_gives_and_a_new_interval_starts_afresh(
+) -> None:
+    v = venue(VenueConfig(interval_ns=MINUTE))
+    assert fills(v.new_order("a", "IBM", "buy", 150, ord_type="market", ts_ns=2)) == [
+        ("a", 150, px("10.01"), "removed")]
+    v.note_print("IBM", 300, 3)  # printed while none of our orders rested
+    v.on_quote("IBM", px("10.00"), 500, px("10.01"), 210, 4)  # shown so far: 210
+    # room: 210 shown + 300 printed - 150 taken = 360; the quote offers 210 + depth
+    assert sum(q for _o, q, _p, _l in fills(
+        v.new_order("b", "IBM", "buy", 1000, ord_type="market", ts_ns=5))) == 360
+    # the ask shows 220: 10 more than the interval's most so far, and only that is new
+    v.on_quote("IBM", px("10.00"), 500, px("10.01"), 220, 6)
+    assert fills(v.new_order("c", "IBM", "buy", 100, ord_type="market", ts_ns=7)) == [
+        ("c", 10, px("10.01"), "removed")]
+    # a resting buy is held to the room too: a print of 100 through it adds 100 to the
+    # room, and 100 is what it gets of its 500
+    v.new_order("r", "IBM", "buy", 500, px=px("10.00"), ts_ns=8)
+    assert fills(v.on_trade("IBM", px("9.99"), 100, 9)) == [("r", 100, px("10.00"), "added")]
+    assert fills(v.on_trade("IBM", px("9.99"), 50, 10)) == [("r", 50, px("10.00"), "added")]
+    # the next interval: the quote's size is what is shown, prints start from 0
+    v.on_quote("IBM", px("10.00"), 500, px("10.01"), 230, MINUTE + 1)
+    assert sum(q for _o, q, _p, _l in fills(
+        v.new_order("d", "IBM", "buy", 1000, ord_type="market", ts_ns=MINUTE + 2))) == 230
+    # the sell side has its own room: the bid's 500 shown
+    assert sum(q for _o, q, _p, _l in fills(
+        v.new_order("e", "IBM", "sell", 1000, ord_type="market", ts_ns=MINUTE + 3))) == 500
+
+
 def test_a_side_that_leaves_the_quote_keeps_the_queues_on_it() -> None:
     v = venue()
     v.new_order("b1", "IBM", "buy", 100, px=px("10.00"))  # joins the bid: 500 ahead
