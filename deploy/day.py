@@ -144,10 +144,23 @@ def aeron_dir_for(day: Path) -> str:
     return f"/dev/shm/tape-day-{digest}"
 
 
-def values(day: Path, plan: Plan) -> dict[str, str]:
-    """The topology's placeholders for this day."""
+def host_aeron_dir(plan: Plan, host: str) -> str:
+    """A host's Aeron directory: each host of a multi-host day has its own media driver
+    (hosts that share a machine, as the network-namespace tests do, need their own)."""
+    return f"{plan.aeron_dir}-{host}" if host else plan.aeron_dir
+
+
+def host_env(plan: Plan, host: str) -> dict[str, str]:
+    """What a process of `host` is told of its host (sequencer.config: HOST_ENV)."""
+    from sequencer.config import AERON_DIR_ENV, HOST_ENV
+
+    return {HOST_ENV: host, AERON_DIR_ENV: host_aeron_dir(plan, host)} if host else {}
+
+
+def values(day: Path, plan: Plan, host: str = "") -> dict[str, str]:
+    """The topology's placeholders for this day (and a host of it)."""
     return {"python": sys.executable, "day": str(day), "date": plan.date,
-            "aeron_dir": plan.aeron_dir, "config_dir": str(day / "config"),
+            "aeron_dir": host_aeron_dir(plan, host), "config_dir": str(day / "config"),
             "time_mode": plan.time_mode, "speed": plan.speed,
             "subscribe": ",".join(plan.symbols)}
 
@@ -159,6 +172,41 @@ def topology_of(plan: Plan) -> Topology:
         return load_topology(Path(plan.topology))
     except ConfigError as e:
         raise JobError(str(e), 2) from None
+
+
+SEQUENCER_CONFIG = "sequencer.toml"
+
+
+def write_transport(day: Path, topo: Topology) -> Path:
+    """DAY/config/sequencer.toml: the stream's channels as the topology places the
+    processes (`Topology.transport`; nothing on a single-host day). A multi-host
+    topology's sequencer reads it (`--config {config_dir}/sequencer.toml`)."""
+    lines = ["# Written by `tape day prepare` from the day's topology: do not edit.",
+             "[sequencer.transport]"]
+    for key, v in topo.transport().items():
+        lines.append(f"{key} = {json.dumps(v)}")
+    path = day / "config" / SEQUENCER_CONFIG
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _hosts_of(topo: Topology, host: str, stage: str) -> str:
+    """`host` checked against the topology: required on a multi-host day, refused on a
+    single-host one."""
+    if topo.multi_host and not host:
+        raise JobError(f"{stage}: this day runs across hosts "
+                       f"({', '.join(h.name for h in topo.hosts)}): name this one with "
+                       "--host (a multi-host day is started host by host, the "
+                       "sequencer's first)", 2)
+    if host and not topo.multi_host:
+        raise JobError(f"{stage}: --host {host}: the day's topology declares no hosts "
+                       "(a single-host day)", 2)
+    if host:
+        try:
+            topo.host(host)
+        except KeyError as e:
+            raise JobError(f"{stage}: --host: {e.args[0]}", 2) from None
+    return host
 
 
 def fix_config_on_free_ports(src: Path, dst: Path) -> Path:
@@ -231,7 +279,11 @@ def _say(text: str) -> None:
 
 def running(day: Path) -> bool:
     """Does the day's supervisord run?"""
-    return Supervisor(day).pid() is not None
+    try:
+        hosts = [h.name for h in topology_of(load_plan(day)).hosts]
+    except JobError:
+        hosts = []
+    return any(Supervisor(day, h).pid() is not None for h in hosts or [""])
 
 
 def _journal_last(day: Path) -> tuple[int, bool]:
@@ -283,6 +335,7 @@ def prepare(day: Path, *, date: str, mode: str, topology: Path | None, fix_confi
     except ConfigError as e:
         raise JobError(str(e), 2) from None
     shutil.copyfile(fix_src, day / "config" / "fix.toml")
+    write_transport(day, topology_of(plan))
     tmp = plan_path(day).with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(plan), indent=2, sort_keys=True) + "\n")
     os.replace(tmp, plan_path(day))
@@ -305,34 +358,45 @@ def prepare(day: Path, *, date: str, mode: str, topology: Path | None, fix_confi
 # ---------------------------------------------------------------- start
 
 
-def start(day: Path, *, market: bool = True) -> str:
+def start(day: Path, *, market: bool = True, host: str = "") -> str:
     """Bring the day up; `market=False` leaves the ticker plant for `open_market` (a sim
-    day's clients log on before the recorded market starts to play)."""
+    day's clients log on before the recorded market starts to play). On a multi-host day
+    `host` names the host whose processes this starts (each host runs its own
+    supervisord, media driver and processes)."""
     _require(day, "start")
     if done(day, "stop") is not None:
         return "already done: the day was started and has stopped"
-    sv = Supervisor(day)
-    if sv.pid() is not None:
-        raise JobError(f"start refused: {day.name} is running (supervisord pid {sv.pid()}); "
-                       "`tape status` shows it, `tape day stop` stops it", 2)
     plan = load_plan(day)
     topo = topology_of(plan)
-    names = topo.selected(plan.optional())
-    vals = values(day, plan)
-    sv.write_config(topo, names, vals)
+    host = _hosts_of(topo, host, "start")
+    sv = Supervisor(day, host)
+    where = f" on host {host}" if host else ""
+    if sv.pid() is not None:
+        raise JobError(f"start refused: {day.name} is running{where} (supervisord pid "
+                       f"{sv.pid()}); `tape status` shows it, `tape day stop` stops it", 2)
+    mine = set(topo.on_host(host))
+    names = [n for n in topo.selected(plan.optional()) if n in mine]
+    vals = values(day, plan, host)
+    sv.write_config(topo, names, vals, host_env(plan, host))
     t0 = time.monotonic()
     sv.launch()
-    _say(f"supervisord up (pid {sv.pid()}); starting {len(names)} processes")
+    _say(f"supervisord{where} up (pid {sv.pid()}); starting {len(names)} processes")
     held = {n for n in names if topo.process(n).role == "marketdata" and not market}
-    _start_all(sv, topo, [n for n in names if n not in held], plan)
+    _start_all(sv, topo, [n for n in names if n not in held], plan, host)
     ok_s = time.monotonic() - t0
-    summary = f"started {len(names) - len(held)} processes, every one healthy, in {ok_s:.1f} s"
-    _record(day, "start", True, summary, start_s=round(ok_s, 3),
-            processes=len(names) - len(held))
+    summary = (f"started {len(names) - len(held)} processes{where}, every one healthy, in "
+               f"{ok_s:.1f} s")
+    _record(day, f"start-{host}" if host else "start", True, summary,
+            start_s=round(ok_s, 3), processes=len(names) - len(held))
+    if host:  # the day counts as started once its sequencer's host is
+        seq = topo.sequencer_host()
+        if seq is not None and seq.name == host:
+            _record(day, "start", True, summary, start_s=round(ok_s, 3))
     return summary
 
 
-def _start_all(sv: Supervisor, topo: Topology, names: list[str], plan: Plan) -> None:
+def _start_all(sv: Supervisor, topo: Topology, names: list[str], plan: Plan,
+               host: str = "") -> None:
     """Start every process as soon as what it depends on is healthy (independent ones
     side by side: most of a start is each Python process importing its modules), in the
     topology's order among those ready together; fail naming the first that does not
@@ -348,7 +412,7 @@ def _start_all(sv: Supervisor, topo: Topology, names: list[str], plan: Plan) -> 
                 sv.start(n)
         for n, (off, deadline) in list(waiting.items()):
             p = topo.process(n)
-            ok, why = sv.health(p, off, plan.aeron_dir)
+            ok, why = sv.health(p, off, host_aeron_dir(plan, host))
             if ok:
                 healthy.add(n)
                 del waiting[n]
@@ -367,8 +431,9 @@ def open_market(day: Path) -> None:
     plan = load_plan(day)
     topo = topology_of(plan)
     for name in topo.selected(plan.optional()):
-        if topo.process(name).role == "marketdata":
-            _start_all(Supervisor(day), topo, [name], plan)
+        p = topo.process(name)
+        if p.role == "marketdata":
+            _start_all(Supervisor(day, p.host), topo, [name], plan, p.host)
 
 
 # ---------------------------------------------------------------- eod
@@ -456,14 +521,21 @@ def eod(day: Path, *, deadline_s: float) -> str:
 # ---------------------------------------------------------------- stop
 
 
-def stop(day: Path, *, deadline_s: float) -> str:
+def stop(day: Path, *, deadline_s: float, host: str = "") -> str:
+    """SystemStop (once), then this day's processes (a host's, on a multi-host day:
+    stopped host by host, the sequencer's last) once every follower reached it."""
     _require(day, "stop")
-    rec = done(day, "stop")
-    if rec is not None:
-        return f"already stopped: {rec['summary']}"
     plan = load_plan(day)
     topo = topology_of(plan)
-    sv = Supervisor(day)
+    host = _hosts_of(topo, host, "stop")
+    stage = f"stop-{host}" if host else "stop"
+    rec = done(day, stage)
+    if rec is not None:
+        return f"already stopped: {rec['summary']}"
+    os.environ.update(host_env(plan, host))  # the inject below goes through this host
+    sv = Supervisor(day, host)
+    seq_host = topo.sequencer_host()
+    journal_here = not host or (seq_host is not None and seq_host.name == host)
     t0 = time.monotonic()
     last, stopped = _journal_last(day)
     if not stopped:
@@ -483,7 +555,8 @@ def stop(day: Path, *, deadline_s: float) -> str:
         except (OwnershipError, TransportError) as e:
             raise JobError(f"stop: SystemStop could not be sequenced: {e}") from None
         _say(f"SystemStop sequenced at seq {last}")
-    names = topo.selected(plan.optional())
+    mine = set(topo.on_host(host))
+    names = [n for n in topo.selected(plan.optional()) if n in mine]
     lagging = _wait_followers(day, topo, names, last, time.monotonic() + deadline_s)
     if sv.pid() is not None:
         for name in reversed(names):
@@ -491,22 +564,28 @@ def stop(day: Path, *, deadline_s: float) -> str:
         sv.shutdown()
     from sequencer.journal import verify
 
-    rep = verify(day / "journal")
     stop_s = time.monotonic() - t0
-    if not rep.clean:
-        summary = f"stop: the journal does not verify: {rep}"
-        _record(day, "stop", False, summary)
-        raise JobError(summary)
+    if journal_here:
+        rep = verify(day / "journal")
+        if not rep.clean:
+            summary = f"stop: the journal does not verify: {rep}"
+            _record(day, stage, False, summary)
+            raise JobError(summary)
     if lagging:
         summary = f"stop: {', '.join(lagging)} did not reach seq {last} in {deadline_s:g} s"
-        _record(day, "stop", False, summary)
+        _record(day, stage, False, summary)
         raise JobError(summary)
     from deploy.procs import remove_aeron_dir
 
-    remove_aeron_dir(plan.aeron_dir)  # and its owner lock: nobody uses them any more
-    summary = (f"stopped at seq {last}: every app and the writer reached it, processes "
-               f"stopped, journal verified, in {stop_s:.1f} s")
-    _record(day, "stop", True, summary, last_seq=last, stop_s=round(stop_s, 3))
+    # (and its owner lock): nobody on this host uses them any more
+    remove_aeron_dir(host_aeron_dir(plan, host))
+    where = f" on host {host}" if host else ""
+    summary = (f"stopped at seq {last}{where}: every app and the writer reached it, "
+               f"processes stopped" + (", journal verified" if journal_here else "")
+               + f", in {stop_s:.1f} s")
+    _record(day, stage, True, summary, last_seq=last, stop_s=round(stop_s, 3))
+    if host and journal_here:
+        _record(day, "stop", True, summary, last_seq=last, stop_s=round(stop_s, 3))
     return summary
 
 
@@ -682,12 +761,12 @@ def _start_outside(day: Path, name: str, args: list[str], ready: str | None
 
 def _wait_market(day: Path, timeout_s: float) -> int:
     """A sim day: wait until the ticker plant has played the recorded day (it exits)."""
-    sv = Supervisor(day)
     plan = load_plan(day)
     topo = topology_of(plan)
     plants = [n for n in topo.selected(plan.optional()) if topo.process(n).role == "marketdata"]
     end = time.monotonic() + timeout_s
     for n in plants:
+        sv = Supervisor(day, topo.process(n).host)  # its host's (a multi-host day)
         while time.monotonic() < end:
             info = sv.info(n)
             if info.state == "EXITED" and info.exitstatus == 0:
@@ -767,6 +846,9 @@ day_app.command("watch")(watch_cmd)
 
 DateOpt = Annotated[str | None, typer.Option("--date", help="The session date, YYYY-MM-DD.")]
 DayDirOpt = Annotated[Path | None, typer.Option("--day", help="The day folder.")]
+HostOpt = Annotated[str, typer.Option(
+    "--host", envvar="TAPE_HOST", help="A multi-host day: this host's name in the topology "
+    "(its processes only).")]
 RootOpt = Annotated[Path | None, typer.Option(
     "--root", envvar="TAPE_DAYS",
     help="Where day folders live (ROOT/DATE; default $TAPE_DAYS, else ./days).")]
@@ -882,11 +964,13 @@ def start_cmd(date: DateOpt = None, day: DayDirOpt = None, root: RootOpt = None,
                   "with it the day's clock), so that clients, blotters and ops are in "
                   "place before the recorded market plays; `tape day open-market` starts "
                   "it.")] = False,
+              host: HostOpt = "",
               json_: JsonOpt = False) -> None:
     """Bring up the day's topology under supervisord in dependency order; wait until every
-    process is healthy and caught up. Fails naming the process that did not come up."""
+    process is healthy and caught up. Fails naming the process that did not come up. A
+    multi-host day is started host by host (`--host`), the sequencer's host first."""
     d, _ = _resolve(date, day, root, json_, "start")
-    _finish("start", lambda: start(d, market=not hold_market), json_, d)
+    _finish("start", lambda: start(d, market=not hold_market, host=host), json_, d)
 
 
 @day_app.command("open-market")
@@ -898,8 +982,14 @@ def open_market_cmd(date: DateOpt = None, day: DayDirOpt = None, root: RootOpt =
     def go() -> str:
         if done(d, "start") is None:
             raise JobError("open-market refused: the day has not started (run start)", 2)
-        if Supervisor(d).pid() is None:
-            raise JobError(f"open-market refused: {d.name} is not running", 2)
+        plan = load_plan(d)
+        topo = topology_of(plan)
+        plant_hosts = {topo.process(n).host for n in topo.selected(plan.optional())
+                       if topo.process(n).role == "marketdata"}
+        if not any(Supervisor(d, h).pid() is not None for h in plant_hosts):
+            raise JobError(f"open-market refused: {d.name} is not running"
+                           + (f" on {', '.join(sorted(plant_hosts))}"
+                              if topo.multi_host else ""), 2)
         open_market(d)
         return "the ticker plant is up: the recorded market plays"
 
@@ -934,11 +1024,13 @@ def wait_close_cmd(date: DateOpt = None, day: DayDirOpt = None, root: RootOpt = 
 def stop_cmd(date: DateOpt = None, day: DayDirOpt = None, root: RootOpt = None,
              deadline: Annotated[float, typer.Option(
                  help="Seconds for the apps and the writer to reach the last seq.")] = 120.0,
+             host: HostOpt = "",
              json_: JsonOpt = False) -> None:
     """SystemStop; wait for every app and the writer; stop the processes in reverse
-    order; verify the journal."""
+    order; verify the journal. A multi-host day is stopped host by host (`--host`), the
+    sequencer's host last."""
     d, _ = _resolve(date, day, root, json_, "stop")
-    _finish("stop", lambda: stop(d, deadline_s=deadline), json_, d)
+    _finish("stop", lambda: stop(d, deadline_s=deadline, host=host), json_, d)
 
 
 @day_app.command("post-trade")

@@ -79,6 +79,7 @@ EDGE_STATUS_FILES: dict[str, str] = {
     "venue_gateway": "fix/venue_gateway.status.json",
     "venue_sim": "fix/venue_sim.status.json",
     "watch": "watch/status.json",
+    "journal_server": "journal_server.status.json",
 }
 #: The edge processes, by their log's name, and how their command line names them
 #: (tokens that follow each other in argv).
@@ -88,6 +89,7 @@ EDGE_PROCESSES: dict[str, tuple[str, ...]] = {
     "venue_gateway": ("gateway", "venue"),
     "venue_sim": ("venue-sim",),
     "watch": ("day", "watch"),
+    "journal_server": ("journal", "serve"),
 }
 #: Log files that are not a process's (appended by commands, not processes).
 NOT_PROCESS_LOGS = frozenset({"clock_checks"})
@@ -344,6 +346,7 @@ class ProcessStatus:
     status_file: str | None = None
     why: str = ""  # why it is not healthy, or a note
     fields: dict[str, Any] = field(default_factory=dict)  # the status file as written
+    host: str = ""  # where the topology places it (a multi-host day)
 
     @property
     def up(self) -> bool:
@@ -593,7 +596,23 @@ def day_status(day: Path, *, now_ns: int | None = None, stale_s: float = 2.0,
             p.why = "not running (known by its log: it writes no status file)"
         p.restarts = restarts_of(day, name)
         procs.append(p)
+    hosts = _hosts_of(day)
+    for p in procs:
+        p.host = hosts.get(p.name, "")
     return DayStatus(str(day), now, head, stopped, procs)
+
+
+def _hosts_of(day: Path) -> dict[str, str]:
+    """Process name -> host, from the day's plan's topology (empty: one host, or no
+    plan). Every host's processes write their status files into the day folder, so one
+    `tape status` shows them all, from any host."""
+    try:
+        from deploy.day import load_plan, topology_of
+
+        topo = topology_of(load_plan(day))
+    except Exception:  # a day without a usable plan is shown without hosts
+        return {}
+    return {p.name: p.host for p in topo.processes if p.host}
 
 
 # ------------------------------------------------------------------ the command
@@ -641,12 +660,16 @@ def status_cmd(
         print(json.dumps(st.to_json()))
     else:
         t = Table(title=f"day {day}", box=box.SIMPLE_HEAD, pad_edge=False)
+        multi = any(p.host for p in st.processes)
+        if multi:
+            t.add_column("host", no_wrap=True)
         for col, just in (("process", "left"), ("state", "left"), ("pid", "right"),
                           ("seq", "right"), ("lag", "right"), ("beat", "right"),
                           ("cpu%", "right"), ("rss", "right"), ("restarts", "right")):
             t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
         for p in st.processes:
-            t.add_row(p.name, f"[{_STYLE.get(p.state, 'red')}]{p.state}[/]", _opt(p.pid),
+            t.add_row(*([p.host] if multi else []),
+                      p.name, f"[{_STYLE.get(p.state, 'red')}]{p.state}[/]", _opt(p.pid),
                       _opt(p.seq, "{:,}"), _opt(p.lag_frames, "{:,}"),
                       _opt(p.heartbeat_age_s, "{:.1f}s"), _opt(p.cpu_percent, "{:.1f}"),
                       _fmt_bytes(p.rss_bytes), _opt(p.restarts))

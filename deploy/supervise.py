@@ -84,15 +84,17 @@ class Supervisor:
     """One day's supervisord: its files in `DAY/supervisor/`, its programs the day's
     processes."""
 
-    def __init__(self, day: Path) -> None:
+    def __init__(self, day: Path, host: str = "") -> None:
         self.day = Path(day).resolve()
-        self.dir = self.day / "supervisor"
+        # A multi-host day runs a supervisord per host (`tape day start --host`).
+        self.host = host
+        self.dir = self.day / "supervisor" / host if host else self.day / "supervisor"
         self.conf = self.dir / "supervisord.conf"
         self.pidfile = self.dir / "supervisord.pid"
         self.logs = self.day / "logs"
         sock = self.dir / "supervisord.sock"
         if len(str(sock)) > _SUN_PATH_MAX:
-            digest = hashlib.sha256(str(self.day).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(f"{self.day}#{host}".encode()).hexdigest()[:16]
             sock = Path(f"/tmp/tape-sv-{digest}.sock")
         self.sock = sock
         self._proxy: Any = None

@@ -17,6 +17,7 @@ import json
 import re
 import string
 from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,7 +57,7 @@ DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "configs" / "day.toml"
 NAME_RE = r"^[a-z][a-z0-9_-]{0,47}$"
 
 Role = Literal["media_driver", "sequencer", "app", "marketdata", "venue_sim", "gateway",
-               "db", "monitor"]
+               "db", "monitor", "journal_server"]
 Restart = Literal["always", "on-failure", "never"]
 Severity = Literal["info", "warning", "error", "critical"]
 Scalar = str | bool | int | float
@@ -118,6 +119,8 @@ class Process(_Model):
     # Started only when the day asks (the venue simulator, on sim days). A process that
     # depends on an optional one is ordered after it, never pulls it in.
     optional: bool = False
+    # The host it runs on (a `[[host]]` name); empty on a single-host day.
+    host: str = ""
 
 
 class LogRule(_Model):
@@ -242,6 +245,54 @@ class Alerts(_Model):
                 if r.event == event and (not r.processes or process in r.processes)]
 
 
+class Host(_Model):
+    """A machine of a multi-host day: its name (what processes' `host` says) and the
+    address the others reach it at."""
+
+    name: str = Field(pattern=NAME_RE)
+    address: IPv4Address
+
+
+class Network(_Model):
+    """How the stream travels between the hosts of a multi-host day (see the README's
+    "A day across hosts").
+
+    - input: UDP unicast to the sequencer's host, port `base_port`;
+    - output (the sequenced stream) and notices: `mdc`, multi-destination cast, the
+      sequencer sending a copy to each host that subscribed (control ports base_port+1
+      and +2; subscribers join by themselves); or `multicast`, one send that the
+      network copies (group `multicast_group`, ports base_port+1 and +2), where the
+      network routes multicast;
+    - catch-up: replay requests to the journal server on the sequencer's host (port
+      base_port+3), answers to each requesting host's port base_port+4;
+    - on every other host the stream and the notices come to ports base_port+5 and +6
+      (`mdc`), one copy per host whatever its number of subscribers; on the sequencer's
+      host they are read from the sequencer's publication in shared memory (an Aeron
+      spy), so its slow followers (the database writer) do not pace the others.
+    """
+
+    output: Literal["mdc", "multicast"] = "mdc"
+    base_port: int = Field(default=40100, ge=1024, le=65530)
+    multicast_group: IPv4Address = IPv4Address("239.255.77.1")
+    # The UDP term buffer of the stream's publications: a sixteenth of it is the most a
+    # publisher may run ahead of the slowest subscriber's window before back-pressure.
+    term_length: Literal["64k", "256k", "1m", "4m", "16m", "64m"] = "16m"
+    # A host that sends no status for this long stops pacing the stream (fc=min's timeout).
+    receiver_timeout_s: int = Field(default=5, ge=1, le=60)
+    # How far a host's subscriber may fall behind before it holds the stream back (its
+    # receive window; the socket's buffer is made as large). Aeron's default, 128 KiB,
+    # paced a whole day's stream to 3,300 frames/s across three hosts here: with every
+    # host in step at the slowest, the window is what a busy app may lag by. An IPC
+    # subscriber may lag by half a 64 MiB term. The kernel caps the socket buffer at
+    # net.core.rmem_max (4 MiB here).
+    receiver_window: Literal["128k", "256k", "512k", "1m", "2m", "4m"] = "2m"
+
+    def ports(self) -> dict[str, int]:
+        b = self.base_port
+        return {"input": b, "output": b + 1, "notice": b + 2, "replay": b + 3,
+                "replay_reply": b + 4, "output_sub": b + 5, "notice_sub": b + 6}
+
+
 class Topology(_Model):
     """The processes of a day (file order kept) and its alert rules."""
 
@@ -250,6 +301,10 @@ class Topology(_Model):
     description: str = ""
     processes: tuple[Process, ...] = Field(alias="process")
     alerts: Alerts = Field(default_factory=Alerts)
+    # A multi-host day: its hosts, and how the stream crosses between them. None: every
+    # process on one host, the stream over shared memory (aeron:ipc).
+    hosts: tuple[Host, ...] = Field(default=(), alias="host")
+    network: Network = Field(default_factory=Network)
 
     @model_validator(mode="after")
     def _consistent(self) -> Topology:
@@ -310,12 +365,55 @@ class Topology(_Model):
                 if name not in index:
                     out.append((f"alerts.process.{r}.processes", f"a process of this "
                                 f"topology ({names}); got unknown {name!r}"))
+        out += self._host_problems(index)
         if not out:
             cycle = self._cycle()
             if cycle:
                 first = index[cycle[0]]
                 out.append((f"process.{first}.depends_on", "no dependency cycle; found "
                             + " -> ".join(cycle)))
+        return out
+
+    def _host_problems(self, index: Mapping[str, int]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        hosts = [h.name for h in self.hosts]
+        seen: dict[str, int] = {}
+        for i, h in enumerate(self.hosts):
+            if h.name in seen:
+                out.append((f"host.{i}.name", f"a name of its own; {h.name!r} is "
+                            f"host.{seen[h.name]}'s name already"))
+            seen.setdefault(h.name, i)
+        for i, p in enumerate(self.processes):
+            if hosts and not p.host:
+                out.append((f"process.{i}.host", f"the host it runs on, one of "
+                            f"{', '.join(hosts)}"))
+            elif p.host and p.host not in seen:
+                out.append((f"process.{i}.host", (f"one of the [[host]] names "
+                            f"({', '.join(hosts)})" if hosts else "no host: this topology "
+                            "declares no [[host]] (a single-host day)")
+                            + f"; got {p.host!r}"))
+        if hosts:
+            seqs = [p for p in self.processes if p.role == "sequencer"]
+            if len(seqs) != 1:
+                out.append(("process", "exactly one process of role 'sequencer' on a "
+                            f"multi-host day; found {len(seqs)}"))
+            else:
+                servers = [(i, p) for i, p in enumerate(self.processes)
+                           if p.role == "journal_server"]
+                if not servers:
+                    out.append(("process", "a process of role 'journal_server' on the "
+                                f"sequencer's host {seqs[0].host!r}: other hosts catch up "
+                                "from it"))
+                for i, p in servers:
+                    if p.host != seqs[0].host:
+                        out.append((f"process.{i}.host", f"the sequencer's host "
+                                    f"{seqs[0].host!r} (the journal is there); got "
+                                    f"{p.host!r}"))
+            drivers = {p.host for p in self.processes if p.role == "media_driver"}
+            for name in hosts:
+                if name not in drivers and any(p.host == name for p in self.processes):
+                    out.append(("process", f"a media driver (role 'media_driver') on host "
+                                f"{name!r}: every host runs its own"))
         return out
 
     def _cycle(self) -> list[str]:
@@ -391,6 +489,36 @@ class Topology(_Model):
                 raise ValueError(f"{name!r} is not optional: it always runs")
         return [n for n in self.order() if not self.process(n).optional or n in asked]
 
+    # ---- hosts
+
+    @property
+    def multi_host(self) -> bool:
+        return bool(self.hosts)
+
+    def host(self, name: str) -> Host:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(f"no host {name!r} in the topology; expected one of "
+                       f"{', '.join(h.name for h in self.hosts) or '(none: one host)'}")
+
+    def on_host(self, host: str) -> tuple[str, ...]:
+        """The processes of `host`, in file order (all of them on a single-host day)."""
+        return tuple(p.name for p in self.processes if not host or p.host == host)
+
+    def sequencer_host(self) -> Host | None:
+        for p in self.processes:
+            if p.role == "sequencer" and p.host:
+                return self.host(p.host)
+        return None
+
+    def transport(self) -> dict[str, Any]:
+        """The stream's channels as `[sequencer.transport]` settings: empty on a
+        single-host day (shared memory, the defaults); on a multi-host day UDP as the
+        `[network]` table says (`channels`)."""
+        seq = self.sequencer_host()
+        return {} if seq is None else channels(seq.name, str(seq.address), self.network)
+
     def argv(self, name: str, **values: str) -> list[str]:
         """The command of process `name` with its placeholders filled in. Every
         placeholder the command uses must be given; a value for an unknown one is an
@@ -407,6 +535,52 @@ class Topology(_Model):
                 raise ValueError(f"process {name!r}: no value for placeholder "
                                  f"{{{e.args[0]}}} in {arg!r}") from None
         return out
+
+
+def channels(seq_host: str, seq_address: str, net: Network) -> dict[str, Any]:
+    """The stream's channels with the sequencer on `seq_host` at `seq_address`, as
+    `[sequencer.transport]` settings. The same for every host: subscribers name no
+    address of their own (endpoint 0.0.0.0), so one stream.json serves them all."""
+    ports = net.ports()
+    a = seq_address
+    extra = f"|term-length={net.term_length}"
+    window = f"|rcv-wnd={net.receiver_window}|so-rcvbuf={net.receiver_window}"
+    # The sequencer's publications go at the pace of the slowest host that follows
+    # them (fc=min), as an IPC publication does: Aeron's default for a one-to-many
+    # channel follows the fastest, and a host that fell a term behind could never
+    # be repaired. A host silent for `receiver_timeout` no longer holds it back (and
+    # catches up from the journal when it comes back).
+    fc = f"|fc=min,t:{net.receiver_timeout_s}s"
+    if net.output == "mdc":
+        def pub(port: int) -> str:
+            return f"aeron:udp?control={a}:{port}|control-mode=dynamic{fc}{extra}"
+
+        def sub(port: int) -> str:
+            # Each host's subscribers on one port of its own (output +4, notices +4):
+            # one copy per host, whatever its number of subscribers.
+            return (f"aeron:udp?endpoint=0.0.0.0:{port + 4}|control={a}:{port}"
+                    f"|control-mode=dynamic{extra}{window}")
+    else:
+        group = str(net.multicast_group)
+
+        def pub(port: int) -> str:
+            return f"aeron:udp?endpoint={group}:{port}|ttl=8{fc}{extra}"
+
+        def sub(port: int) -> str:
+            return f"aeron:udp?endpoint={group}:{port}{extra}{window}"
+
+    return {
+        "input_channel": f"aeron:udp?endpoint={a}:{ports['input']}{extra}",
+        "output_channel": pub(ports["output"]),
+        "output_sub_channel": sub(ports["output"]),
+        "notice_channel": pub(ports["notice"]),
+        "notice_sub_channel": sub(ports["notice"]),
+        "output_local_channel": "aeron-spy:" + pub(ports["output"]),
+        "notice_local_channel": "aeron-spy:" + pub(ports["notice"]),
+        "replay_channel": f"aeron:udp?endpoint={a}:{ports['replay']}",
+        "replay_reply_port": ports["replay_reply"],
+        "journal_host": seq_host,
+    }
 
 
 def placeholders(arg: str) -> list[str]:

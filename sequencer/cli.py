@@ -249,6 +249,25 @@ def journal_verify(path: PathArg, json_: JsonOpt = False) -> None:
     raise typer.Exit(0 if rep.clean else 1)
 
 
+@journal_app.command("serve")
+def journal_serve(
+    day: DayOpt,
+    max_seconds: Annotated[float | None, typer.Option(help="Exit after this long.")] = None,
+) -> None:
+    """Serve the day's journal to processes on other hosts (catch-up over the network):
+    replay requests on the day's replay channel, answered from the journal. Runs on the
+    sequencer's host until SIGTERM."""
+    from sequencer.config import ConfigError
+    from sequencer.journal_server import serve
+    from sequencer.transport import TransportError
+
+    try:
+        raise typer.Exit(serve(day, max_seconds=max_seconds,
+                               say=lambda t: err.print(t, highlight=False)))
+    except (ConfigError, TransportError) as e:
+        raise _fail(str(e), 1) from None
+
+
 @journal_app.command("latency")
 def journal_latency(
     path: PathArg,

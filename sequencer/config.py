@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,11 @@ from sequencer.journal import DEFAULT_SEGMENT_BYTES, FsyncPolicy
 
 DEFAULT_AERON_DIR = "/dev/shm/tape-aeron"
 STREAM_FILE = "stream.json"
+#: The host a process runs on, as the day's topology names it (set by `tape day start
+#: --host`; unset on a single-host day).
+HOST_ENV = "TAPE_HOST"
+#: That host's Aeron directory, where it differs from the sequencer's (stream.json's).
+AERON_DIR_ENV = "TAPE_AERON_DIR"
 
 
 class ConfigError(ValueError):
@@ -46,6 +52,24 @@ class TransportConfig(BaseModel):
     output_stream: int = Field(default=1002, ge=1)
     notice_channel: str = "aeron:ipc"
     notice_stream: int = Field(default=1003, ge=1)
+    # Across hosts a publication's channel and its subscriptions' differ (multi-destination
+    # cast: the sequencer publishes to a control address, subscribers name it and their
+    # own endpoint). Empty: subscribers use the publication's channel (IPC, multicast).
+    output_sub_channel: str = ""
+    notice_sub_channel: str = ""
+    # What subscribers on the sequencer's own host use instead (an Aeron spy on its
+    # publication: shared memory, no network). Empty: the channels above.
+    output_local_channel: str = ""
+    notice_local_channel: str = ""
+    # Catch-up over the network (`sequencer.journal_server`): where a process on another
+    # host than the journal's asks for frames, and the port its replies come to on its
+    # own host. Empty: every process reads the journal from the day folder.
+    replay_channel: str = ""
+    replay_stream: int = Field(default=1004, ge=1)
+    replay_reply_port: int = Field(default=0, ge=0, le=65535)
+    # The host whose day folder holds the journal (the sequencer's). A process knows its
+    # own host from TAPE_HOST; on another host it catches up through `replay_channel`.
+    journal_host: str = ""
     # backoff: spin, yield, then park up to max_park_us while traffic is recent (fast_idle_ms),
     # then sleep slow_park_us at a time. yield_then_sleep: yield (no park) while traffic is
     # recent, then sleep the same way: the lowest latency that still rests when idle, for
@@ -60,6 +84,31 @@ class TransportConfig(BaseModel):
     # resends what that one may have taken and lost.
     incarnation: int = Field(default=0, ge=0)
 
+    @property
+    def output_subscription(self) -> str:
+        """The channel a subscriber of the stream uses here."""
+        if self.output_local_channel and not self.remote_journal():
+            return self.output_local_channel
+        return self.output_sub_channel or self.output_channel
+
+    @property
+    def notice_subscription(self) -> str:
+        if self.notice_local_channel and not self.remote_journal():
+            return self.notice_local_channel
+        return self.notice_sub_channel or self.notice_channel
+
+    def remote_journal(self) -> bool:
+        """Is this process on another host than the sequencer's (TAPE_HOST; unset: on
+        its host)? It then catches up over the network and follows the stream by UDP."""
+        return bool(self.journal_host
+                    and os.environ.get(HOST_ENV, self.journal_host) != self.journal_host)
+
+    def here(self) -> TransportConfig:
+        """These settings as a process on this host uses them: its own host's Aeron
+        directory (TAPE_AERON_DIR, set by `tape day start --host`)."""
+        local = os.environ.get(AERON_DIR_ENV, "")
+        return self.model_copy(update={"aeron_dir": local}) if local else self
+
     def write(self, day: Path) -> None:
         tmp = day / (STREAM_FILE + ".tmp")
         tmp.write_text(self.model_dump_json(indent=2))
@@ -71,10 +120,10 @@ class TransportConfig(BaseModel):
         if day is not None and (Path(day) / STREAM_FILE).exists():
             path = Path(day) / STREAM_FILE
             try:
-                return cls.model_validate_json(path.read_text())
+                return cls.model_validate_json(path.read_text()).here()
             except ValidationError as e:
                 raise ConfigError(_describe(path, e, "")) from None
-        return cls()
+        return cls().here()
 
 
 class SequencerConfig(BaseModel):
@@ -106,7 +155,10 @@ class SequencerConfig(BaseModel):
 
     def digest(self) -> str:
         """Digest of the settings that shape the day's stream (goes into `SystemStart`)."""
-        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        # Where the stream travels (channels, driver) does not shape it: a day on one host
+        # and the same day across hosts carry the same SystemStart.
+        canon = json.dumps(self.model_dump(mode="json", exclude={"transport", "driver"}),
+                           sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
     def day_seed(self, session_date: dt.date) -> int:

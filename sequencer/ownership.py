@@ -219,7 +219,12 @@ def running(day: Path) -> Owner:
     require_day(day)
     if not (Path(day) / STREAM_FILE).exists():
         raise NotRunning(f"the sequencer of {day} is not running (no sequencer has run there)")
-    aeron_dir = TransportConfig.for_day(day).aeron_dir
+    cfg = TransportConfig.for_day(day)
+    aeron_dir = cfg.aeron_dir
+    if cfg.remote_journal():
+        # The sequencer runs on another host: its locks are there, not here. Whether it
+        # runs shows when a publisher connects to its input channel (or does not).
+        return Owner(day_key(day), 0, aeron_dir, 0)
     owner = owner_of_aeron_dir(aeron_dir)
     if owner is not None and owner.day != day_key(day):
         raise NotRunning(f"the sequencer of {day} is not running: its Aeron directory "

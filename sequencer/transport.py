@@ -47,6 +47,7 @@ _DRIVER_ENV = {"AERON_THREADING_MODE": "SHARED"}
 _INPUT_PACK = frames.INPUT.pack
 _POLL_EVERY = 256  # publishes between two looks at the notice stream
 _AWAY_S = 0.25  # nobody subscribed this long: the sequencer is away (not a blip)
+_JOIN_S = 3.0  # the longest a UDP subscriber waits to join the live stream (no sequencer)
 _SEQ_LEN = struct.Struct("<8xQ56xI")  # a frame's seq and payload length
 _SEQ_TYPE_LEN = struct.Struct("<8xQ20xH34xI")  # a frame's seq, type id and payload length
 _type_of = struct.Struct("<H").unpack_from
@@ -315,7 +316,7 @@ class StreamPublisher:
         self.next_source_seq = next_source_seq
         self.idle = make_idle(cfg)
         self._pub = aeron.add_exclusive_publication(cfg.input_channel, cfg.input_stream)
-        self._notices = aeron.add_subscription(cfg.notice_channel, cfg.notice_stream)
+        self._notices = aeron.add_subscription(cfg.notice_subscription, cfg.notice_stream)
         self.refused: list[Notice] = []
         self.resent = 0
         self._sent: deque[tuple[int, bytes]] = deque(maxlen=resend_window)
@@ -544,12 +545,33 @@ class StreamSubscriber:
         # Subscribe first, then read the journal: every frame is in the
         # journal before it is published, so whatever the live stream
         # starts with, the journal covers what came before it.
-        self._sub = aeron.add_subscription(cfg.output_channel, cfg.output_stream)
-        self._reader = JournalReader(journal, from_seq) if journal is not None else None
+        self._aeron = aeron
+        self._journal = journal
+        self.remote_reads = 0  # readers opened on another host's journal server
+        self._sub = aeron.add_subscription(cfg.output_subscription, cfg.output_stream)
+        if cfg.output_subscription.startswith("aeron:udp"):
+            # Over UDP a subscription joins the stream only once the sequencer's driver has
+            # heard from it (some milliseconds): what is published before that is the
+            # journal's to give, so the journal is read after the join, not before.
+            deadline = time.monotonic() + _JOIN_S
+            while not self._sub.is_connected and time.monotonic() < deadline:
+                time.sleep(0.002)
+        self._reader = self._open_journal(from_seq) if journal is not None else None
         self.caught_up = self._reader is None
         self.from_journal = 0
         self.from_live = 0
         self.gap_fills = 0
+
+    def _open_journal(self, from_seq: int, to_seq: int = 0) -> Any:
+        """A reader of the journal from `from_seq`: the day folder's on the journal's
+        host, its journal server's on another (`sequencer.journal_server`)."""
+        if self.cfg.remote_journal() and self.cfg.replay_channel:
+            from sequencer.journal_server import RemoteJournal
+
+            self.remote_reads += 1
+            return RemoteJournal(self._aeron, self.cfg, from_seq, to_seq)
+        assert self._journal is not None
+        return JournalReader(self._journal, from_seq)
 
     def _on_fragment(self, buf: Any, _header: Any) -> None:
         self._chunks.append(buf.tobytes())
@@ -625,7 +647,7 @@ class StreamSubscriber:
         # A reader of its own from `nxt`: the one of the catch-up may hold bytes of a tail
         # a killed sequencer tore and its successor truncated and wrote over.
         self._reader.close()
-        self._reader = JournalReader(self._reader.dir, nxt)
+        self._reader = self._open_journal(nxt, upto - 1)
         deadline = time.monotonic() + 5.0
         while self._reader.next_seq < upto:
             got = self._reader.read_raw(upto - self._reader.next_seq)

@@ -34,6 +34,7 @@ from deploy.bench.backtest import bench_backtest
 from deploy.bench.day import bench_day
 from deploy.bench.db import bench_db
 from deploy.bench.fix import bench_fix
+from deploy.bench.hosts import bench_hosts
 from deploy.bench.marketdata import bench_marketdata
 from deploy.bench.oms import bench_oms
 from deploy.bench.post_trade import bench_post_trade
@@ -52,5 +53,6 @@ bench_app.command("db")(bench_db)
 bench_app.command("post-trade")(bench_post_trade)
 bench_app.command("day")(bench_day)
 bench_app.command("blotter")(bench_blotter)
+bench_app.command("hosts")(bench_hosts)
 
 __all__ = ["bench_app"]
