@@ -94,10 +94,23 @@ def replay_cmd(
         "--no-check", help="Skip the checks of every frame read from the journal (checksum, "
                            "no seq missing or repeated): faster, and damage goes "
                            "unnoticed.")] = False,
-    break_at: Annotated[int | None, typer.Option(help="Debugger before this seq.")] = None,
+    break_at: Annotated[int | None, typer.Option(
+        help="Debugger in the app's handler for this seq (from the app's newest snapshot "
+             "before it).")] = None,
     break_when: Annotated[str | None, typer.Option(
-        help="Debugger at the first frame where this expression (over msg, app, frame, ctx) "
-             "is true.")] = None,
+        help="Debugger in the app's handler at each frame where this expression (over msg, "
+             "app, frame, ctx) is true.")] = None,
+    break_on_output: Annotated[str | None, typer.Option(
+        help="Debugger where the app publishes an output of TYPE (TYPE:EXPR: for which EXPR, "
+             "over the output's fields and `output`, is true).")] = None,
+    break_on_mismatch: Annotated[bool, typer.Option(
+        "--break-on-mismatch", help="With --verify: debugger where the app publishes an "
+        "output that differs from the recorded one (both in scope).")] = False,
+    break_on_alert: Annotated[bool, typer.Option(
+        "--break-on-alert", help="Debugger where the app raises an Alert.")] = False,
+    from_start: Annotated[bool, typer.Option(
+        "--from-start", help="A --break-at replays the whole day, not from the newest "
+        "snapshot before it.")] = False,
     state_at: Annotated[int | None, typer.Option(
         min=1, help="Print the app's state at this seq.")] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
@@ -108,6 +121,7 @@ def replay_cmd(
     from rich.progress import Progress
 
     from sequencer.journal import JournalCorruption, resolve_journal_dir
+    from sequencer.runtime.debugger import Breaks, QuitReplay, check_breaks
     from sequencer.runtime.engine import RefDataUnavailable, UndecodableFrame
     from sequencer.runtime.registry import UnknownApp, available, load
     from sequencer.runtime.replay import missing_refdata, replay
@@ -119,11 +133,17 @@ def replay_cmd(
         resolve_journal_dir(day, strict=True)
     except (UnknownApp, FileNotFoundError) as e:
         raise _fail(str(e), 2) from None
-    debugging = break_at is not None or break_when is not None
+    breaks = Breaks(at=break_at, when=break_when, on_output=break_on_output,
+                    on_mismatch=break_on_mismatch, on_alert=break_on_alert)
+    debugging = breaks.any
     if (debugging or state_at is not None) and len(names) != 1:
-        raise _fail("--break-at, --break-when and --state-at need exactly one --app", 2)
-    if break_when is not None:
-        _check_expression(break_when)
+        raise _fail("--break-at, --break-when, --break-on-* and --state-at need exactly one "
+                    "--app", 2)
+    if break_on_mismatch and not verify:
+        raise _fail("--break-on-mismatch compares with the recording: add --verify", 2)
+    why = check_breaks(breaks)
+    if why:
+        raise _fail(why, 2)
     try:
         refdata = missing_refdata(day)
     except JournalCorruption as e:
@@ -136,8 +156,10 @@ def replay_cmd(
     check = not no_check
     try:
         if debugging or json_ or state_at is not None:
-            report, engines = replay(day, names, until=stop, verify=verify, break_at=break_at,
-                                     break_when=break_when, check_journal=check)
+            report, engines = replay(
+                day, names, until=stop, verify=verify, breaks=breaks if debugging else None,
+                from_start=from_start, check_journal=check,
+                say=lambda t: err.print(t, highlight=False))
         else:
             with Progress(console=err, transient=True) as prog:
                 task = prog.add_task("replay", total=None)
@@ -146,6 +168,9 @@ def replay_cmd(
                                          check_journal=check)
     except (JournalCorruption, UndecodableFrame, RefDataUnavailable) as e:
         raise _fail(str(e), 1) from None
+    except QuitReplay:
+        err.print("replay ended from the debugger", highlight=False)
+        raise typer.Exit(0) from None
     if state_at is not None:
         eng = engines[0]
         if eng.ctx.seq < state_at:
@@ -173,16 +198,6 @@ def replay_cmd(
             for mismatch in a.mismatches[:5]:
                 out.print(mismatch.describe(), highlight=False)
     raise typer.Exit(1 if report.mismatches else 0)
-
-
-def _check_expression(expr: str) -> None:
-    """A --break-when that is not a Python expression is bad usage, said in one line."""
-    try:
-        compile(expr, "--break-when", "eval")
-    except SyntaxError as e:
-        where = f" at column {e.offset}" if e.offset else ""
-        raise _fail(f"--break-when: not a Python expression{where}: {e.msg} ({expr!r})",
-                    2) from None
 
 
 def _replay_table(report: ReplayReport, verify: bool) -> RenderableType:

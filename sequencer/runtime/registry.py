@@ -8,6 +8,7 @@ change here.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -25,11 +26,20 @@ class UnknownApp(LookupError):
     pass
 
 
+#: Another build of an app, tried against a past day: `NAME=package.module:Class`,
+#: comma separated (the replay debugger's tests; ops replaying a fix before it ships).
+OVERRIDE_ENV = "TAPE_APP_OVERRIDE"
+
+
 def available() -> dict[str, str]:
     """Every app name and where it lives, sorted by name."""
     found = dict(BUILTIN)
     for ep in entry_points(group="tape.apps"):
         found[ep.name] = ep.value
+    for item in os.environ.get(OVERRIDE_ENV, "").split(","):
+        name, _, where = item.partition("=")
+        if name.strip() and where.strip():
+            found[name.strip()] = where.strip()
     return dict(sorted(found.items()))
 
 

@@ -5,17 +5,15 @@ With `verify`, every output an app produces is compared byte for byte
 first mismatches decoded side by side. This is how a new build is tried on a
 past day.
 
-The debugger hooks stop in `pdb` just before a frame is handled
-(`break_at`), or at the first frame for which an expression over `msg`,
-`app`, `frame` and `ctx` is true (`break_when`), with those names in scope;
-`step` follows the frame into the app's handler.
+With breaks, one app replays under the replay debugger
+(`sequencer.runtime.debugger`): it stops in the app's own handler for a frame (by
+seq, by an expression over `msg`, `app`, `frame` and `ctx`), or where the app
+publishes an output (of a type, an Alert, one that differs from the recording).
 """
 
 from __future__ import annotations
 
 import hashlib
-import pdb
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,12 +22,13 @@ from typing import Any, TextIO
 
 import msgspec
 
-from sequencer import frames
 from sequencer.journal import JournalReader
 from sequencer.messages import decode
 from sequencer.runtime.context import Output
+from sequencer.runtime.debugger import Breaks, ReplayDebugger
 from sequencer.runtime.engine import AppEngine, DeterminismError
 from sequencer.runtime.registry import load, refdata_loader
+from sequencer.runtime.snapshots import SnapshotStore
 
 
 @dataclass
@@ -69,6 +68,7 @@ class ReplayReport:
     seconds: float = 0.0
     verify: bool = False
     apps: list[AppReport] = field(default_factory=list)
+    from_snapshot: int = 0  # the debugged app started from its snapshot at this seq
 
     @property
     def frames_per_s(self) -> float:
@@ -142,25 +142,43 @@ def replay(
     *,
     until: int | None = None,
     verify: bool = False,
-    break_at: int | None = None,
-    break_when: str | None = None,
-    debugger: Callable[[dict[str, Any]], None] | None = None,
+    breaks: Breaks | None = None,
+    from_start: bool = False,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
     progress: Callable[[int], None] | None = None,
     check_journal: bool = True,
+    say: Callable[[str], None] = lambda _s: None,
 ) -> tuple[ReplayReport, list[AppEngine]]:
     """Replay `apps` over the journal of `day` up to seq `until` (inclusive).
 
     With `check_journal` every frame read is checked (checksum, no seq missing or
     repeated; `JournalCorruption` at the first damaged one); nothing after `until` is
-    read. A frame an app cannot decode raises `UndecodableFrame`."""
+    read. A frame an app cannot decode raises `UndecodableFrame`.
+
+    With `breaks` (one app) the replay runs under the replay debugger
+    (`sequencer.runtime.debugger`); a break at a seq starts from the app's newest
+    snapshot before it, unless `from_start`. `QuitReplay` if the user quits."""
     engines = make_engines(apps, verify, _day_of(Path(day)))
     report = ReplayReport(verify=verify)
-    cond = compile(break_when, "--break-when", "eval") if break_when else None
-    stepping = break_at is not None or cond is not None
-    broke = False
-    debug = debugger or _pdb_stop
+    dbg: ReplayDebugger | None = None
+    start = 1
+    if breaks is not None and breaks.any:
+        eng0 = engines[0][0]
+        if breaks.at is not None and not from_start:
+            snap = SnapshotStore(_day_of(Path(day)), eng0.name).latest(at_most=breaks.at - 1)
+            if snap is not None:
+                eng0.restore(snap.data)
+                start = snap.seq + 1
+                report.from_snapshot = snap.seq
+                say(f"from {eng0.name}'s snapshot at seq {snap.seq:,} ({snap.path}): "
+                    f"replaying the tail (--from-start replays the whole day)")
+        recorded = (_recorded_outputs(Path(day), eng0.ctx.source_id, check_journal)
+                    if breaks.on_mismatch and verify else None)
+        dbg = ReplayDebugger(eng0, breaks, stdin=stdin, stdout=stdout,
+                             recorded=recorded.get if recorded is not None else None)
     t0 = time.perf_counter()
-    with JournalReader(Path(day), 1, verify=check_journal) as reader:
+    with JournalReader(Path(day), start, verify=check_journal) as reader:
         while True:
             # Never read past `until`: what lies after it (damage included) is not asked for.
             room = 65536 if until is None else min(65536, until - reader.next_seq + 1)
@@ -169,13 +187,8 @@ def replay(
             batch = reader.read_raw(room)
             if not batch:
                 break
-            if stepping and not broke:
-                for raw in batch:
-                    for eng, _ in engines:
-                        if not broke and _should_break(raw, eng, break_at, cond):
-                            broke = True
-                            debug(_scope(raw, eng))
-                        eng.handle(raw)
+            if dbg is not None:
+                _debug_batch(dbg, batch, verify)
             else:
                 for eng, _ in engines:
                     eng.feed(batch)
@@ -217,41 +230,34 @@ def missing_refdata(day: Path) -> Path | None:
     return None
 
 
-def _should_break(raw: bytes, eng: AppEngine, break_at: int | None, cond: Any) -> bool:
-    seq = int.from_bytes(raw[8:16], "little")
-    if break_at is not None:
-        return seq == break_at
-    scope = _scope(raw, eng)
-    try:
-        # ops' own expression, evaluated like a debugger's condition
-        return bool(eval(cond, {"__builtins__": __builtins__}, scope))
-    except Exception:  # an expression that does not apply to this frame is simply false
-        return False
+def _debug_batch(dbg: ReplayDebugger, batch: list[bytes], verify: bool) -> None:
+    """One app's frames one by one, each checked against the breaks."""
+    eng = dbg.engine
+    checker = eng.checker
+    for raw in batch:
+        seen = len(checker.mismatches)
+        if dbg.wants(raw):
+            dbg.handle(raw)
+        else:
+            eng.handle(raw)
+        dbg.after_frame()
+        if verify and dbg.stops_on.on_mismatch and len(checker.mismatches) > seen:
+            err = checker.mismatches[seen]
+            if err.produced is None:
+                # What no handler can show: the stream recorded an output the app did not
+                # produce. Stop here, after the frame that revealed it. (An output that
+                # differs was stopped at where the app published it.)
+                dbg.missing_output(err, raw)
 
 
-def _scope(raw: bytes, eng: AppEngine) -> dict[str, Any]:
-    frame = frames.parse_at(raw, 0)
-    try:
-        msg: Any = decode(frame.type_id, frame.payload)
-    except (msgspec.DecodeError, ValueError) as e:
-        msg = e
-    return {"app": eng.app, "msg": msg, "frame": frame, "ctx": eng.ctx, "engine": eng}
-
-
-def _pdb_stop(scope: dict[str, Any], stdin: TextIO | None = None,
-              stdout: TextIO | None = None) -> None:
-    """Stop in pdb with app, msg, frame and ctx as locals; `c` resumes the replay."""
-    app, msg, frame, ctx = scope["app"], scope["msg"], scope["frame"], scope["ctx"]
-    out = stdout or sys.stdout
-    out.write(
-        f"--- tape replay: stopped before seq {frame.seq} (stream time {frame.ts_ns}), "
-        f"app {app.name!r}, {type(msg).__name__} ---\n"
-        "    in scope: app, msg, frame, ctx.  'c' continues, 'q' quits.\n"
-    )
-    out.flush()
-    debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
-    if stdin is not None:
-        debugger.use_rawinput = False
-    debugger.set_trace()
-    # The frame is handled right after this function returns.
-    del app, msg, frame, ctx
+def _recorded_outputs(day: Path, source_id: int, check: bool) -> dict[int, bytes]:
+    """The outputs the journal recorded from `source_id`, by their source seq."""
+    out: dict[int, bytes] = {}
+    with JournalReader(day, 1, verify=check) as reader:
+        while True:
+            batch = reader.read_raw(65536)
+            if not batch:
+                return out
+            for raw in batch:
+                if int.from_bytes(raw[32:36], "little") == source_id:
+                    out[int.from_bytes(raw[40:48], "little")] = raw
