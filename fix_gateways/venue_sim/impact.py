@@ -60,6 +60,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from fix_gateways.venue_sim.market import ONE_DOLLAR  # the tick is $0.01 from here up
 from refdata.model import RefData
 from sequencer.messages import TYPE_ID, encode
 from sequencer.messages.executions import VenueFill
@@ -67,7 +68,6 @@ from sequencer.messages.marketdata import MarketSnapshot, Quote, Trade
 from sequencer.messages.orders import ChildOrderSent
 
 TRADING_DAYS = 252
-ONE_DOLLAR = 10_000  # fixed point: the tick is $0.01 from here, $0.0001 below
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +158,6 @@ class SymbolImpact:
         self._last = last = (t_ns, f, delta_of(self.ref_px, f))
         return last
 
-    def price(self, px: int, t_ns: int) -> int:
-        return shift(px, self.delta(t_ns))
 
 
 class ImpactBook:
@@ -186,17 +184,6 @@ class ImpactBook:
         s = self.symbols.get(symbol_id)
         return 0 if s is None else s.delta(t_ns)
 
-    def price(self, symbol_id: int, px: int, t_ns: int) -> int:
-        s = self.symbols.get(symbol_id)
-        return px if s is None else s.price(px, t_ns)
-
-
-def expected_peak_bps(sigma: float, fraction_of_adv: float,
-                      params: ImpactParams | None = None) -> float:
-    """The square-root law's peak move of an order of `fraction_of_adv` of the ADV
-    traded at once, in basis points: Y sigma sqrt(Q / V)."""
-    p = params or ImpactParams()
-    return 10_000 * p.y * sigma * math.sqrt(fraction_of_adv)
 
 
 def stats_of(refdata: RefData) -> dict[int, tuple[float, int, int]]:
@@ -227,7 +214,6 @@ class MarketMover:
         self.symbol_ids = symbol_ids
         self.children: dict[str, tuple[int, int]] = {}  # child -> (symbol id, +1 / -1)
         self.moving: dict[int, None] = {}  # the symbols we have traded (their prices move)
-        self.moved = 0  # messages whose prices moved
 
     def on_child(self, m: ChildOrderSent) -> None:
         sid = self.symbol_ids.get(m.symbol)
@@ -245,14 +231,12 @@ class MarketMover:
         d = self.book.delta(q.symbol_id, t_ns)
         if not d:
             return q
-        self.moved += 1
         return self._quote(q, d)
 
     def trade(self, tr: Trade, t_ns: int) -> Trade:
         d = self.book.delta(tr.symbol_id, t_ns)
         if not d:
             return tr
-        self.moved += 1
         return msgspec.structs.replace(tr, price=shift(tr.price, d))
 
     @staticmethod
@@ -276,7 +260,6 @@ class MarketMover:
         d = s.delta(t_ns)
         if not d:
             return payload
-        self.moved += 1
         if type_id == _SNAPSHOT:  # rare: typed
             m = _SNAPSHOT_DECODER.decode(payload)
             return encode(msgspec.structs.replace(

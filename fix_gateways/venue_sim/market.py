@@ -135,7 +135,7 @@ AuctionKind = Literal["opening", "closing"]
 Phase = Literal["pre_open", "continuous", "closed"]
 
 LOCKED_IN = "locked in the closing auction"
-ONE_DOLLAR = 10_000
+ONE_DOLLAR = 10_000  # fixed point: the tick is $0.01 from here up, $0.0001 below
 
 
 class VenueConfig(msgspec.Struct, frozen=True):
